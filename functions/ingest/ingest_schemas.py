@@ -1,0 +1,86 @@
+"""Request bodies of the ingest API, validated field by field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from salescontrol.chunks import CODECS
+from salescontrol.config import settings
+from salescontrol.devices import MIN_TOKEN_LENGTH
+
+EARLIEST_CHUNK = datetime(2020, 1, 1, tzinfo=UTC)
+
+Token = Annotated[
+    str,
+    StringConstraints(min_length=MIN_TOKEN_LENGTH, max_length=256, pattern=r"^[\x21-\x7e]+$"),
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+def _utc_in_range(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone, e.g. 2026-11-25T08:00:00Z")
+    value = value.astimezone(UTC)
+    latest = datetime.now(UTC) + timedelta(seconds=settings().max_clock_skew_sec)
+    if value > latest:
+        raise ValueError("is in the future; check the device clock (NTP)")
+    if value < EARLIEST_CHUNK:
+        raise ValueError("is before 2020; the device clock is not set")
+    return value
+
+
+def _duration_in_range(value: float) -> float:
+    if value > settings().max_chunk_duration_sec:
+        raise ValueError(f"must be at most {settings().max_chunk_duration_sec} s")
+    return value
+
+
+def _size_in_range(value: int) -> int:
+    if value > settings().max_chunk_bytes:
+        raise ValueError(f"must be at most {settings().max_chunk_bytes} bytes")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceRegistration(Strict):
+    device_id: UUID
+    point_id: UUID
+    register_id: UUID
+    token: Token | None = None
+    is_enabled: bool = True
+    point_name: Name | None = None
+    register_name: Name | None = None
+
+
+class DeviceUpdate(Strict):
+    is_enabled: bool
+
+
+class TokenRotation(Strict):
+    token: Token | None = None
+
+
+class ChunkAnnouncement(Strict):
+    chunk_id: UUID
+    started_at: Annotated[datetime, AfterValidator(_utc_in_range)]
+    duration_sec: Annotated[float, Field(gt=0), AfterValidator(_duration_in_range)]
+    size_bytes: Annotated[int, Field(ge=0), AfterValidator(_size_in_range)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", to_lower=True)]
+    codec: Literal[tuple(CODECS)] = "opus"  # type: ignore[valid-type]
+    sample_rate: Annotated[int, Field(ge=8000, le=48000)] = 16000
+
+
+class Heartbeat(Strict):
+    """A device's health report; kept as sent (bounded by the request size limit)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def report(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

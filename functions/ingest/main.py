@@ -1,0 +1,272 @@
+"""Ingest: the HTTP function devices and admins talk to.
+
+    GET    /health                               liveness, {"status": "healthy"}
+    POST   /api/v1/admin/devices                 register a device (admin)
+    GET    /api/v1/admin/devices                 list devices (admin)
+    GET    /api/v1/admin/devices/<id>            one device (admin)
+    PATCH  /api/v1/admin/devices/<id>            enable / disable (admin)
+    POST   /api/v1/admin/devices/<id>/token      rotate the token (admin)
+    POST   /api/v1/chunks/upload-url             announce a chunk, get a signed PUT URL (device)
+    POST   /api/v1/devices/heartbeat             health report (device)
+
+Errors are JSON: {"error": code, "message": text, "field": name-or-null}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import functions_framework
+import pydantic
+import sqlalchemy.exc
+from flask import Request
+from flask import Response as HttpResponse
+from ingest_schemas import (
+    ChunkAnnouncement,
+    DeviceRegistration,
+    DeviceUpdate,
+    Heartbeat,
+    TokenRotation,
+)
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+
+from salescontrol import chunks, devices, storage
+from salescontrol.config import settings
+from salescontrol.db import transaction
+from salescontrol.errors import (
+    BadInput,
+    ConfigError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TransientError,
+    Unauthorized,
+)
+from salescontrol.log import setup_logging
+
+setup_logging(settings().log_level, settings().log_format)
+log = logging.getLogger("ingest")
+
+Response = tuple[dict[str, Any] | list[Any], int]
+
+URLS = Map(
+    [
+        Rule("/health", methods=["GET"], endpoint="health"),
+        Rule("/api/v1/admin/devices", methods=["POST"], endpoint="register_device"),
+        Rule("/api/v1/admin/devices", methods=["GET"], endpoint="list_devices"),
+        Rule("/api/v1/admin/devices/<device_id>", methods=["GET"], endpoint="get_device"),
+        Rule("/api/v1/admin/devices/<device_id>", methods=["PATCH"], endpoint="update_device"),
+        Rule("/api/v1/admin/devices/<device_id>/token", methods=["POST"], endpoint="rotate_token"),
+        Rule("/api/v1/chunks/upload-url", methods=["POST"], endpoint="upload_url"),
+        Rule("/api/v1/devices/heartbeat", methods=["POST"], endpoint="heartbeat"),
+    ],
+    strict_slashes=False,
+)
+
+_STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    return {"error": code, "message": message, "field": field}, status
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _body(request: Request, model: type[pydantic.BaseModel]) -> Any:
+    if request.content_length and request.content_length > settings().max_request_bytes:
+        raise _TooLarge()
+    raw = request.get_data(cache=False)
+    if len(raw) > settings().max_request_bytes:
+        raise _TooLarge()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        message = first["msg"]
+        if first["type"] == "json_invalid":
+            raise BadInput(f"body is not valid JSON: {message}") from None
+        raise BadInput(f"{field}: {message}" if field else message, field) from None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _uuid(value: str, field: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise BadInput(f"{field} must be a UUID", field) from None
+
+
+def _require_admin(request: Request) -> None:
+    expected = settings().require("admin_token")
+    given = _bearer(request)
+    if not given:
+        raise Unauthorized("missing admin token (Authorization: Bearer <ADMIN_TOKEN>)")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("wrong admin token")
+
+
+# --- endpoints ------------------------------------------------------------------------
+
+
+def health(request: Request) -> Response:
+    return {"status": "healthy"}, 200
+
+
+def register_device(request: Request) -> Response:
+    _require_admin(request)
+    body: DeviceRegistration = _body(request, DeviceRegistration)
+    with transaction() as conn:
+        device, generated = devices.register(
+            conn,
+            body.device_id,
+            body.point_id,
+            body.register_id,
+            token=body.token,
+            is_enabled=body.is_enabled,
+            point_name=body.point_name,
+            register_name=body.register_name,
+        )
+    log.info("device registered", extra={"device_id": str(device.device_id)})
+    result = device.public()
+    if generated:
+        result["token"] = generated  # shown this once; only its hash is stored
+    return result, 201
+
+
+def list_devices(request: Request) -> Response:
+    _require_admin(request)
+    with transaction() as conn:
+        return {"devices": [d.public() for d in devices.list_devices(conn)]}, 200
+
+
+def get_device(request: Request, device_id: str) -> Response:
+    _require_admin(request)
+    with transaction() as conn:
+        return devices.get(conn, _uuid(device_id, "device_id")).public(), 200
+
+
+def update_device(request: Request, device_id: str) -> Response:
+    _require_admin(request)
+    body: DeviceUpdate = _body(request, DeviceUpdate)
+    with transaction() as conn:
+        device = devices.set_enabled(conn, _uuid(device_id, "device_id"), body.is_enabled)
+    log.info("device updated", extra={"device_id": device_id, "is_enabled": body.is_enabled})
+    return device.public(), 200
+
+
+def rotate_token(request: Request, device_id: str) -> Response:
+    _require_admin(request)
+    body: TokenRotation = _body(request, TokenRotation)
+    with transaction() as conn:
+        generated = devices.rotate_token(conn, _uuid(device_id, "device_id"), body.token)
+    log.info("device token rotated", extra={"device_id": device_id})
+    result: dict[str, Any] = {"device_id": device_id, "rotated": True}
+    if generated:
+        result["token"] = generated
+    return result, 200
+
+
+def upload_url(request: Request) -> Response:
+    with transaction() as conn:
+        device = devices.authenticate(conn, _bearer(request))
+    body: ChunkAnnouncement = _body(request, ChunkAnnouncement)
+    ann = chunks.Announcement(
+        chunk_id=body.chunk_id,
+        device_id=device.device_id,
+        started_at=body.started_at,
+        duration_sec=body.duration_sec,
+        size_bytes=body.size_bytes,
+        sha256=body.sha256,
+        codec=body.codec,
+        sample_rate=body.sample_rate,
+    )
+    ids = {"device_id": str(device.device_id), "chunk_id": str(ann.chunk_id)}
+    with transaction() as conn:
+        chunk = chunks.announce(conn, ann)
+    status = chunk.status
+    if (
+        status == chunks.AWAITING_UPLOAD
+        and not chunk.created
+        and storage.object_exists(chunk.object_name)
+    ):
+        with transaction() as conn:
+            status = chunks.mark_uploaded(conn, ann.chunk_id)
+    result: dict[str, Any] = {
+        "chunk_id": str(ann.chunk_id),
+        "object_name": chunk.object_name,
+        "status": status,
+    }
+    if status != chunks.AWAITING_UPLOAD:
+        log.info("chunk already uploaded", extra={**ids, "status": status})
+        return {**result, "already_uploaded": True}, 200
+    signed = storage.signed_put_url(chunk.object_name, ann.content_type, ann.size_bytes)
+    log.info("upload url issued", extra=ids)
+    result["already_uploaded"] = False
+    result["upload"] = {
+        "url": signed.url,
+        "method": signed.method,
+        "headers": signed.headers,
+        "expires_at": signed.expires_at.isoformat(),
+    }
+    return result, 201 if chunk.created else 200
+
+
+def heartbeat(request: Request) -> Response:
+    with transaction() as conn:
+        device = devices.authenticate(conn, _bearer(request))
+    body: Heartbeat = _body(request, Heartbeat)
+    with transaction() as conn:
+        devices.record_health(conn, device.device_id, body.report())
+    return {"status": "ok", "device_id": str(device.device_id)}, 200
+
+
+ENDPOINTS: dict[str, Callable[..., Response]] = {
+    name: globals()[name] for name in {rule.endpoint for rule in URLS.iter_rules()}
+}
+
+
+@functions_framework.http
+def ingest(request: Request) -> HttpResponse:
+    """Route a request; answer JSON (Russian names stay readable, not \\u-escaped)."""
+    body, status = _dispatch(request)
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
+
+
+def _dispatch(request: Request) -> Response:
+    """Run the matching endpoint and turn every failure into a JSON error."""
+    try:
+        endpoint, args = URLS.bind_to_environ(request.environ).match()
+        return ENDPOINTS[endpoint](request, **args)
+    except HTTPException as exc:
+        return _error(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or "")
+    except _TooLarge:
+        limit = settings().max_request_bytes
+        return _error(413, "too_large", f"request body is larger than {limit} bytes")
+    except BadInput as exc:
+        status = _STATUS.get(type(exc), 400)
+        code = {400: "invalid_request"}.get(status, type(exc).__name__.lower())
+        return _error(status, code, exc.reason, exc.field)
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)
+        return _error(503, "not_configured", str(exc))
+    except (TransientError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        log.warning("transient failure: %s", exc)
+        return _error(503, "unavailable", "temporarily unavailable, retry later")
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(500, "internal", "internal error")

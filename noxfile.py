@@ -1,0 +1,73 @@
+"""Developer and CI sessions. `pip install nox`, then:
+
+nox -s tests    the test suite against real Postgres, emulators and functions
+nox -s lint     ruff check + ruff format --check
+nox -s local    the local cloud stack until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+# Debian packages a session needs beyond the base machine (installed when run as root).
+DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
+    "tests": (),
+    "local": (),
+}
+
+
+def _debian(session: nox.Session, name: str) -> None:
+    """Install missing Debian packages as root, or stop with one line saying which."""
+    wanted = DEBIAN_PACKAGES.get(name, ())
+    missing = [
+        p for p in wanted if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0
+    ]
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        session.error(f"install the Debian packages first: apt-get install -y {' '.join(missing)}")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run(
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        *missing,
+        external=True,
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
+def _install(session: nox.Session) -> None:
+    _debian(session, session.name)
+    session.install("-r", "requirements.txt")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (pass pytest arguments after --)."""
+    _install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, the house linter and formatter."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def local(session: nox.Session) -> None:
+    """Start the local cloud stack (Postgres, emulators, functions) until Ctrl-C."""
+    _install(session)
+    session.run("python", "-m", "salescontrol", "local", *session.posargs)

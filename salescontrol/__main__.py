@@ -1,0 +1,3 @@
+from salescontrol.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Exceptions of SalesControl, named for what the caller must do.
+
+SalesControlError
+├── ConfigError        a setting is missing or invalid: fix the configuration
+├── PrerequisiteError  a tool the local stack needs is not installed: install it
+├── TransientError     try again later (the message is redelivered)
+└── BadInput           the input itself is wrong: record the reason, do not retry
+    ├── Conflict       the input contradicts what is already stored
+    ├── NotFound       the thing asked for does not exist
+    ├── Unauthorized   no credentials, or unknown ones
+    └── Forbidden      known credentials that may not do this
+"""
+
+from __future__ import annotations
+
+
+class SalesControlError(Exception):
+    """Root of every error SalesControl raises on purpose."""
+
+
+class ConfigError(SalesControlError):
+    """A setting is missing or invalid."""
+
+
+class PrerequisiteError(SalesControlError):
+    """A program the local stack needs is missing."""
+
+
+class TransientError(SalesControlError):
+    """A temporary failure: retry later."""
+
+
+class BadInput(SalesControlError):
+    """Input that can never succeed; `field` names the offending part when known."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+class Conflict(BadInput):
+    """Input that contradicts what is already stored."""
+
+
+class NotFound(BadInput):
+    """The thing asked for does not exist."""
+
+
+class Unauthorized(BadInput):
+    """Missing or unknown credentials."""
+
+
+class Forbidden(BadInput):
+    """Valid credentials that are not allowed to do this (e.g. a disabled device)."""

@@ -1,0 +1,137 @@
+"""Shared fixtures: one real local stack per test session, isolated environment per test."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from salescontrol import config, db, migrate, pubsub, storage
+from salescontrol.local.stack import DATABASE, LocalStack
+
+REPO = Path(__file__).resolve().parent.parent
+_SETTING_NAMES = [name for name, _, _ in config.describe()]
+
+
+def _clear_caches() -> None:
+    config.settings.cache_clear()
+    storage.client.cache_clear()
+    pubsub.publisher.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts without SalesControl settings from the outer environment."""
+    for name in _SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    _clear_caches()
+    yield
+    _clear_caches()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    workdir = Path(tempfile.mkdtemp(prefix="salescontrol-test-"))
+    with LocalStack(workdir, ingest_port=0, echo=lambda line: None) as running:
+        yield running
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def stack_env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point this process's client libraries at the session stack."""
+    for key, value in stack.env.items():
+        monkeypatch.setenv(key, value)
+    _clear_caches()
+    return stack.env
+
+
+@pytest.fixture
+def engine(stack: LocalStack) -> sa.Engine:
+    return db.engine(stack.env["DATABASE_URL"])
+
+
+@pytest.fixture
+def fresh_db(stack: LocalStack) -> Iterator[str]:
+    """URL of a new, empty database on the stack's Postgres (dropped afterwards)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    base = stack.env["DATABASE_URL"].rsplit("/", 1)[0]
+    admin = sa.create_engine(
+        f"{base}/{DATABASE}", isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def migrated_db(fresh_db: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(fresh_db, poolclass=sa.pool.NullPool)
+    migrate.migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class Api:
+    """A small client for the ingest function of the stack."""
+
+    base: str
+    admin_token: str
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.call(method, path, token=self.admin_token, **kwargs)
+
+    def register(self, **body) -> dict:
+        body = {
+            "device_id": str(uuid.uuid4()),
+            "point_id": str(uuid.uuid4()),
+            "register_id": str(uuid.uuid4()),
+            **body,
+        }
+        response = self.admin("POST", "/api/v1/admin/devices", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> Api:
+    return Api(stack.url("ingest"), stack.admin_token)
+
+
+@pytest.fixture
+def device(api: Api) -> dict:
+    """A freshly registered, enabled device with its one-time token."""
+    return api.register()
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.emulator)
+            item.add_marker(pytest.mark.postgres)
+
+
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
