@@ -9,7 +9,6 @@ from pathlib import Path
 
 import functions_framework
 import pytest
-
 from cloudevents.http import CloudEvent
 
 from salescontrol import events
@@ -53,13 +52,7 @@ def push(data: bytes, attributes: dict[str, str] | None = None) -> dict:
 @pytest.fixture
 def client():
     app = functions_framework.create_app("recorder_fn", str(SOURCE))
-    module = __import__("sys").modules[
-        next(
-            k
-            for k, m in __import__("sys").modules.items()
-            if getattr(m, "__file__", None) == str(SOURCE)
-        )
-    ]
+    module = sys.modules["recorder_fn"]  # functions-framework names it after the file
     module.SEEN.clear()
     return app.test_client(), module.SEEN
 
