@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import nox
 
@@ -17,9 +18,11 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 # Debian packages a session needs beyond the base machine (installed when run as root).
+SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (salescontrol/synth.py)
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
-    "tests": (),
+    "tests": SPEECH,
     "local": (),
+    "bench": SPEECH,
 }
 
 
@@ -71,3 +74,15 @@ def local(session: nox.Session) -> None:
     """Start the local cloud stack (Postgres, emulators, functions) until Ctrl-C."""
     _install(session)
     session.run("python", "-m", "salescontrol", "local", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (or only those named after --) and write BENCHMARKS.md."""
+    _install(session)
+    scripts = sorted(Path("benchmarks").glob("bench_*.py"))
+    if session.posargs:
+        scripts = [s for s in scripts if any(arg in s.name for arg in session.posargs)]
+    for script in scripts:
+        session.run("python", str(script))
+    session.run("python", "benchmarks/report.py")
