@@ -103,6 +103,8 @@ def test_bad_registration_names_the_field(api, change, field) -> None:
 
 def test_device_token_cases(api, device) -> None:
     assert api.call("POST", UPLOAD, json=announcement()).status_code == 401
+    basic = {"Authorization": f"Basic {device['token']}"}
+    assert api.call("POST", UPLOAD, json=announcement(), headers=basic).status_code == 401
     assert api.call("POST", UPLOAD, token="0" * 64, json=announcement()).status_code == 401
     assert api.call("POST", UPLOAD, token=api.admin_token, json=announcement()).status_code == 401
     path = f"/api/v1/admin/devices/{device['device_id']}"

@@ -78,7 +78,9 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> Re
 
 def _bearer(request: Request) -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
 
 
 def _body(request: Request, model: type[pydantic.BaseModel]) -> Any:
