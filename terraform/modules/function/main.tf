@@ -1,16 +1,3 @@
-locals {
-  # Text sources only (archive_file's source blocks take strings); bytecode caches and a
-  # function's own requirements.txt (passed in through var.requirements) are left out.
-  function_files = [
-    for f in fileset(var.function_dir, "**") : f
-    if !strcontains(f, "__pycache__") && !endswith(f, ".pyc") && f != "requirements.txt"
-  ]
-  core_files = [
-    for f in fileset(var.core_dir, "**/*.{py,yaml,sql,json}") : f
-    if !strcontains(f, "__pycache__")
-  ]
-}
-
 # The deployed archive: functions/<name>/ at the root, salescontrol/ beside main.py,
 # and one requirements.txt. Built from the working tree on every plan, so the code
 # deployed is the code the tests ran; nothing is copied into the repository.
@@ -19,24 +6,11 @@ data "archive_file" "source" {
   output_path = "${var.build_dir}/${var.name}.zip"
 
   dynamic "source" {
-    for_each = toset(local.function_files)
+    for_each = var.files
     content {
-      filename = source.value
-      content  = file("${var.function_dir}/${source.value}")
+      filename = source.key
+      content  = source.value
     }
-  }
-
-  dynamic "source" {
-    for_each = toset(local.core_files)
-    content {
-      filename = "salescontrol/${source.value}"
-      content  = file("${var.core_dir}/${source.value}")
-    }
-  }
-
-  source {
-    filename = "requirements.txt"
-    content  = var.requirements
   }
 }
 

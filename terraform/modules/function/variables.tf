@@ -13,19 +13,9 @@ variable "name" {
   type        = string
 }
 
-variable "function_dir" {
-  description = "Path of the function's folder (functions/<name>/)."
-  type        = string
-}
-
-variable "core_dir" {
-  description = "Path of the shared core package (salescontrol/), zipped beside main.py so deployed code is the tested code."
-  type        = string
-}
-
-variable "requirements" {
-  description = "Content of the requirements.txt put at the root of the source archive."
-  type        = string
+variable "files" {
+  description = "Content of the source archive, path in the archive => text (from modules/function_source)."
+  type        = map(string)
 }
 
 variable "runtime" {
