@@ -30,7 +30,7 @@ module "asr" {
   subscription          = var.asr_subscription
   env                   = merge(local.common_env, local.asr_device_env, var.asr_env)
   secret_env            = { DATABASE_URL = google_secret_manager_secret.app["DATABASE_URL"].id }
-  service_account_email = google_service_account.asr.email
+  service_account_email = google_service_account.component["asr"].email
   subnetwork            = google_compute_subnetwork.workers.self_link
   labels                = var.labels
 

@@ -12,7 +12,7 @@ resource "google_cloud_run_v2_service" "dashboard" {
   labels              = var.labels
 
   template {
-    service_account = google_service_account.dashboard.email
+    service_account = google_service_account.component["dashboard"].email
 
     scaling {
       min_instance_count = 0

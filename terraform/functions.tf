@@ -39,8 +39,8 @@ module "function" {
   cloudevent = !each.value.http
   public     = var.functions[each.key].public
   invokers = concat(
-    each.value.http ? [] : [google_service_account.push.member],
-    var.functions[each.key].schedule == null ? [] : [google_service_account.scheduler.member],
+    each.value.http ? [] : [google_service_account.component["push"].member],
+    var.functions[each.key].schedule == null ? [] : [google_service_account.component["scheduler"].member],
   )
 
   memory        = var.functions[each.key].memory
@@ -54,7 +54,7 @@ module "function" {
   }
 
   service_account_email = google_service_account.function[each.key].email
-  build_service_account = google_service_account.builder.id
+  build_service_account = google_service_account.component["builder"].id
   vpc_connector         = google_vpc_access_connector.main.id
   labels                = var.labels
 
@@ -85,7 +85,7 @@ resource "google_cloud_scheduler_job" "function" {
     http_method = "POST"
     uri         = module.function[each.key].url
     oidc_token {
-      service_account_email = google_service_account.scheduler.email
+      service_account_email = google_service_account.component["scheduler"].email
       audience              = module.function[each.key].url
     }
   }

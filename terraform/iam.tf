@@ -11,42 +11,18 @@ resource "google_service_account" "function" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_service_account" "push" {
+resource "google_service_account" "component" {
+  for_each = {
+    push      = "Pub/Sub push (OIDC identity that invokes event functions)"
+    scheduler = "Cloud Scheduler (OIDC identity that invokes scheduled functions)"
+    builder   = "Cloud Build (builds the functions)"
+    asr       = "ASR workers"
+    dashboard = "dashboard"
+  }
+
   project      = var.project_id
-  account_id   = "${var.name_prefix}-push"
-  display_name = "SalesControl Pub/Sub push (OIDC identity that invokes event functions)"
-
-  depends_on = [google_project_service.apis]
-}
-
-resource "google_service_account" "scheduler" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-scheduler"
-  display_name = "SalesControl Cloud Scheduler (OIDC identity that invokes scheduled functions)"
-
-  depends_on = [google_project_service.apis]
-}
-
-resource "google_service_account" "builder" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-builder"
-  display_name = "SalesControl Cloud Build (builds the functions)"
-
-  depends_on = [google_project_service.apis]
-}
-
-resource "google_service_account" "asr" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-asr"
-  display_name = "SalesControl ASR workers"
-
-  depends_on = [google_project_service.apis]
-}
-
-resource "google_service_account" "dashboard" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-dashboard"
-  display_name = "SalesControl dashboard"
+  account_id   = "${var.name_prefix}-${each.key}"
+  display_name = "SalesControl ${each.value}"
 
   depends_on = [google_project_service.apis]
 }
@@ -122,13 +98,13 @@ resource "google_project_iam_member" "builder" {
 
   project = var.project_id
   role    = each.value
-  member  = google_service_account.builder.member
+  member  = google_service_account.component["builder"].member
 }
 
 resource "google_storage_bucket_iam_member" "builder_sources" {
   bucket = google_storage_bucket.sources.name
   role   = "roles/storage.objectViewer"
-  member = google_service_account.builder.member
+  member = google_service_account.component["builder"].member
 }
 
 # ASR workers
@@ -137,7 +113,7 @@ resource "google_pubsub_subscription_iam_member" "asr" {
   project      = var.project_id
   subscription = module.pubsub.subscription_ids[var.asr_subscription]
   role         = "roles/pubsub.subscriber"
-  member       = google_service_account.asr.member
+  member       = google_service_account.component["asr"].member
 }
 
 resource "google_pubsub_topic_iam_member" "asr" {
@@ -146,20 +122,20 @@ resource "google_pubsub_topic_iam_member" "asr" {
   project = var.project_id
   topic   = module.pubsub.topic_ids[each.value]
   role    = "roles/pubsub.publisher"
-  member  = google_service_account.asr.member
+  member  = google_service_account.component["asr"].member
 }
 
 resource "google_storage_bucket_iam_member" "asr" {
   bucket = module.bucket.name
   role   = "roles/storage.objectViewer"
-  member = google_service_account.asr.member
+  member = google_service_account.component["asr"].member
 }
 
 resource "google_secret_manager_secret_iam_member" "asr" {
   project   = var.project_id
   secret_id = google_secret_manager_secret.app["DATABASE_URL"].secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.asr.member
+  member    = google_service_account.component["asr"].member
 }
 
 resource "google_artifact_registry_repository_iam_member" "asr" {
@@ -167,7 +143,7 @@ resource "google_artifact_registry_repository_iam_member" "asr" {
   location   = var.region
   repository = google_artifact_registry_repository.images.name
   role       = "roles/artifactregistry.reader"
-  member     = google_service_account.asr.member
+  member     = google_service_account.component["asr"].member
 }
 
 resource "google_project_iam_member" "asr" {
@@ -175,7 +151,7 @@ resource "google_project_iam_member" "asr" {
 
   project = var.project_id
   role    = each.value
-  member  = google_service_account.asr.member
+  member  = google_service_account.component["asr"].member
 }
 
 # Dashboard
@@ -186,18 +162,18 @@ resource "google_secret_manager_secret_iam_member" "dashboard" {
   project   = var.project_id
   secret_id = google_secret_manager_secret.app[each.value].secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.dashboard.member
+  member    = google_service_account.component["dashboard"].member
 }
 
 # Reads dialogue audio and signs short-lived playback URLs as itself.
 resource "google_storage_bucket_iam_member" "dashboard" {
   bucket = module.bucket.name
   role   = "roles/storage.objectViewer"
-  member = google_service_account.dashboard.member
+  member = google_service_account.component["dashboard"].member
 }
 
 resource "google_service_account_iam_member" "dashboard_signer" {
-  service_account_id = google_service_account.dashboard.name
+  service_account_id = google_service_account.component["dashboard"].name
   role               = "roles/iam.serviceAccountTokenCreator"
-  member             = google_service_account.dashboard.member
+  member             = google_service_account.component["dashboard"].member
 }

@@ -26,6 +26,7 @@ resource "google_project_service" "apis" {
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
     "iam.googleapis.com",
@@ -65,7 +66,7 @@ module "pubsub" {
   dead_letter_topics   = module.topology.dead_letter_topics
   subscriptions        = module.topology.subscriptions
   push_endpoints       = { for name, f in module.function : name => f.url }
-  push_service_account = google_service_account.push.email
+  push_service_account = google_service_account.component["push"].email
   labels               = var.labels
 
   depends_on = [google_project_service.apis]

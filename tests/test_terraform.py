@@ -464,7 +464,7 @@ def test_event_functions_are_cloudevent_and_invoked_only_by_the_push_account() -
         "${var.public ? 1 : 0}"
     )
     invokers = _blocks(TF, "module")[("function",)]["invokers"]
-    assert "each.value.http ? [] : [google_service_account.push.member]" in invokers
+    assert 'each.value.http ? [] : [google_service_account.component["push"].member]' in invokers
 
 
 def test_archive_is_built_from_function_source_and_redeploys_on_change() -> None:
