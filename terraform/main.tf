@@ -52,7 +52,9 @@ module "topology" {
 
   topology_file = local.topology_file
   function_settings = {
-    for name, f in var.functions : name => { public = f.public, schedule = f.schedule, publishes = f.publishes }
+    for name, f in var.functions : name => {
+      public = f.public, schedule = f.schedule, publishes = f.publishes, timeout_sec = f.timeout_sec
+    }
   }
   pull_consumers = { (var.asr_subscription) = var.asr_publishes }
 }

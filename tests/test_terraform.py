@@ -127,6 +127,7 @@ def _function_settings() -> dict[str, dict[str, Any]]:
             "public": spec.get("public", False),
             "schedule": spec.get("schedule"),
             "publishes": spec.get("publishes", []),
+            "timeout_sec": spec.get("timeout_sec", 60),
         }
         for name, spec in _variable_default("functions").items()
     }
@@ -261,6 +262,11 @@ def test_chunk_notification_and_asr_pull_subscription(tmp_path: Path, five_funct
     assert got["functions"]["sweeper"]["http"] is True
 
 
+def _settings(**changes: Any) -> dict[str, Any]:
+    """One function's settings as the topology module takes them."""
+    return {"public": False, "schedule": None, "publishes": [], "timeout_sec": 60} | changes
+
+
 def _with_functions(tmp_path: Path, functions: dict[str, Any]) -> Path:
     raw = yaml.safe_load(TOPOLOGY_FILE.read_text(encoding="utf-8"))
     raw["functions"] = functions
@@ -274,15 +280,20 @@ def _with_functions(tmp_path: Path, functions: dict[str, Any]) -> Path:
     [
         ({"vad": {"trigger": "vda"}}, {}, "vad (trigger vda)"),
         ({"transcode": {"trigger": "http"}}, {}, "no entry in var.functions"),
+        (
+            {"vad": {"trigger": "vad"}},
+            {"function_settings": {"vad": _settings(timeout_sec=121)}},
+            "vad (121 s > 120 s)",
+        ),
         ({"vad": {"trigger": "asr"}}, {}, "pushes to a function: asr"),
         (
             {"vad": {"trigger": "vad"}},
-            {"function_settings": {"vad": {"public": True, "schedule": None, "publishes": []}}},
+            {"function_settings": {"vad": _settings(public=True)}},
             "can be public or scheduled",
         ),
         (
             {"vad": {"trigger": "vad"}},
-            {"function_settings": {"vad": {"public": False, "schedule": None, "publishes": ["x"]}}},
+            {"function_settings": {"vad": _settings(publishes=["x"])}},
             "not declared under topics: in the topology file: x",
         ),
     ],

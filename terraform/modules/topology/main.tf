@@ -61,6 +61,12 @@ locals {
     for name, s in var.function_settings : name
     if(s.public || s.schedule != null) && !try(local.functions[name].http, true)
   ]
+  # Pub/Sub waits ack_deadline_sec for a push response; a function allowed to run longer
+  # would be redelivered while still working.
+  slow_consumers = [
+    for name, f in local.functions : "${name} (${var.function_settings[name].timeout_sec} s > ${local.subscriptions[f.subscription].ack_deadline_sec} s)"
+    if !f.http && contains(keys(var.function_settings), name) && try(var.function_settings[name].timeout_sec > local.subscriptions[f.subscription].ack_deadline_sec, false)
+  ]
   bad_pull_consumers = [
     for sub in keys(var.pull_consumers) : sub
     if try(local.subscriptions[sub].push_function != null, true)

@@ -48,4 +48,8 @@ output "functions" {
     condition     = length(local.public_non_http) == 0
     error_message = "Only HTTP functions can be public or scheduled; not: ${join(", ", local.public_non_http)}."
   }
+  precondition {
+    condition     = length(local.slow_consumers) == 0
+    error_message = "These event functions may run longer than their subscription's ack deadline, so Pub/Sub would redeliver while they work: ${join(", ", local.slow_consumers)}."
+  }
 }

@@ -9,11 +9,12 @@ variable "topology_file" {
 }
 
 variable "function_settings" {
-  description = "Per-function deployment settings keyed by function name; only the keys, `public`, `schedule` and `publishes` are checked here against the topology."
+  description = "Per-function deployment settings keyed by function name; only the keys, `public`, `schedule`, `publishes` and `timeout_sec` are checked here against the topology."
   type = map(object({
-    public    = bool
-    schedule  = string
-    publishes = list(string)
+    public      = bool
+    schedule    = string
+    publishes   = list(string)
+    timeout_sec = number
   }))
 }
 
