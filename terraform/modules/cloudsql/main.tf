@@ -1,0 +1,63 @@
+resource "google_sql_database_instance" "main" {
+  project             = var.project_id
+  region              = var.region
+  name                = var.instance_name
+  database_version    = "POSTGRES_15"
+  deletion_protection = true # Terraform refuses to destroy it
+
+  settings {
+    tier                        = var.tier
+    edition                     = "ENTERPRISE"
+    availability_type           = var.availability_type
+    disk_type                   = "PD_SSD"
+    disk_size                   = var.disk_size_gb
+    disk_autoresize             = true
+    deletion_protection_enabled = true # the API refuses to delete it, whoever asks
+    user_labels                 = var.labels
+
+    backup_configuration {
+      enabled                        = true
+      start_time                     = "02:00"
+      point_in_time_recovery_enabled = true
+      transaction_log_retention_days = 7
+      backup_retention_settings {
+        retained_backups = var.backup_retention_count
+      }
+    }
+
+    ip_configuration {
+      ipv4_enabled                                  = var.public_ip
+      private_network                               = var.network_id
+      enable_private_path_for_google_cloud_services = true
+      # No authorized_networks: the public IP, if any, only admits the Auth Proxy.
+    }
+
+    maintenance_window {
+      day  = 7
+      hour = 3
+    }
+
+    insights_config {
+      query_insights_enabled = true
+    }
+  }
+}
+
+resource "google_sql_database" "app" {
+  project  = var.project_id
+  instance = google_sql_database_instance.main.name
+  name     = var.database_name
+}
+
+# Letters and digits only, so the password sits in a URL without escaping.
+resource "random_password" "app" {
+  length  = 32
+  special = false
+}
+
+resource "google_sql_user" "app" {
+  project  = var.project_id
+  instance = google_sql_database_instance.main.name
+  name     = var.user_name
+  password = random_password.app.result
+}

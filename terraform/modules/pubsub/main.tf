@@ -1,0 +1,99 @@
+locals {
+  pubsub_agent = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_pubsub_topic" "pipeline" {
+  for_each = var.topics
+
+  project = var.project_id
+  name    = each.key
+  labels  = var.labels
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  for_each = var.dead_letter_topics
+
+  project = var.project_id
+  name    = each.key
+  labels  = var.labels
+}
+
+# A push subscription when a function names it as trigger (OIDC-authenticated POST of
+# the standard Pub/Sub envelope, which functions-framework turns into a CloudEvent, as
+# locally), else a pull subscription (the ASR worker's).
+resource "google_pubsub_subscription" "pipeline" {
+  for_each = var.subscriptions
+
+  project                    = var.project_id
+  name                       = each.key
+  topic                      = google_pubsub_topic.pipeline[each.value.topic].id
+  ack_deadline_seconds       = each.value.ack_deadline_sec
+  message_retention_duration = "${each.value.message_retention_sec}s"
+  labels                     = var.labels
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter[each.value.dead_letter_topic].id
+    max_delivery_attempts = each.value.max_delivery_attempts
+  }
+
+  retry_policy {
+    minimum_backoff = "${each.value.min_backoff_sec}s"
+    maximum_backoff = "${each.value.max_backoff_sec}s"
+  }
+
+  dynamic "push_config" {
+    for_each = each.value.push_function == null ? [] : [each.value.push_function]
+    content {
+      push_endpoint = var.push_endpoints[push_config.value]
+      oidc_token {
+        service_account_email = var.push_service_account
+        audience              = var.push_endpoints[push_config.value]
+      }
+    }
+  }
+
+  expiration_policy {
+    ttl = "" # never expire, even when idle for a long time
+  }
+}
+
+resource "google_pubsub_subscription" "dead_letter" {
+  for_each = var.dead_letter_topics
+
+  project                    = var.project_id
+  name                       = each.key
+  topic                      = google_pubsub_topic.dead_letter[each.key].id
+  message_retention_duration = "604800s"
+  labels                     = var.labels
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Dead-lettering is done by the Pub/Sub service agent: it must publish to the
+# dead-letter topic and acknowledge (subscriber) on the source subscription.
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  for_each = var.dead_letter_topics
+
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter[each.key].name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  for_each = var.subscriptions
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.pipeline[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+# The agent mints the OIDC tokens of push requests as the push service account.
+resource "google_service_account_iam_member" "push_token_creator" {
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${var.push_service_account}"
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}

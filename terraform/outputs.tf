@@ -1,0 +1,49 @@
+output "ingest_url" {
+  description = "Base URL of the ingest API: the recorder's server.url and the admin API's host."
+  value       = try(module.function["ingest"].url, null)
+}
+
+output "dashboard_url" {
+  description = "URL of the dashboard (null until deploy_images is true)."
+  value       = try(google_cloud_run_v2_service.dashboard[0].uri, null)
+}
+
+output "audio_bucket" {
+  description = "The audio bucket (AUDIO_BUCKET): chunks/ and dialogues/."
+  value       = module.bucket.name
+}
+
+output "subscriptions" {
+  description = "Pipeline subscriptions and how each is consumed (push to a function, or pull by the ASR workers)."
+  value       = module.pubsub.subscription_names
+}
+
+output "dead_letter_subscriptions" {
+  description = "Pull subscriptions holding the messages that failed their last delivery attempt."
+  value       = module.pubsub.dead_letter_subscription_names
+}
+
+output "function_urls" {
+  description = "URL of every function."
+  value       = { for name, f in module.function : name => f.url }
+}
+
+output "image_repository" {
+  description = "Artifact Registry path to push the asr, asr-cpu and dashboard images to."
+  value       = local.registry
+}
+
+output "cloudsql_connection_name" {
+  description = "Cloud SQL instance connection name, for the Cloud SQL Auth Proxy when running migrations."
+  value       = module.cloudsql.connection_name
+}
+
+output "db_password_secret" {
+  description = "Secret Manager secret holding the database password (gcloud secrets versions access latest --secret=...)."
+  value       = google_secret_manager_secret.db_password.secret_id
+}
+
+output "asr_instance_group" {
+  description = "The ASR managed instance group (null until deploy_images is true)."
+  value       = try(module.asr[0].instance_group, null)
+}

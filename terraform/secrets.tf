@@ -1,0 +1,54 @@
+# Secrets the components read as environment variables. Their values pass through the
+# Terraform state: keep the state in a bucket only operators can read.
+
+locals {
+  secret_values = {
+    DATABASE_URL   = module.cloudsql.database_url
+    ADMIN_TOKEN    = var.admin_token
+    OPENAI_API_KEY = var.openai_api_key
+  }
+  secret_names = ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY"]
+  # OPENAI_API_KEY is only handed out when set; without it analysis uses the rules.
+  # Whether the key is empty is no secret, so it may decide what exists.
+  openai_enabled    = nonsensitive(var.openai_api_key != "")
+  available_secrets = toset([for name in local.secret_names : name if name != "OPENAI_API_KEY" || local.openai_enabled])
+}
+
+resource "google_secret_manager_secret" "app" {
+  for_each = toset(local.secret_names)
+
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-${lower(replace(each.key, "_", "-"))}"
+  labels    = var.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "app" {
+  for_each = local.available_secrets
+
+  secret      = google_secret_manager_secret.app[each.key].id
+  secret_data = local.secret_values[each.key]
+}
+
+# The database password alone, for operators (migrations through the Auth Proxy).
+resource "google_secret_manager_secret" "db_password" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-db-password"
+  labels    = var.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "db_password" {
+  secret      = google_secret_manager_secret.db_password.id
+  secret_data = module.cloudsql.password
+}
