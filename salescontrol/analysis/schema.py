@@ -116,7 +116,9 @@ def parse_answer(data: Any, **how: Any) -> Analysis:
     wanted = set(ANSWER_SCHEMA["required"])
     if set(data) != wanted:
         missing, extra = sorted(wanted - set(data)), sorted(set(data) - wanted)
-        raise MalformedAnswer(f"answer keys differ from the schema: missing {missing}, extra {extra}")
+        raise MalformedAnswer(
+            f"answer keys differ from the schema: missing {missing}, extra {extra}"
+        )
     offers = []
     for i, raw in enumerate(_check(data["offers"], list, "offers")):
         _check(raw, dict, f"offers[{i}]")
@@ -136,7 +138,9 @@ def parse_answer(data: Any, **how: Any) -> Analysis:
         is_sales_dialogue=_check(data["is_sales_dialogue"], bool, "is_sales_dialogue"),
         upsell_attempted=_check(data["upsell_attempted"], bool, "upsell_attempted"),
         offers=tuple(offers),
-        customer_accepted=_check(data["customer_accepted"], (bool, type(None)), "customer_accepted"),
+        customer_accepted=_check(
+            data["customer_accepted"], (bool, type(None)), "customer_accepted"
+        ),
         quality_score=score,
         summary=_check(data["summary"], str, "summary"),
         recommendation=_check(data["recommendation"], str, "recommendation"),
