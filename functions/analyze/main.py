@@ -15,6 +15,8 @@ import contextlib
 import logging
 from uuid import UUID
 
+import functions_framework
+
 from salescontrol import messages
 from salescontrol.analysis import service, store
 from salescontrol.analysis.llm import AnalysisFailed
@@ -42,6 +44,7 @@ def _finish(dialogue_id: UUID, status: str, reason: str) -> None:
         store.mark(conn, dialogue_id, status, reason)
 
 
+@functions_framework.cloud_event
 @handler
 def analyze(message: Message) -> None:
     """Analyse one dialogue's transcript (CloudEvent entry point)."""
