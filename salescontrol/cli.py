@@ -63,7 +63,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from salescontrol.analysis import service
     from salescontrol.config import settings
 
-    text = Path(args.file).read_text(encoding="utf-8")
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
     try:
         result = service.analyze_text(text, settings(), "rules" if args.rules else None)
     except service.Skipped as exc:
