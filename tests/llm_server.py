@@ -32,12 +32,14 @@ class Request:
     headers: dict[str, str]
     body: dict[str, Any]
     answered: str
+    at: float  # time.monotonic() when it arrived
 
 
 @dataclass
 class FakeLLM:
     script: list[str] = field(default_factory=lambda: ["good"])
     slow_sec: float = 3.0
+    retry_after: str = "0"  # the Retry-After header of a 429
     requests: list[Request] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -66,6 +68,7 @@ class FakeLLM:
                         {k.lower(): v for k, v in self.headers.items()},
                         json.loads(raw),
                         behaviour,
+                        time.monotonic(),
                     )
                 )
                 body = json.loads(raw)
@@ -106,7 +109,7 @@ class FakeLLM:
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     if status == 429:
-                        self.send_header("Retry-After", "0")
+                        self.send_header("Retry-After", fake.retry_after)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

@@ -93,6 +93,13 @@ def test_rate_limited_every_time_is_transient(fake) -> None:
     assert len(fake.requests) == 2
 
 
+def test_the_servers_retry_after_is_honoured(fake) -> None:
+    fake.script, fake.retry_after = ["429", "good"], "1"
+    service.analyze_text(TRANSCRIPT, settings_for(fake))
+    first, second = fake.requests
+    assert second.at - first.at >= 1.0  # backoff alone would be 0.01 s
+
+
 def test_timeout_is_honoured_and_a_slow_answer_retried(fake) -> None:
     fake.script, fake.slow_sec = ["slow", "good"], 3.0
     result = service.analyze_text(TRANSCRIPT, settings_for(fake, OPENAI_TIMEOUT_SEC="0.5"))

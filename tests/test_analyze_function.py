@@ -207,6 +207,8 @@ def test_malformed_answers_end_failed_and_acknowledged(deliver, fake, engine, de
     state, reason = status(engine, dialogue_id)
     assert state == "FAILED" and "malformed answer" in reason and "after 3 attempts" in reason
     assert analysis(engine, dialogue_id) is None
+    assert deliver({"dialogue_id": dialogue_id}) == 200  # a duplicate: nothing is asked again
+    assert len(fake.requests) == 3
 
 
 def test_rate_limit_is_redelivered_then_succeeds(deliver, fake, engine, device) -> None:
@@ -214,7 +216,7 @@ def test_rate_limit_is_redelivered_then_succeeds(deliver, fake, engine, device) 
     dialogue_id = make_dialogue(engine, device, UPSELL)
     assert deliver({"dialogue_id": dialogue_id}) == 500  # Pub/Sub redelivers
     state, reason = status(engine, dialogue_id)
-    assert state == "FAILED" and "RateLimitError" in reason and "will be retried" in reason
+    assert state == "PENDING" and "RateLimitError" in reason and "will be retried" in reason
     assert deliver({"dialogue_id": dialogue_id}) == 200
     assert status(engine, dialogue_id) == ("DONE", None)
 

@@ -6,7 +6,8 @@ payload. Steps: decode the payload (bad → acknowledged); claim the dialogue
 that races a live analysis is redelivered later); analyse the transcript with the LLM
 (masked) or the rules; store the verdict and DONE in one transaction. Too-short
 transcripts end SKIPPED and unusable LLM answers FAILED, with the reason; a transient
-failure (LLM or database) is recorded and raised, so Pub/Sub redelivers it.
+failure (LLM or database) goes back to PENDING with the reason and is raised, so Pub/Sub
+redelivers it. Only `force` re-analyses a finished (DONE, FAILED, SKIPPED) dialogue.
 """
 
 from __future__ import annotations
@@ -75,10 +76,10 @@ def analyze(message: Message) -> None:
         log.warning("analysis FAILED: %s", exc, extra=ids)
         return
     except Exception as exc:
-        # Recorded so the dashboard shows why (if the database is reachable); raised so
-        # the message is redelivered and the dialogue claimed again.
+        # Back to PENDING with the reason (if the database is reachable) so the dashboard
+        # shows why; raised so the message is redelivered and the dialogue claimed again.
         with contextlib.suppress(Exception):
-            _finish(dialogue_id, store.FAILED, f"{exc} (will be retried)")
+            _finish(dialogue_id, store.PENDING, f"{exc} (will be retried)")
         raise
     with transaction() as conn:
         store.save(conn, dialogue_id, result)

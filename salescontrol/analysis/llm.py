@@ -1,7 +1,8 @@
 """The LLM analyzer: one chat completion with strict JSON-schema structured output.
 
 Only masked text is sent (see `pii`). Rate limits (429), server errors (5xx),
-timeouts and connection failures are retried with exponential backoff; an answer that
+timeouts and connection failures are retried with exponential backoff (or the server's
+Retry-After, if longer); an answer that
 is not valid JSON or does not fit the schema is retried too. When the attempts run out,
 a transient cause raises TransientError (the message is redelivered later) and a
 malformed answer raises AnalysisFailed (the dialogue is FAILED with the reason).
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 ANALYZER = "llm"
 PROMPTS = Path(__file__).with_name("prompts")
+MAX_RETRY_AFTER_SEC = 30.0  # keeps all attempts inside the subscription's ack deadline
 _TRANSIENT = (
     openai.RateLimitError,
     openai.InternalServerError,
@@ -85,6 +87,15 @@ def _request(settings: Settings, text: str) -> dict[str, Any]:
     }
 
 
+def _retry_after(exc: Exception) -> float:
+    """The server's Retry-After in seconds (capped), or 0 when it sent none."""
+    response = getattr(exc, "response", None)
+    try:
+        return min(float(response.headers.get("retry-after", 0)), MAX_RETRY_AFTER_SEC)
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+
+
 def analyze(text: str, settings: Settings) -> Analysis:
     """Ask the LLM about a transcript (masked here before it leaves)."""
     masked = mask(text)
@@ -94,13 +105,16 @@ def analyze(text: str, settings: Settings) -> Analysis:
     request = _request(settings, masked.text)
     tokens = [0, 0]  # every attempt is paid for, so all of them are counted
     problem = ""
+    wait = 0.0
     for attempt in range(1, settings.openai_max_attempts + 1):
         if attempt > 1:
-            time.sleep(settings.openai_backoff_sec * 2 ** (attempt - 2))
+            time.sleep(max(wait, settings.openai_backoff_sec * 2 ** (attempt - 2)))
+        wait = 0.0
         try:
             response = client.chat.completions.create(**request)
         except _TRANSIENT as exc:
             problem = f"{type(exc).__name__}: {exc}"
+            wait = _retry_after(exc)
             log.warning("llm request failed, attempt %d: %s", attempt, problem)
             continue
         except openai.APIStatusError as exc:  # 400/401/403/404: retrying will not help

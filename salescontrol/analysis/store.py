@@ -1,7 +1,8 @@
 """Reading transcripts and writing verdicts: dialogues.analysis_status and the analysis row.
 
 Status: PENDING → PROCESSING → DONE | FAILED (analysis_error = reason) | SKIPPED (reason).
-`claim()` moves a dialogue to PROCESSING unless it is already DONE/SKIPPED (a duplicate
+A transient failure goes back to PENDING with the reason, and the message is redelivered.
+`claim()` moves a dialogue to PROCESSING unless it is already finished (a duplicate
 delivery: nothing to do) or PROCESSING under a live lease (another delivery is on it).
 A forced re-analysis claims whatever the status. The analysis row is upserted on
 dialogue_id, so replays leave one row.
@@ -24,7 +25,7 @@ PROCESSING = "PROCESSING"
 DONE = "DONE"
 FAILED = "FAILED"
 SKIPPED = "SKIPPED"
-FINISHED = (DONE, SKIPPED)
+FINISHED = (DONE, FAILED, SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _set_status(conn: Connection, dialogue_id: UUID, status: str, error: str | N
 
 
 def mark(conn: Connection, dialogue_id: UUID, status: str, reason: str) -> None:
-    """Finish without a verdict: FAILED or SKIPPED with the reason."""
+    """Leave a dialogue without a verdict: FAILED, SKIPPED or (to retry) PENDING, with why."""
     _set_status(conn, dialogue_id, status, reason[:2000])
 
 
