@@ -91,7 +91,9 @@ class Settings:
         6, "Transcripts with fewer words are SKIPPED (nothing to analyse)."
     )
     analysis_lease_sec: float = _setting(
-        600.0, "An analysis PROCESSING longer than this is taken over by a redelivery."
+        300.0,
+        "An analysis PROCESSING longer than this is taken over by a redelivery "
+        "(the analyze subscription's ack deadline).",
     )
 
     def require(self, name: str) -> Any:

@@ -221,18 +221,29 @@ def test_rate_limit_is_redelivered_then_succeeds(deliver, fake, engine, device) 
     assert status(engine, dialogue_id) == ("DONE", None)
 
 
-def test_a_live_analysis_is_not_duplicated(deliver, fake, engine, device) -> None:
-    dialogue_id = make_dialogue(engine, device, UPSELL)
+def set_processing(engine: sa.Engine, dialogue_id: str, since: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "UPDATE dialogues SET analysis_status = 'PROCESSING', updated_at = now()"
-                " WHERE dialogue_id = :d"
+                "UPDATE dialogues SET analysis_status = 'PROCESSING',"
+                " updated_at = now() - CAST(:since AS interval) WHERE dialogue_id = :d"
             ),
-            {"d": dialogue_id},
+            {"d": dialogue_id, "since": since},
         )
+
+
+def test_a_live_analysis_is_not_duplicated(deliver, fake, engine, device) -> None:
+    dialogue_id = make_dialogue(engine, device, UPSELL)
+    set_processing(engine, dialogue_id, "1 second")
     assert deliver({"dialogue_id": dialogue_id}) == 500  # retried later, not dropped
     assert fake.requests == []
+
+
+def test_an_abandoned_analysis_is_taken_over(deliver, fake, engine, device) -> None:
+    dialogue_id = make_dialogue(engine, device, UPSELL)
+    set_processing(engine, dialogue_id, "1 hour")  # its instance died mid-way
+    assert deliver({"dialogue_id": dialogue_id}) == 200
+    assert status(engine, dialogue_id) == ("DONE", None) and len(fake.requests) == 1
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,8 @@ def analyze(message: Message) -> None:
         return
     try:
         result = service.analyze_text(claim.text, config, analyzer)
+        with transaction() as conn:
+            store.save(conn, dialogue_id, result)
     except service.Skipped as exc:
         _finish(dialogue_id, store.SKIPPED, str(exc))
         log.info("analysis SKIPPED: %s", exc, extra=ids)
@@ -81,8 +83,6 @@ def analyze(message: Message) -> None:
         with contextlib.suppress(Exception):
             _finish(dialogue_id, store.PENDING, f"{exc} (will be retried)")
         raise
-    with transaction() as conn:
-        store.save(conn, dialogue_id, result)
     log.info(
         "analysis DONE",
         extra={
