@@ -2,7 +2,7 @@
 
 `FakeLLM.script` is a list of behaviours, one per request (the last one repeats):
 "good" (a valid answer), "malformed" (not JSON), "off-schema" (JSON without the required
-keys), "429", "500", "400", "slow" (sleeps `slow_sec`, then a good answer).
+keys), "429", "500", "400", "401", "slow" (sleeps `slow_sec`, then a good answer).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class FakeLLM:
                 if behaviour == "slow":
                     time.sleep(fake.slow_sec)
                     behaviour = "good"
-                if behaviour in ("429", "500", "400"):
+                if behaviour in ("429", "500", "400", "401"):
                     error = {"error": {"message": f"scripted {behaviour}", "type": "test"}}
                     self._send(int(behaviour), error)
                     return

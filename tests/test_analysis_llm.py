@@ -114,6 +114,13 @@ def test_a_refused_request_is_not_retried(fake) -> None:
     assert len(fake.requests) == 1
 
 
+def test_a_rejected_key_is_a_configuration_error(fake) -> None:
+    fake.script = ["401"]
+    with pytest.raises(ConfigError, match=r"answered 401.*check OPENAI_API_KEY"):
+        service.analyze_text(TRANSCRIPT, settings_for(fake))
+    assert len(fake.requests) == 1
+
+
 def test_analyzer_choice() -> None:
     assert service.choose(config.load({})) == "rules"
     assert service.choose(config.load({"OPENAI_API_KEY": "sk"})) == "llm"

@@ -28,7 +28,7 @@ from salescontrol.analysis.schema import (
     parse_answer,
 )
 from salescontrol.config import Settings
-from salescontrol.errors import SalesControlError, TransientError
+from salescontrol.errors import ConfigError, SalesControlError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,22 @@ def analyze(text: str, settings: Settings) -> Analysis:
         wait = 0.0
         try:
             response = client.chat.completions.create(**request)
-        except _TRANSIENT as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-            wait = _retry_after(exc)
+        except openai.APIStatusError as exc:
+            if exc.status_code in (401, 403, 404):  # every dialogue would fail the same way
+                raise ConfigError(
+                    f"the LLM server answered {exc.status_code} ({exc}): check OPENAI_API_KEY, "
+                    "OPENAI_MODEL and OPENAI_BASE_URL"
+                ) from None
+            if not isinstance(exc, _TRANSIENT) and exc.status_code not in (408, 409):
+                # 400/422: this request will be refused again
+                raise AnalysisFailed(f"LLM refused the request: {exc.status_code} {exc}") from None
+            problem, wait = f"{type(exc).__name__}: {exc}", _retry_after(exc)
             log.warning("llm request failed, attempt %d: %s", attempt, problem)
             continue
-        except openai.APIStatusError as exc:  # 400/401/403/404: retrying will not help
-            raise AnalysisFailed(f"LLM refused the request: {exc.status_code} {exc}") from None
+        except _TRANSIENT as exc:  # timeouts and connection errors
+            problem = f"{type(exc).__name__}: {exc}"
+            log.warning("llm request failed, attempt %d: %s", attempt, problem)
+            continue
         if response.usage:
             tokens[0] += response.usage.prompt_tokens
             tokens[1] += response.usage.completion_tokens
