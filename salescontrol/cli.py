@@ -2,6 +2,7 @@
 
 migrate   apply the SQL migrations of sql/ to DATABASE_URL
 local     run the whole cloud side on this machine until Ctrl-C
+analyze   upsell analysis of a transcript text file (LLM or rules), as the function does
 """
 
 from __future__ import annotations
@@ -56,6 +57,45 @@ def cmd_local(args: argparse.Namespace) -> int:
         print("local stack stopped", flush=True)
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import json
+
+    from salescontrol.analysis import service
+    from salescontrol.config import settings
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = service.analyze_text(text, settings(), "rules" if args.rules else None)
+    except service.Skipped as exc:
+        print(
+            json.dumps({"skipped": str(exc)}, ensure_ascii=False)
+            if args.json
+            else f"skipped: {exc}"
+        )
+        return 0
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    answers = {True: "да", False: "нет", None: "неясно"}
+    print(f"analyzer:         {result.analyzer} ({result.model or result.prompt_version})")
+    print(f"sales dialogue:   {answers[result.is_sales_dialogue]}")
+    print(f"upsell attempted: {answers[result.upsell_attempted]}")
+    for offer in result.offers:
+        print(f"  offer: {offer.product} (accepted: {answers[offer.accepted]})")
+    print(f"accepted:         {answers[result.customer_accepted]}")
+    print(f"quality score:    {result.quality_score}/10")
+    print(f"summary:          {result.summary}")
+    print(f"recommendation:   {result.recommendation}")
+    if result.analyzer == "llm":
+        tokens = f"{result.prompt_tokens} + {result.completion_tokens}"
+        print(f"tokens:           {tokens}, ~${result.cost_usd}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -83,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for logs, env.sh and object data; wiped at start",
     )
     p.set_defaults(func=cmd_local)
+
+    p = sub.add_parser("analyze", help="upsell analysis of a transcript text file")
+    p.add_argument("file", metavar="FILE", help="UTF-8 text file with the transcript")
+    p.add_argument("--rules", action="store_true", help="use the rules analyzer (no network)")
+    p.add_argument("--json", action="store_true", help="print the result object as JSON")
+    p.set_defaults(func=cmd_analyze)
     return parser
 
 

@@ -60,6 +60,41 @@ class Settings:
     # Logging
     log_level: str = _setting("INFO", "Logging level of functions and services.")
     log_format: str = _setting("json", "`json` (one event per line) or `text`.")
+    # analysis (upsell analysis of transcripts: functions/analyze, `salescontrol analyze`)
+    analyzer: str = _setting(
+        "auto", "`auto` (llm when OPENAI_API_KEY is set, else rules), `llm` or `rules`."
+    )
+    openai_api_key: str = _setting(
+        "",
+        "API key of OpenAI or of an OpenAI-compatible server; empty means the rules analyzer.",
+        "get one at https://platform.openai.com/api-keys, or set ANALYZER=rules",
+    )
+    openai_model: str = _setting("gpt-4o-mini", "Model the LLM analyzer asks.")
+    openai_timeout_sec: float = _setting(60.0, "Timeout of one LLM request.")
+    openai_base_url: str = _setting(
+        "", "Base URL of an OpenAI-compatible server (vLLM, Ollama, ...); empty means OpenAI."
+    )
+    openai_max_attempts: int = _setting(
+        3, "LLM requests per analysis before giving up (429/5xx/timeouts/malformed answers)."
+    )
+    openai_backoff_sec: float = _setting(1.0, "First retry delay; doubles on each retry.")
+    openai_price_input_per_1m: float = _setting(
+        0.15, "USD per 1M prompt tokens, for the estimated cost (gpt-4o-mini)."
+    )
+    openai_price_output_per_1m: float = _setting(
+        0.60, "USD per 1M completion tokens, for the estimated cost (gpt-4o-mini)."
+    )
+    analysis_prompt_version: str = _setting(
+        "upsell_v1", "Prompt file salescontrol/analysis/prompts/<version>.md the LLM gets."
+    )
+    analysis_min_words: int = _setting(
+        6, "Transcripts with fewer words are SKIPPED (nothing to analyse)."
+    )
+    analysis_lease_sec: float = _setting(
+        300.0,
+        "An analysis PROCESSING longer than this is taken over by a redelivery "
+        "(the analyze subscription's ack deadline).",
+    )
 
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""

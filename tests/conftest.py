@@ -41,9 +41,18 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     workdir = Path(tempfile.mkdtemp(prefix="salescontrol-test-"))
-    with LocalStack(workdir, ingest_port=0, echo=lambda line: None) as running:
+    # Session fixtures start before `isolated_env`: keep the outer settings (say an
+    # exported OPENAI_API_KEY) out of the stack's functions too.
+    running = LocalStack(workdir, ingest_port=0, echo=lambda line: None)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name in _SETTING_NAMES:
+                patch.delenv(name, raising=False)
+            running.start()
         yield running
-    shutil.rmtree(workdir, ignore_errors=True)
+    finally:
+        running.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

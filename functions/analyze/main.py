@@ -1,0 +1,96 @@
+"""Analyze: the upsell verdict of a dialogue whose transcript is stored.
+
+Pushed from subscription `analyze` (topic transcripts-ready) with a TranscriptReady
+payload. Steps: decode the payload (bad → acknowledged); claim the dialogue
+(analysis_status PROCESSING; a duplicate of a finished analysis is acknowledged, one
+that races a live analysis is redelivered later); analyse the transcript with the LLM
+(masked) or the rules; store the verdict and DONE in one transaction. Too-short
+transcripts end SKIPPED and unusable LLM answers FAILED, with the reason; a transient
+failure (LLM or database) goes back to PENDING with the reason and is raised, so Pub/Sub
+redelivers it. Only `force` re-analyses a finished (DONE, FAILED, SKIPPED) dialogue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from uuid import UUID
+
+import functions_framework
+
+from salescontrol import messages
+from salescontrol.analysis import service, store
+from salescontrol.analysis.llm import AnalysisFailed
+from salescontrol.config import settings
+from salescontrol.db import transaction
+from salescontrol.errors import BadInput, TransientError
+from salescontrol.events import Message, handler
+from salescontrol.log import setup_logging
+
+setup_logging(settings().log_level, settings().log_format)
+log = logging.getLogger("analyze")
+
+
+def _dialogue_id(payload: messages.TranscriptReady) -> UUID:
+    try:
+        return UUID(payload.dialogue_id)
+    except ValueError:
+        raise BadInput(
+            f"dialogue_id {payload.dialogue_id!r} is not a UUID", "dialogue_id"
+        ) from None
+
+
+def _finish(dialogue_id: UUID, status: str, reason: str) -> None:
+    with transaction() as conn:
+        store.mark(conn, dialogue_id, status, reason)
+
+
+@functions_framework.cloud_event
+@handler
+def analyze(message: Message) -> None:
+    """Analyse one dialogue's transcript (CloudEvent entry point)."""
+    payload = messages.parse(messages.TranscriptReady, message)
+    dialogue_id = _dialogue_id(payload)
+    ids = {"dialogue_id": str(dialogue_id), "message_id": message.message_id}
+    config = settings()
+    analyzer = service.choose(config)  # a configuration error fails loudly, before claiming
+    with transaction() as conn:
+        claim = store.claim(conn, dialogue_id, payload.force, config.analysis_lease_sec)
+    if not claim.claimed:
+        if claim.status == store.PROCESSING:
+            raise TransientError(f"dialogue {dialogue_id} is being analysed by another delivery")
+        log.info("analysis already %s, nothing to do", claim.status, extra=ids)
+        return
+    if claim.text is None:
+        _finish(dialogue_id, store.FAILED, "no transcript stored for this dialogue")
+        log.warning("no transcript, analysis FAILED", extra=ids)
+        return
+    try:
+        result = service.analyze_text(claim.text, config, analyzer)
+        with transaction() as conn:
+            store.save(conn, dialogue_id, result)
+    except service.Skipped as exc:
+        _finish(dialogue_id, store.SKIPPED, str(exc))
+        log.info("analysis SKIPPED: %s", exc, extra=ids)
+        return
+    except AnalysisFailed as exc:
+        _finish(dialogue_id, store.FAILED, str(exc))
+        log.warning("analysis FAILED: %s", exc, extra=ids)
+        return
+    except Exception as exc:
+        # Back to PENDING with the reason (if the database is reachable) so the dashboard
+        # shows why; raised so the message is redelivered and the dialogue claimed again.
+        with contextlib.suppress(Exception):
+            _finish(dialogue_id, store.PENDING, f"{exc} (will be retried)")
+        raise
+    log.info(
+        "analysis DONE",
+        extra={
+            **ids,
+            "analyzer": result.analyzer,
+            "upsell_attempted": result.upsell_attempted,
+            "quality_score": result.quality_score,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+        },
+    )
