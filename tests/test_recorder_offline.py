@@ -1,0 +1,214 @@
+"""The recorder without a server: config check, retention, salvage, microphone, schedule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import soundfile as sf
+from recorder_kit import eventually, health, load, tone_file, write_config
+
+from recorder import replay
+from recorder.agent import Agent
+from recorder.sources import Microphone
+from recorder.spool import ChunkName, Spool
+
+REPO = Path(__file__).resolve().parent.parent
+NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing answers HTTP there
+TOKEN = "t" * 40
+
+
+def _check(config: Path, module: str = "recorder") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, "--config", str(config), "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+SEED_CONFIG = """
+device_id: "{device}"
+point_id: "{point}"
+register_id: "{register}"
+server:
+  url: "http://10.0.0.5:8000"
+  token: "{token}"
+  timeout_sec: 30
+  retry_initial_sec: 2
+  retry_max_sec: 300
+recording:
+  schedule_start: 08:00
+  schedule_end: "22:00"
+  chunk_duration_sec: 60
+  codec: "opus"
+  bitrate: "24k"
+  sample_rate: 16000
+  channels: 1
+storage:
+  spool_dir: "/var/lib/recorder-agent/spool"
+  max_age_days: 7
+  max_size_gb: 20
+logging:
+  level: "INFO"
+  format: "json"
+healthcheck:
+  enabled: true
+  port: 8042
+"""
+
+
+def test_check_accepts_the_seed_config(tmp_path: Path) -> None:
+    ids = {k: str(uuid.uuid4()) for k in ("device", "point", "register")}
+    config = tmp_path / "config.yaml"
+    config.write_text(SEED_CONFIG.format(token=TOKEN, **ids), encoding="utf-8")
+    for module in ("recorder", "recorder_agent"):
+        result = _check(config, module)
+        assert result.returncode == 0, result.stderr
+        assert "config ok" in result.stdout
+    parsed = load(config)
+    assert str(parsed.recording.schedule_start) == "08:00:00"
+    assert parsed.recording.bitrate == 24000
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"recording__chunk_duration_sec": 0}, "recording.chunk_duration_sec"),
+        ({"recording__schedule_start": "25:00"}, "recording.schedule_start"),
+        ({"recording__bitrate": "loud"}, "recording.bitrate"),
+        ({"server__url": "ftp://x"}, "server.url"),
+        ({"server__token": None}, "server.token"),
+        ({"device_id": "pi-01"}, "device_id"),
+        ({"storage__max_size_gb": -1}, "storage.max_size_gb"),
+        ({"healthcheck__port": 70000}, "healthcheck.port"),
+        ({"recording__chunk_secs": 60}, "recording.chunk_secs"),
+    ],
+)
+def test_check_names_the_bad_field(tmp_path: Path, override: dict, field: str) -> None:
+    config = write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN, **override)
+    result = _check(config)
+    assert result.returncode != 0
+    assert f"config error: {field}:" in result.stderr
+
+
+def test_check_reports_a_missing_file(tmp_path: Path) -> None:
+    result = _check(tmp_path / "absent.yaml")
+    assert result.returncode != 0
+    assert "absent.yaml" in result.stderr
+
+
+def test_quota_deletes_oldest_chunks_first_and_counts_them(tmp_path: Path) -> None:
+    audio = tone_file(tmp_path / "in.wav", 30)
+    one_chunk = 3 * 24000 / 8  # about 9 kB per 3 s chunk at 24 kbit/s
+    config = load(
+        write_config(
+            tmp_path / "c.yaml",
+            tmp_path / "spool",
+            NOWHERE,
+            TOKEN,
+            storage__max_size_gb=3.5 * one_chunk / 1e9,
+        )
+    )
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    result = replay.run(config, audio, speed=0, start=start, upload=False, timeout=60)
+    assert result.drained and result.chunks_recorded == 10
+    kept = Spool(config.storage.spool_dir).pending()
+    assert 1 <= len(kept) <= 4
+    assert sum(p.stat().st_size for p in kept) <= config.storage.max_bytes
+    assert result.health["retention_deleted"] == 10 - len(kept)
+    # the newest chunks survive: the last one recorded is among them
+    starts = sorted(ChunkName.parse(p.name).started_at for p in kept)
+    assert starts[-1] == start + timedelta(seconds=27)
+
+
+def test_chunks_older_than_max_age_are_deleted(tmp_path: Path) -> None:
+    audio = tone_file(tmp_path / "in.wav", 6)
+    config = load(
+        write_config(
+            tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN, storage__max_age_days=7
+        )
+    )
+    start = datetime.now(UTC) - timedelta(days=8)
+    result = replay.run(config, audio, speed=0, start=start, upload=False, timeout=60)
+    assert result.chunks_recorded == 2
+    assert result.health["retention_deleted"] == 2
+    assert Spool(config.storage.spool_dir).pending() == []
+
+
+def test_undecodable_partial_goes_to_failed_with_reason_on_start(tmp_path: Path) -> None:
+    config = load(write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN))
+    spool = Spool(config.storage.spool_dir)
+    spool.create()
+    name = ChunkName.new(datetime.now(UTC))
+    spool.partial_path(name).write_bytes(b"OggS not really")
+    with Agent(config, record=False, upload=False) as agent:
+        report = health(agent.health_port)
+    failed = spool.failed / name.filename
+    assert failed.exists()
+    reason = json.loads((spool.failed / (name.filename + ".reason.json")).read_text())
+    assert "not decodable" in reason["reason"]
+    assert report["moved_to_failed"] == 1 and report["queue"]["failed_files"] == 1
+    assert list(spool.inbox.iterdir()) == []
+
+
+def test_decodable_partial_is_salvaged_with_its_chunk_id(tmp_path: Path) -> None:
+    config = load(write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN))
+    tone = tone_file(tmp_path / "in.wav", 20)
+    spool = Spool(config.storage.spool_dir)
+    spool.create()
+    name = ChunkName.new(datetime.now(UTC) - timedelta(minutes=5))
+    whole = tmp_path / "whole.ogg"
+    sf.write(whole, sf.read(tone)[0], 16000, format="OGG", subtype="OPUS")
+    data = whole.read_bytes()
+    spool.partial_path(name).write_bytes(data[: len(data) * 2 // 3])  # cut as by a power loss
+    with Agent(config, record=False, upload=False) as agent:
+        report = health(agent.health_port)
+    salvaged = spool.outbox / name.filename
+    assert salvaged.exists() and report["salvaged"] == 1
+    info = sf.info(salvaged)
+    assert 5 < info.frames / info.samplerate < 20
+
+
+def test_missing_microphone_is_retried_and_shown_in_health(tmp_path: Path) -> None:
+    config = load(write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN))
+    source = Microphone(device="no such microphone")
+    with Agent(config, source=source, upload=False) as agent:
+        report = eventually(
+            lambda: (r := health(agent.health_port))["microphone_retries"] >= 2 and r,
+            what="two microphone retries",
+        )
+        response = requests.get(f"http://127.0.0.1:{agent.health_port}/health", timeout=5)
+    assert report["recording"] == "microphone_error"
+    assert report["status"] == "degraded"
+    assert any(p.startswith("microphone:") for p in report["problems"])
+    assert response.status_code == 503
+
+
+def test_nothing_is_recorded_outside_the_schedule_window(tmp_path: Path) -> None:
+    now = datetime.now()
+    start, end = (now + timedelta(hours=2)).strftime("%H:%M"), (now + timedelta(hours=3))
+    config = load(
+        write_config(
+            tmp_path / "c.yaml",
+            tmp_path / "spool",
+            NOWHERE,
+            TOKEN,
+            recording__schedule_start=start,
+            recording__schedule_end=end.strftime("%H:%M"),
+        )
+    )
+    with Agent(config, source=Microphone(device="no such microphone"), upload=False) as agent:
+        report = eventually(
+            lambda: (r := health(agent.health_port))["recording"] == "outside_schedule" and r,
+            what="outside_schedule",
+        )
+    assert report["microphone_retries"] == 0  # the device was not even opened
+    assert report["chunks_recorded"] == 0
