@@ -109,12 +109,13 @@ class Agent:
     def wait_drained(self, timeout: float) -> bool:
         """Wait until the source has ended and (when uploading) the outbox is empty."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             recorded = self.capture is None or self.capture.finished.is_set()
             if recorded and (self.uploader is None or not self.spool.pending()):
                 return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.1)
-        return False
 
     def enforce_retention(self) -> None:
         storage = self.config.storage

@@ -34,48 +34,43 @@ def _check(config: Path, module: str = "recorder") -> subprocess.CompletedProces
     )
 
 
-SEED_CONFIG = """
-device_id: "{device}"
-point_id: "{point}"
-register_id: "{register}"
-server:
-  url: "http://10.0.0.5:8000"
-  token: "{token}"
-  timeout_sec: 30
-  retry_initial_sec: 2
-  retry_max_sec: 300
-recording:
-  schedule_start: 08:00
-  schedule_end: "22:00"
-  chunk_duration_sec: 60
-  codec: "opus"
-  bitrate: "24k"
-  sample_rate: 16000
-  channels: 1
-storage:
-  spool_dir: "/var/lib/recorder-agent/spool"
-  max_age_days: 7
-  max_size_gb: 20
-logging:
-  level: "INFO"
-  format: "json"
-healthcheck:
-  enabled: true
-  port: 8042
-"""
+EXAMPLE = REPO / "recorder" / "config.example.yaml"  # the seed's section 6.5
 
 
-def test_check_accepts_the_seed_config(tmp_path: Path) -> None:
-    ids = {k: str(uuid.uuid4()) for k in ("device", "point", "register")}
+def test_check_accepts_the_seed_config_once_filled_in(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for placeholder in ("YOUR_DEVICE_ID", "YOUR_POINT_ID", "YOUR_REGISTER_ID"):
+        text = text.replace(placeholder, str(uuid.uuid4()))
     config = tmp_path / "config.yaml"
-    config.write_text(SEED_CONFIG.format(token=TOKEN, **ids), encoding="utf-8")
+    config.write_text(text.replace("YOUR_DEVICE_TOKEN", TOKEN).replace('"08:00"', "08:00"))
     for module in ("recorder", "recorder_agent"):
         result = _check(config, module)
         assert result.returncode == 0, result.stderr
         assert "config ok" in result.stdout
     parsed = load(config)
-    assert str(parsed.recording.schedule_start) == "08:00:00"
+    assert str(parsed.recording.schedule_start) == "08:00:00"  # unquoted YAML time too
     assert parsed.recording.bitrate == 24000
+    assert parsed.storage.spool_dir == Path("/var/lib/recorder-agent/spool")
+
+
+def test_check_refuses_the_unfilled_example() -> None:
+    result = _check(EXAMPLE)
+    assert result.returncode != 0
+    assert "config error: device_id: must be a UUID" in result.stderr
+
+
+def test_systemd_unit_keeps_the_seed_hardening() -> None:
+    unit = (REPO / "recorder" / "recorder-agent.service").read_text()
+    for line in (
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "ProtectHome=read-only",
+        "ReadWritePaths=/var/lib/recorder-agent",
+        "Restart=always",
+        "WorkingDirectory=/opt/recorder-agent",
+    ):
+        assert f"\n{line}\n" in unit
+    assert "-m recorder_agent --config /etc/recorder-agent/config.yaml" in unit
 
 
 @pytest.mark.parametrize(
