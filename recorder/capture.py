@@ -59,6 +59,7 @@ class Capture:
     ) -> None:
         self.source, self.writer, self.health = source, writer, health
         self.schedule, self.zone = schedule, zone
+        self.live = getattr(source, "live", True)
         self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_BLOCKS)
         self.stop = threading.Event()
         self.finished = threading.Event()  # the source ended (a replay) and all is written
@@ -84,15 +85,18 @@ class Capture:
         if self.health.microphone_error:
             self.health.update(microphone_error=None, recording="recording")
             log.info("microphone is back")
-        try:
-            self.queue.put_nowait(block)
-        except queue.Full:
-            self.health.add(blocks_dropped=1)  # the disk is stalled; keep the callback fast
+        if not self.live:
+            self.queue.put(block)  # a replay waits for the encoder instead of losing audio
+        else:
+            try:
+                self.queue.put_nowait(block)
+            except queue.Full:
+                self.health.add(blocks_dropped=1)  # the disk is stalled; keep the callback fast
         self.health.update(capture_queue=self.queue.qsize())
 
     def _record(self) -> None:
         delay = MIC_RETRY_SEC[0]
-        live = getattr(self.source, "live", True)
+        live = self.live
         until = _Until(self.stop, self.window_open if live else lambda: True)
         while not self.stop.is_set():
             if live and not self.window_open():
@@ -110,7 +114,8 @@ class Capture:
                 if not live:
                     self.queue.put(_FINISH)
                     self.queue.put(None)  # the replay is over: writer finishes and stops
-                    self.health.update(recording="finished")
+                    if not self.stop.is_set():
+                        self.health.update(recording="finished")
                     return
             except Exception as exc:  # SourceError, or a bug: either way retry, never die
                 self.health.update(recording="microphone_error", microphone_error=str(exc))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import signal
 import subprocess
 import sys
@@ -71,7 +72,28 @@ def test_replayed_recording_lands_in_bucket_and_database(
         assert hashlib.sha256(blob.download_as_bytes()).hexdigest() == row.sha256
     assert Spool(config.storage.spool_dir).pending() == []
     assert result.health["last_upload"]["result"] == "ok"
-    assert result.health["last_heartbeat"]["result"] == "ok"
+    with engine.connect() as conn:
+        reported = conn.execute(
+            sa.text("SELECT last_health FROM devices WHERE device_id = :d"),
+            {"d": device["device_id"]},
+        ).scalar_one()
+    assert reported["device_id"] == device["device_id"] and "recording" in reported
+
+
+def test_chunk_the_server_refuses_goes_to_failed_with_the_reason(
+    tmp_path, stack, stack_env, device, engine
+) -> None:
+    config = load(_device_config(tmp_path, device, stack.url("ingest")))
+    tomorrow = datetime.now(UTC) + timedelta(days=1)  # a Pi whose clock ran ahead
+    result = replay.run(config, tone_file(tmp_path / "in.wav", 3), speed=0, start=tomorrow)
+    assert result.drained and result.moved_to_failed == 1 and result.uploaded == 0
+    spool = Spool(config.storage.spool_dir)
+    (kept,) = [p for p in spool.failed.iterdir() if p.suffix == ".ogg"]
+    reason = json.loads(kept.with_name(kept.name + ".reason.json").read_text())
+    assert "started_at" in reason["reason"] and "future" in reason["reason"]
+    assert reason["server"]["field"] == "started_at"
+    assert result.health["last_upload"]["result"] == "refused"
+    assert _rows(engine, device["device_id"]) == []
 
 
 def test_ingest_outage_then_recovery_delivers_every_chunk_once(
