@@ -53,8 +53,8 @@ class ChunkName:
         return f"chunk_{stamp}_{self.chunk_id}.ogg"
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in `path` survive a power cut."""
+def fsync(path: Path | str) -> None:
+    """Flush a file's data, or a directory's renames and unlinks, to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -86,8 +86,8 @@ class Spool:
         """Move a finished, fsynced inbox file into the outbox as `filename` (atomic)."""
         target = self.outbox / filename
         os.replace(source, target)
-        fsync_dir(self.outbox)
-        fsync_dir(self.inbox)
+        fsync(self.outbox)
+        fsync(self.inbox)
         return target
 
     def pending(self) -> list[Path]:
@@ -104,7 +104,7 @@ class Spool:
         note = {"reason": reason, "failed_at": datetime.now(UTC).isoformat(), **details}
         sidecar.write_text(json.dumps(note, ensure_ascii=False, default=str) + "\n")
         os.replace(path, target)
-        fsync_dir(self.failed)
+        fsync(self.failed)
         log.warning(
             "chunk moved to failed",
             extra={

@@ -9,7 +9,6 @@ samples are contiguous from its `started_at`.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from recorder.sources import Block
-from recorder.spool import ChunkName, Spool
+from recorder.spool import ChunkName, Spool, fsync
 
 log = logging.getLogger("recorder.writer")
 
@@ -45,13 +44,8 @@ def encoder(path: Path, sample_rate: int, bitrate: int) -> sf.SoundFile:
 
 def close_durably(file: sf.SoundFile) -> None:
     """Close an encoder and fsync its file, so a rename afterwards is power-cut safe."""
-    path = file.name
     file.close()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync(file.name)
 
 
 class ChunkWriter:

@@ -16,12 +16,18 @@ from recorder_kit import eventually, health, load, tone_file, write_config
 
 from recorder import replay
 from recorder.agent import Agent
+from recorder.config import Config
 from recorder.sources import Microphone
 from recorder.spool import ChunkName, Spool
 
 REPO = Path(__file__).resolve().parent.parent
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing answers HTTP there
 TOKEN = "t" * 40
+
+
+def _config(tmp_path: Path, **overrides) -> Config:
+    """A validated config for a recorder that has no server to talk to."""
+    return load(write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN, **overrides))
 
 
 def _check(config: Path, module: str = "recorder") -> subprocess.CompletedProcess:
@@ -103,14 +109,9 @@ def test_check_reports_a_missing_file(tmp_path: Path) -> None:
 def test_quota_deletes_oldest_chunks_first_and_counts_them(tmp_path: Path) -> None:
     audio = tone_file(tmp_path / "in.wav", 30)
     one_chunk = 3 * 24000 / 8  # about 9 kB per 3 s chunk at 24 kbit/s
-    config = load(
-        write_config(
-            tmp_path / "c.yaml",
-            tmp_path / "spool",
-            NOWHERE,
-            TOKEN,
-            storage__max_size_gb=3.5 * one_chunk / 1e9,
-        )
+    config = _config(
+        tmp_path,
+        storage__max_size_gb=3.5 * one_chunk / 1e9,
     )
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     result = replay.run(config, audio, speed=0, start=start, upload=False, timeout=60)
@@ -126,11 +127,7 @@ def test_quota_deletes_oldest_chunks_first_and_counts_them(tmp_path: Path) -> No
 
 def test_chunks_older_than_max_age_are_deleted(tmp_path: Path) -> None:
     audio = tone_file(tmp_path / "in.wav", 6)
-    config = load(
-        write_config(
-            tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN, storage__max_age_days=7
-        )
-    )
+    config = _config(tmp_path, storage__max_age_days=7)
     start = datetime.now(UTC) - timedelta(days=8)
     result = replay.run(config, audio, speed=0, start=start, upload=False, timeout=60)
     assert result.chunks_recorded == 2
@@ -139,7 +136,7 @@ def test_chunks_older_than_max_age_are_deleted(tmp_path: Path) -> None:
 
 
 def test_undecodable_partial_goes_to_failed_with_reason_on_start(tmp_path: Path) -> None:
-    config = load(write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN))
+    config = _config(tmp_path)
     spool = Spool(config.storage.spool_dir)
     spool.create()
     name = ChunkName.new(datetime.now(UTC))
@@ -155,7 +152,7 @@ def test_undecodable_partial_goes_to_failed_with_reason_on_start(tmp_path: Path)
 
 
 def test_decodable_partial_is_salvaged_with_its_chunk_id(tmp_path: Path) -> None:
-    config = load(write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN))
+    config = _config(tmp_path)
     tone = tone_file(tmp_path / "in.wav", 20)
     spool = Spool(config.storage.spool_dir)
     spool.create()
@@ -173,7 +170,7 @@ def test_decodable_partial_is_salvaged_with_its_chunk_id(tmp_path: Path) -> None
 
 
 def test_missing_microphone_is_retried_and_shown_in_health(tmp_path: Path) -> None:
-    config = load(write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN))
+    config = _config(tmp_path)
     source = Microphone(device="no such microphone")
     with Agent(config, source=source, upload=False) as agent:
         report = eventually(
@@ -190,15 +187,10 @@ def test_missing_microphone_is_retried_and_shown_in_health(tmp_path: Path) -> No
 def test_nothing_is_recorded_outside_the_schedule_window(tmp_path: Path) -> None:
     now = datetime.now()
     start, end = (now + timedelta(hours=2)).strftime("%H:%M"), (now + timedelta(hours=3))
-    config = load(
-        write_config(
-            tmp_path / "c.yaml",
-            tmp_path / "spool",
-            NOWHERE,
-            TOKEN,
-            recording__schedule_start=start,
-            recording__schedule_end=end.strftime("%H:%M"),
-        )
+    config = _config(
+        tmp_path,
+        recording__schedule_start=start,
+        recording__schedule_end=end.strftime("%H:%M"),
     )
     with Agent(config, source=Microphone(device="no such microphone"), upload=False) as agent:
         report = eventually(
