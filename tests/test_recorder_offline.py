@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import uuid
@@ -199,3 +200,28 @@ def test_nothing_is_recorded_outside_the_schedule_window(tmp_path: Path) -> None
         )
     assert report["microphone_retries"] == 0  # the device was not even opened
     assert report["chunks_recorded"] == 0
+
+
+def test_sigterm_finishes_the_chunk_being_written(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path / "c.yaml", tmp_path / "spool", NOWHERE, TOKEN)
+    spool = Spool(tmp_path / "spool")
+    audio = tone_file(tmp_path / "in.wav", 30)
+    command = [sys.executable, "-m", "recorder", "--config", str(config_path)]
+    command += ["--replay", str(audio), "--no-upload"]  # real time: 1 s of audio per second
+    with (tmp_path / "log").open("w") as log:
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            eventually(
+                lambda: spool.outbox.exists() and len(spool.pending()) == 1 and spool.partials(),
+                what="the first 3 s chunk done and the second begun",
+            )
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    chunks = spool.pending()
+    assert len(chunks) == 2 and spool.partials() == []
+    info = sf.info(chunks[-1])
+    assert 0 < info.frames / info.samplerate < 3
