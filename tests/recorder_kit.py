@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import requests
@@ -139,3 +142,74 @@ class Proxy:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
             source.close()
+
+
+class ExpiringBucket:
+    """An HTTP front for ingest whose first signed PUT answers like GCS for an expired URL.
+
+    fake-gcs-server ignores expiry, so this stands in for that one answer: announcements
+    go to the real ingest function (their upload URLs are rewritten to point here), and
+    every PUT after the first is forwarded to the real fake-gcs-server.
+    """
+
+    EXPIRED = b"<Error><Code>ExpiredToken</Code><Message>Invalid argument.</Message></Error>"
+    _HOP = frozenset({"host", "content-length", "connection", "accept-encoding"})
+
+    def __init__(self, ingest_url: str, refuse: int = 1) -> None:
+        self.ingest, self.refuse, self.bucket = ingest_url.rstrip("/"), refuse, ""
+        self.announcements = 0
+        self.puts: list[int] = []
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+            def _headers(self) -> dict[str, str]:
+                return {k: v for k, v in self.headers.items() if k.lower() not in front._HOP}
+
+            def _send(self, status: int, data: bytes, kind: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                front.announcements += self.path.endswith("/upload-url")
+                answer = requests.post(
+                    front.ingest + self.path, data=self._body(), headers=self._headers(), timeout=30
+                )
+                payload = answer.json()
+                if "upload" in payload:
+                    url = urlsplit(payload["upload"]["url"])
+                    front.bucket = f"{url.scheme}://{url.netloc}"
+                    payload["upload"]["url"] = url._replace(netloc=front.netloc).geturl()
+                self._send(answer.status_code, json.dumps(payload).encode(), "application/json")
+
+            def do_PUT(self) -> None:
+                body = self._body()
+                if len(front.puts) < front.refuse:
+                    front.puts.append(400)
+                    self._send(400, front.EXPIRED, "application/xml")
+                    return
+                answer = requests.put(
+                    front.bucket + self.path, data=body, headers=self._headers(), timeout=30
+                )
+                front.puts.append(answer.status_code)
+                self._send(answer.status_code, answer.content, "application/xml")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.netloc = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.netloc}"
+
+    def __enter__(self) -> ExpiringBucket:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from recorder_kit import Proxy, eventually, free_port, health, load, tone_file, write_config
+from recorder_kit import (
+    ExpiringBucket,
+    Proxy,
+    eventually,
+    free_port,
+    health,
+    load,
+    tone_file,
+    write_config,
+)
 
 from recorder import replay
 from recorder.agent import Agent
@@ -124,6 +133,17 @@ def test_ingest_outage_then_recovery_delivers_every_chunk_once(
     assert all(r.status in DELIVERED for r in rows)
     assert spool.pending() == [] and list(spool.failed.iterdir()) == []
     assert report["uploaded"] == 5 and report["status"] == "ok"
+
+
+def test_expired_upload_url_gets_a_new_one(tmp_path, stack, stack_env, device, engine) -> None:
+    with ExpiringBucket(stack.url("ingest"), refuse=1) as front:
+        config = load(_device_config(tmp_path, device, front.url))
+        result = replay.run(config, tone_file(tmp_path / "in.wav", 3), speed=0, start=_start())
+    assert result.drained and result.uploaded == 1 and result.moved_to_failed == 0
+    assert front.puts == [400, 200]  # the expired URL, then a fresh one
+    assert front.announcements == 3  # announce, announce again for a new URL, confirm
+    (row,) = _rows(engine, device["device_id"])
+    assert row.status in DELIVERED
 
 
 def test_refused_token_keeps_files_and_shows_in_health(
