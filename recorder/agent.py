@@ -41,7 +41,9 @@ class Agent:
         self.health = Health(config.device_id, self.spool)
         self.uploader = Uploader(config.server, self.spool, self.health) if upload else None
         self.capture = None
-        if record:
+        if not record:
+            self.health.update(recording="off")
+        else:
             writer = ChunkWriter(
                 self.spool, rec.chunk_duration_sec, rec.sample_rate, rec.bitrate, self._on_chunk
             )

@@ -61,7 +61,9 @@ class Uploader:
     def __init__(self, server: Server, spool: Spool, health: Health) -> None:
         self.server, self.spool, self.health = server, spool, health
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {server.token}"
+        # only for the ingest API: the signed URL carries its own authority, and the
+        # bucket must neither see the device token nor get two kinds of credentials
+        self.auth = {"Authorization": f"Bearer {server.token}"}
         self.stop = threading.Event()
         self.wake = threading.Event()  # set when a new chunk lands in the outbox
         self._thread = threading.Thread(target=self.run, name="uploader", daemon=True)
@@ -161,15 +163,17 @@ class Uploader:
         return _Answer(Result.RETRY, "the signed upload URL was refused twice")
 
     def _announce(self, body: dict[str, Any]) -> _Answer:
-        response = self._call("POST", self.server.url + ANNOUNCE, json=body)
+        response = self._call("POST", self.server.url + ANNOUNCE, json=body, headers=self.auth)
         if isinstance(response, _Answer):
             return response
         try:
             payload = response.json()
         except ValueError:
-            payload = {}
+            payload = None
+        if not isinstance(payload, dict):
+            payload = {"message": response.text[:200]}
         message = f"{response.status_code} {payload.get('error', '')}: {payload.get('message', '')}"
-        if response.status_code in (200, 201) and isinstance(payload, dict):
+        if response.status_code in (200, 201) and "already_uploaded" in payload:
             if self.health.auth_error:
                 self.health.update(auth_error=None)
                 log.info("the server accepts this device again")
@@ -208,7 +212,7 @@ class Uploader:
 
     def heartbeat(self, report: dict[str, Any]) -> bool:
         """Send a health report; True when the server took it."""
-        response = self._call("POST", self.server.url + HEARTBEAT, json=report)
+        response = self._call("POST", self.server.url + HEARTBEAT, json=report, headers=self.auth)
         ok = isinstance(response, requests.Response) and response.ok
         result = "ok" if ok else getattr(response, "status_code", None) or response.detail
         self.health.update(last_heartbeat={"at": datetime.now(UTC).isoformat(), "result": result})

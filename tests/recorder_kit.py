@@ -159,6 +159,7 @@ class ExpiringBucket:
         self.ingest, self.refuse, self.bucket = ingest_url.rstrip("/"), refuse, ""
         self.announcements = 0
         self.puts: list[int] = []
+        self.put_headers: list[set[str]] = []
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -189,6 +190,7 @@ class ExpiringBucket:
 
             def do_PUT(self) -> None:
                 body = self._body()
+                front.put_headers.append({k.lower() for k in self.headers})
                 if len(front.puts) < front.refuse:
                     front.puts.append(400)
                     self._send(400, front.EXPIRED, "application/xml")

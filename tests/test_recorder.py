@@ -142,6 +142,8 @@ def test_expired_upload_url_gets_a_new_one(tmp_path, stack, stack_env, device, e
     assert result.drained and result.uploaded == 1 and result.moved_to_failed == 0
     assert front.puts == [400, 200]  # the expired URL, then a fresh one
     assert front.announcements == 3  # announce, announce again for a new URL, confirm
+    assert not any("authorization" in headers for headers in front.put_headers)
+    assert all("x-goog-if-generation-match" in headers for headers in front.put_headers)
     (row,) = _rows(engine, device["device_id"])
     assert row.status in DELIVERED
 
