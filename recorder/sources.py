@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,8 +94,8 @@ class Replay:
         sample_rate: int = 16000,
     ) -> None:
         self.path, self.speed, self.sample_rate = Path(path), speed, sample_rate
-        self.audio = _load_mono(self.path, sample_rate)
-        self.duration_sec = len(self.audio) / sample_rate
+        info = sf.info(self.path)  # fails early, naming the file, if it is not audio
+        self.duration_sec = info.frames / info.samplerate
         if start is None:
             now = datetime.now(UTC)
             start = now if speed == 1 else now - timedelta(seconds=self.duration_sec)
@@ -106,25 +106,33 @@ class Replay:
 
     def run(self, sink: Sink, stop: threading.Event) -> None:
         """Feed the whole file (paced by `speed`) unless `stop` is set first."""
-        step = int(self.sample_rate * BLOCK_SEC)
-        began = time.monotonic()
-        for offset in range(0, len(self.audio), step):
+        began, offset = time.monotonic(), 0
+        for samples in _mono_blocks(self.path, self.sample_rate):
             if self.speed > 0:
                 due = began + offset / self.sample_rate / self.speed
                 if stop.wait(max(0.0, due - time.monotonic())):
                     return
             elif stop.is_set():
                 return
-            at = self.start + timedelta(seconds=offset / self.sample_rate)
-            sink(Block(self.audio[offset : offset + step], at))
+            sink(Block(samples, self.start + timedelta(seconds=offset / self.sample_rate)))
+            offset += len(samples)
         self.done.set()
 
 
-def _load_mono(path: Path, sample_rate: int) -> np.ndarray:
-    """The file as float32 mono at `sample_rate` (channels averaged, linear resampling)."""
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    mono = audio.mean(axis=1)
-    if rate != sample_rate:
-        positions = np.arange(0, len(mono), rate / sample_rate)
-        mono = np.interp(positions, np.arange(len(mono)), mono)
-    return mono.astype(np.float32)
+def _mono_blocks(path: Path, sample_rate: int) -> Iterator[np.ndarray]:
+    """The file in BLOCK_SEC blocks of float32 mono at `sample_rate`, read as it goes.
+
+    A file at another rate is read whole and resampled linearly (fine for test input);
+    one at the right rate is streamed, so hours of audio need little memory.
+    """
+    step = int(sample_rate * BLOCK_SEC)
+    with sf.SoundFile(path) as file:
+        if file.samplerate == sample_rate:
+            for block in file.blocks(step, dtype="float32", always_2d=True):
+                yield block.mean(axis=1, dtype=np.float32)
+            return
+        mono = file.read(dtype="float32", always_2d=True).mean(axis=1)
+        positions = np.arange(0, len(mono), file.samplerate / sample_rate)
+        mono = np.interp(positions, np.arange(len(mono)), mono).astype(np.float32)
+    for offset in range(0, len(mono), step):
+        yield mono[offset : offset + step]

@@ -7,9 +7,10 @@ import signal
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 import soundfile as sf
@@ -17,6 +18,7 @@ from recorder_kit import eventually, health, load, tone_file, write_config
 
 from recorder import replay
 from recorder.agent import Agent
+from recorder.capture import in_window
 from recorder.config import Config
 from recorder.sources import Microphone
 from recorder.spool import ChunkName, Spool
@@ -225,3 +227,28 @@ def test_sigterm_finishes_the_chunk_being_written(tmp_path: Path) -> None:
     assert len(chunks) == 2 and spool.partials() == []
     info = sf.info(chunks[-1])
     assert 0 < info.frames / info.samplerate < 3
+
+
+def test_schedule_window_in_local_time_may_span_midnight() -> None:
+    day, late = (time(8, 0), time(22, 0)), (time(20, 0), time(2, 0))
+    at = {hour: datetime(2026, 11, 25, hour, 30) for hour in (1, 7, 12, 21, 23)}
+    assert [in_window(at[h], *day) for h in sorted(at)] == [False, False, True, True, False]
+    assert [in_window(at[h], *late) for h in sorted(at)] == [True, False, False, True, True]
+    assert in_window(at[7], time(0, 0), time(0, 0))  # equal bounds: always
+
+
+def test_replay_resamples_and_mixes_down_other_recordings(tmp_path: Path) -> None:
+    stereo = tmp_path / "stereo44k.wav"
+    t = np.arange(44100 * 4) / 44100
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    sf.write(stereo, np.stack([tone, tone], axis=1).astype("float32"), 44100)
+    start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    result = replay.run(_config(tmp_path), stereo, speed=0, start=start, upload=False)
+    (chunk, second) = Spool(tmp_path / "spool").pending()
+    assert ChunkName.parse(chunk.name).started_at == start
+    assert ChunkName.parse(second.name).started_at == start + timedelta(seconds=3)
+    assert result.chunks_recorded == 2
+    audio, rate = sf.read(chunk)
+    assert rate == 16000 and audio.ndim == 1
+    spectrum = np.abs(np.fft.rfft(audio[4000:20000]))
+    assert abs(np.argmax(spectrum) * rate / 16000 - 440) < 5  # still a 440 Hz tone
