@@ -5,8 +5,8 @@ recording only (`--no-upload`), and samples its CPU time and resident memory wit
 psutil. Two runs: real time (what the Pi does all day: one 16 kHz mono stream encoded to
 24 kbit/s opus chunks) and as fast as possible (how many times real time one core
 encodes, i.e. the headroom). BENCH_RECORDER_SEC sets the real-time run's length
-(default 60 s). The replay source holds the whole file in memory (4 MB per minute of
-float32 audio), so the real-time figure slightly overstates what a microphone needs.
+(default 60 s). The replay source streams the file in 0.5 s blocks, as a microphone
+would deliver them; the microphone's PortAudio buffers are not part of the figure.
 """
 
 from __future__ import annotations
