@@ -19,10 +19,11 @@ nox.options.reuse_existing_virtualenvs = True
 
 # Debian packages a session needs beyond the base machine (installed when run as root).
 SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (salescontrol/synth.py)
+RECORDER = ("libportaudio2",)  # sounddevice's PortAudio, for the recorder's microphone tests
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
-    "tests": SPEECH,
+    "tests": SPEECH + RECORDER,
     "local": (),
-    "bench": SPEECH,
+    "bench": SPEECH + RECORDER,
 }
 
 

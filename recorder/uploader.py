@@ -1,0 +1,238 @@
+"""Outbox -> ingest API -> bucket, oldest first, and the heartbeat.
+
+One chunk at a time: announce it (`POST /api/v1/chunks/upload-url`), PUT it to the signed
+URL with exactly the signed headers, then announce it again; the local file is deleted
+only when the server answers "already uploaded", i.e. it has the object. An expired or
+refused URL gets a new one. Network trouble and 5xx/429 back off exponentially with
+jitter; 401/403 keep the files and show in health; a refusal of the chunk itself
+(400/409/413) moves it to failed/ with the server's reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import soundfile as sf
+
+from recorder.config import Server
+from recorder.health import Health
+from recorder.spool import ChunkName, Spool
+
+log = logging.getLogger("recorder.uploader")
+
+ANNOUNCE = "/api/v1/chunks/upload-url"
+HEARTBEAT = "/api/v1/devices/heartbeat"
+
+
+class Result(enum.Enum):
+    DELIVERED = "delivered"  # the server has it; the local file is gone
+    RETRY = "retry"  # try again later (network, server busy, 5xx)
+    UNAUTHORIZED = "unauthorized"  # 401/403: keep everything, a person must act
+    REFUSED = "refused"  # the server refuses this chunk for good -> failed/
+    ANSWERED = "answered"  # an announcement got a 2xx answer (in `body`)
+
+
+@dataclass
+class _Answer:
+    result: Result
+    detail: str = ""
+    body: dict[str, Any] | None = None
+
+
+def backoff(failures: int, initial: float, maximum: float) -> float:
+    """Exponential backoff with jitter: about initial * 2^(failures-1), within bounds."""
+    cap = min(maximum, initial * 2 ** max(0, failures - 1))
+    return max(initial, cap * random.uniform(0.5, 1.0))
+
+
+class Uploader:
+    """Drains the outbox to the server on its own thread."""
+
+    def __init__(self, server: Server, spool: Spool, health: Health) -> None:
+        self.server, self.spool, self.health = server, spool, health
+        self.session = requests.Session()
+        # only for the ingest API: the signed URL carries its own authority, and the
+        # bucket must neither see the device token nor get two kinds of credentials
+        self.auth = {"Authorization": f"Bearer {server.token}"}
+        self.stop = threading.Event()
+        self.wake = threading.Event()  # set when a new chunk lands in the outbox
+        self._thread = threading.Thread(target=self.run, name="uploader", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.stop.set()
+        self.wake.set()
+        self._thread.join(timeout)
+
+    def run(self) -> None:
+        failures = 0
+        while not self.stop.is_set():
+            pending = self.spool.pending()
+            if not pending:
+                self.wake.wait(1.0)
+                self.wake.clear()
+                continue
+            path = pending[0]
+            answer = self.upload(path)
+            if answer.result in (Result.DELIVERED, Result.REFUSED):
+                failures = 0
+                continue
+            failures += 1
+            delay = backoff(failures, self.server.retry_initial_sec, self.server.retry_max_sec)
+            log.warning(
+                "upload failed; will retry",
+                extra={"file": path.name, "error": answer.detail, "retry_sec": round(delay, 2)},
+            )
+            self.stop.wait(delay)
+
+    def upload(self, path: Path) -> _Answer:
+        """Deliver one outbox chunk; the file is deleted or moved unless the answer is retry."""
+        name = ChunkName.parse(path.name)
+        assert name is not None, path
+        ids = {"chunk_id": str(name.chunk_id)}
+        try:
+            data = path.read_bytes()
+            info = sf.info(path)
+        except FileNotFoundError:
+            return _Answer(Result.DELIVERED, "deleted meanwhile (retention)")
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            return self._refused(path, name, f"not a readable opus file: {exc}")
+        body = {
+            "chunk_id": str(name.chunk_id),
+            "started_at": name.started_at.isoformat(),
+            "duration_sec": round(info.frames / info.samplerate, 3),
+            "size_bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "codec": "opus",
+            "sample_rate": info.samplerate,
+        }
+        answer = self._deliver(body, data)
+        if answer.result is Result.DELIVERED:
+            self.spool.remove(path)
+            self.health.add(uploaded=1)
+            log.info("chunk uploaded", extra={**ids, "detail": answer.detail})
+            self._record("ok", name, detail=answer.detail)
+        elif answer.result is Result.REFUSED:
+            self._refused(path, name, answer.detail, answer.body)
+        elif answer.result is Result.UNAUTHORIZED:
+            self.health.update(auth_error=answer.detail)
+            self._record("unauthorized", name, error=answer.detail)
+        else:
+            self.health.add(upload_failures=1)
+            self._record("error", name, error=answer.detail)
+        return answer
+
+    def _deliver(self, body: dict[str, Any], data: bytes) -> _Answer:
+        for _ in range(2):  # a second signed URL when the first expired or was refused
+            answer = self._announce(body)
+            if answer.result is not Result.ANSWERED or answer.body is None:
+                return answer
+            if answer.body.get("already_uploaded"):
+                return _Answer(Result.DELIVERED, "already uploaded")
+            # used at once; the Pi's clock may be off, so its expiry is judged by the bucket
+            upload = answer.body["upload"]
+            put = self._call(
+                upload.get("method", "PUT"), upload["url"], data=data, headers=upload["headers"]
+            )
+            if isinstance(put, _Answer):
+                return put
+            # 412: the object exists already (signed with if-generation-match: 0)
+            if put.ok or put.status_code == 412:
+                confirm = self._announce(body)
+                if confirm.body and confirm.body.get("already_uploaded"):
+                    return _Answer(Result.DELIVERED, "uploaded")
+                if confirm.result is not Result.ANSWERED:
+                    return confirm
+                return _Answer(Result.RETRY, "the server does not see the upload yet")
+            # an expired or otherwise refused signature: 400 ExpiredToken, 401, 403
+            if put.status_code not in (400, 401, 403):
+                return _Answer(Result.RETRY, f"PUT answered {put.status_code}")
+            log.info("signed URL refused; asking for a new one", extra={"status": put.status_code})
+        return _Answer(Result.RETRY, "the signed upload URL was refused twice")
+
+    def _announce(self, body: dict[str, Any]) -> _Answer:
+        response = self._call("POST", self.server.url + ANNOUNCE, json=body, headers=self.auth)
+        if isinstance(response, _Answer):
+            return response
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            payload = {"message": response.text[:200]}
+        message = f"{response.status_code} {payload.get('error', '')}: {payload.get('message', '')}"
+        if response.status_code in (200, 201) and "already_uploaded" in payload:
+            if self.health.auth_error:
+                self.health.update(auth_error=None)
+                log.info("the server accepts this device again")
+            return _Answer(Result.ANSWERED, body=payload)
+        if response.status_code in (401, 403):
+            return _Answer(Result.UNAUTHORIZED, message.strip())
+        if response.status_code in (400, 409, 413, 422):
+            return _Answer(Result.REFUSED, message.strip(), payload)
+        return _Answer(Result.RETRY, message.strip())
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> requests.Response | _Answer:
+        try:
+            return self.session.request(method, url, timeout=self.server.timeout_sec, **kwargs)
+        except requests.RequestException as exc:
+            return _Answer(Result.RETRY, f"{type(exc).__name__}: {exc}")
+
+    def _refused(
+        self, path: Path, name: ChunkName, reason: str, server: dict | None = None
+    ) -> _Answer:
+        details = {"chunk_id": name.chunk_id, "server": server} if server else {}
+        self.spool.fail(path, reason, **details)
+        self.health.add(moved_to_failed=1)
+        self._record("refused", name, error=reason)
+        return _Answer(Result.REFUSED, reason)
+
+    def _record(self, result: str, name: ChunkName, **extra: Any) -> None:
+        self.health.update(
+            last_upload={
+                "at": datetime.now(UTC).isoformat(),
+                "result": result,
+                "chunk_id": str(name.chunk_id),
+                "started_at": name.started_at.isoformat(),
+                **extra,
+            }
+        )
+
+    def heartbeat(self, report: dict[str, Any]) -> bool:
+        """Send a health report; True when the server took it."""
+        response = self._call("POST", self.server.url + HEARTBEAT, json=report, headers=self.auth)
+        ok = isinstance(response, requests.Response) and response.ok
+        result = "ok" if ok else getattr(response, "status_code", None) or response.detail
+        self.health.update(last_heartbeat={"at": datetime.now(UTC).isoformat(), "result": result})
+        if isinstance(response, requests.Response) and response.status_code in (401, 403):
+            self.health.update(auth_error=f"heartbeat answered {response.status_code}")
+        return ok
+
+
+def every(interval: float, action: Callable[[], object], stop: threading.Event) -> threading.Thread:
+    """A daemon thread running `action` now and then every `interval` seconds until `stop`."""
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                action()
+            except Exception:
+                name = getattr(action, "__name__", "")
+                log.exception("periodic task failed", extra={"task": name})
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, name=getattr(action, "__name__", "every"), daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,1 @@
+"""The seed's name for the recorder agent; see `recorder`."""
