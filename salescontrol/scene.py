@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from salescontrol import synth
+from salescontrol import synth, timeline, vad
 
 SELLER = [
     "Здравствуйте! Вам подсказать что-нибудь?",
@@ -123,3 +123,45 @@ def monologue(
         t = b.put(t, _phrase(text, 0)) + float(rng.uniform(0.3, 1.2))
     b.scene.dialogues.append((lead_in, b.scene.phrases[-1][1]))
     return b.done()
+
+
+def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
+
+
+def precision_recall(
+    truth: list[tuple[float, float]], found: list[tuple[float, float]], min_iou: float = 0.5
+) -> tuple[float, float]:
+    """Dialogue precision and recall, a match being IoU ≥ `min_iou` (one-to-one)."""
+    used: set[int] = set()
+    hits = 0
+    for t in truth:
+        best = max(
+            (k for k in range(len(found)) if k not in used),
+            key=lambda k: iou(t, found[k]),
+            default=None,
+        )
+        if best is not None and iou(t, found[best]) >= min_iou:
+            used.add(best)
+            hits += 1
+    precision = hits / len(found) if found else 1.0
+    recall = hits / len(truth) if truth else 1.0
+    return precision, recall
+
+
+def offline_dialogues(
+    audio: np.ndarray,
+    options: vad.VadOptions,
+    params: timeline.Params,
+    chunk_sec: float = 60.0,
+) -> list[timeline.Span]:
+    """The pipeline without I/O: VAD per chunk, segments on one timeline, assembly."""
+    step = round(chunk_sec * synth.RATE)
+    segments: list[timeline.Interval] = []
+    for i in range(0, len(audio), step):
+        offset = round(i * 1000 / synth.RATE)
+        segments += [(offset + a, offset + b) for a, b in vad.speech_segments(audio[i : i + step], options)]
+    total = round(len(audio) * 1000 / synth.RATE)
+    return timeline.plan(segments, [(-(2**62), total)], params, force=True)
