@@ -68,9 +68,9 @@ def quality(params: timeline.Params) -> tuple[list[list], dict]:
             for i in range(0, len(rec.audio), step):
                 off = i / synth.RATE
                 for a, b in vad.speech_segments(rec.audio[i : i + step], options):
-                    detected[int((off * 1000 + a) // STEP_MS) : int((off * 1000 + b) // STEP_MS)] = (
-                        True
-                    )
+                    detected[
+                        int((off * 1000 + a) // STEP_MS) : int((off * 1000 + b) // STEP_MS)
+                    ] = True
             found = [(s.start_ms / 1000, s.end_ms / 1000) for s in spans if not s.blip]
             p, r = scene.precision_recall(rec.dialogues, found)
             rows.append(

@@ -112,17 +112,21 @@ def layout(
 
 
 def monologue(
-    seconds: float, noise_db: float = -35.0, seed: int = 0, lead_in: float = 2.0
+    seconds: float, noise_db: float = -35.0, seed: int = 0, lead_in: float = 2.0, tail: float = 15.0
 ) -> Scene:
-    """The seller talking without a pause longer than 1.2 s for `seconds`."""
+    """The seller talking without a pause longer than 1.2 s for `seconds`, then `tail` s
+    of noise."""
     rng = np.random.default_rng(seed)
-    b = _Builder(seconds + lead_in + 15.0, noise_db, seed)
+    b = _Builder(seconds + lead_in + 30.0, noise_db, seed)
     t = lead_in
     while t < lead_in + seconds:
         text = SELLER[int(rng.integers(len(SELLER)))]
         t = b.put(t, _phrase(text, 0)) + float(rng.uniform(0.3, 1.2))
-    b.scene.dialogues.append((lead_in, b.scene.phrases[-1][1]))
-    return b.done()
+    end = b.scene.phrases[-1][1]
+    b.scene.dialogues.append((lead_in, end))
+    rec = b.done()
+    rec.audio = rec.audio[: round((end + tail) * synth.RATE)]
+    return rec
 
 
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -162,6 +166,8 @@ def offline_dialogues(
     segments: list[timeline.Interval] = []
     for i in range(0, len(audio), step):
         offset = round(i * 1000 / synth.RATE)
-        segments += [(offset + a, offset + b) for a, b in vad.speech_segments(audio[i : i + step], options)]
+        segments += [
+            (offset + a, offset + b) for a, b in vad.speech_segments(audio[i : i + step], options)
+        ]
     total = round(len(audio) * 1000 / synth.RATE)
     return timeline.plan(segments, [(-(2**62), total)], params, force=True)
