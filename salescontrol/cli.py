@@ -2,6 +2,7 @@
 
 migrate   apply the SQL migrations of sql/ to DATABASE_URL
 local     run the whole cloud side on this machine until Ctrl-C
+sweep     one sweeper tick: close dialogues of quiet devices, re-queue stuck work
 """
 
 from __future__ import annotations
@@ -56,6 +57,16 @@ def cmd_local(args: argparse.Namespace) -> int:
         print("local stack stopped", flush=True)
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from salescontrol.sweeper import sweep
+
+    print(json.dumps(dataclasses.asdict(sweep())))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -83,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for logs, env.sh and object data; wiped at start",
     )
     p.set_defaults(func=cmd_local)
+
+    p = sub.add_parser("sweep", help="one sweeper tick against DATABASE_URL and the bucket")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

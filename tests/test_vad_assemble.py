@@ -356,3 +356,25 @@ def test_an_object_nobody_announced_is_recorded_as_an_orphan(
     assert "no announced chunk" in wait_for("the orphan record", orphan).reason
     assert storage.bucket().get_blob(name) is not None
     wait_done(engine, [send(api, device, _base(), _good(), 5.0)])
+
+
+def test_sweep_command_runs_one_tick(stack) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "salescontrol", "sweep"],
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {
+        "devices_closed",
+        "dialogues_closed",
+        "chunks_requeued",
+        "dialogues_requeued",
+    }
