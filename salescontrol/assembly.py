@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import numpy as np
@@ -62,27 +62,53 @@ class ChunkSpan:
     generation: int | None
 
 
-def _open_segments(conn: Connection, device_id: UUID) -> list[timeline.Interval]:
+@dataclass(frozen=True)
+class Segment:
+    chunk_id: UUID
+    seq: int
+    start_ms: int
+    end_ms: int
+
+
+def _open_segments(conn: Connection, device_id: UUID) -> list[Segment]:
     rows = conn.execute(
         sa.text(
-            "SELECT s.start_ms, s.end_ms FROM speech_segments s WHERE s.device_id = :d "
-            "AND NOT EXISTS (SELECT 1 FROM assembly_spans a WHERE a.device_id = s.device_id "
-            "AND a.start_ms <= s.start_ms AND a.end_ms >= s.end_ms) ORDER BY s.start_ms"
+            "SELECT chunk_id, seq, start_ms, end_ms FROM speech_segments "
+            "WHERE device_id = :d AND NOT closed ORDER BY start_ms"
         ),
         {"d": device_id},
     ).all()
-    return [(r.start_ms, r.end_ms) for r in rows]
+    return [Segment(r.chunk_id, r.seq, r.start_ms, r.end_ms) for r in rows]
 
 
 def _closed_spans(conn: Connection, device_id: UUID, lo: int, hi: int) -> list[timeline.Interval]:
+    # A span is at most MAX_DIALOGUE_SEC long; the lower bound on start_ms keeps the
+    # index scan to the window (doubled, should the setting have been larger before).
     rows = conn.execute(
         sa.text(
             "SELECT start_ms, end_ms FROM assembly_spans WHERE device_id = :d "
-            "AND end_ms >= :lo AND start_ms <= :hi ORDER BY start_ms"
+            "AND start_ms >= :earliest AND end_ms >= :lo AND start_ms <= :hi "
+            "ORDER BY start_ms"
         ),
-        {"d": device_id, "lo": lo, "hi": hi},
+        {"d": device_id, "lo": lo, "hi": hi, "earliest": lo - 2 * params().max_ms},
     ).all()
     return [(r.start_ms, r.end_ms) for r in rows]
+
+
+def _mark_closed(
+    conn: Connection, segments: list[Segment], closed: list[timeline.Interval]
+) -> None:
+    """Flag the segments that now lie wholly inside closed spans."""
+    done = [
+        {"c": s.chunk_id, "q": s.seq}
+        for s in segments
+        if not timeline.subtract([(s.start_ms, s.end_ms)], closed)
+    ]
+    if done:
+        conn.execute(
+            sa.text("UPDATE speech_segments SET closed = true WHERE chunk_id = :c AND seq = :q"),
+            done,
+        )
 
 
 def _chunks(conn: Connection, device_id: UUID, lo: int, hi: int) -> list[ChunkSpan]:
@@ -90,9 +116,15 @@ def _chunks(conn: Connection, device_id: UUID, lo: int, hi: int) -> list[ChunkSp
         sa.text(
             "SELECT chunk_id, started_at, duration_sec, status, object_name, object_generation "
             "FROM audio_chunks WHERE device_id = :d AND started_at <= :hi "
+            "AND started_at >= :earliest "
             "AND started_at + make_interval(secs => duration_sec) >= :lo ORDER BY started_at"
         ),
-        {"d": device_id, "lo": at_ms(max(lo, 0)), "hi": at_ms(hi)},
+        {
+            "d": device_id,
+            "lo": at_ms(max(lo, 0)),
+            "hi": at_ms(hi),
+            "earliest": at_ms(max(lo, 0)) - timedelta(seconds=settings().max_chunk_duration_sec),
+        },
     ).all()
     return [
         ChunkSpan(
@@ -248,17 +280,21 @@ def assemble_device(device_id: UUID, force: bool = False) -> list[messages.AsrRe
         segments = _open_segments(conn, device_id)
         if not segments:
             return []
-        lo = segments[0][0] - p.gap_ms - p.max_ms
-        hi = segments[-1][1] + p.gap_ms + p.max_ms
+        lo = segments[0].start_ms - p.gap_ms - p.max_ms
+        hi = max(s.end_ms for s in segments) + p.gap_ms + p.max_ms
         covered, chunk_list = known_timeline(conn, device_id, lo, hi)
         closed = _closed_spans(conn, device_id, lo, hi)
-        spans = timeline.plan(timeline.subtract(segments, closed), covered, p, force=force)
+        open_parts = timeline.subtract([(s.start_ms, s.end_ms) for s in segments], closed)
+        spans = timeline.plan(open_parts, covered, p, force=force)
         fetch = _ChunkAudio()
         closed_by = "sweeper" if force else "evidence"
         for span in spans:
             request = _close(conn, device_id, span, closed_by, chunk_list, fetch)
             if request is not None:
                 requests.append(request)
+        _mark_closed(
+            conn, segments, timeline.merge(closed + [(s.start_ms, s.end_ms) for s in spans])
+        )
     # Published only after the commit; a crash in between leaves the dialogue QUEUED,
     # and the sweeper re-queues it after STUCK_TIMEOUT_SEC.
     for request in requests:

@@ -44,11 +44,9 @@ def quiet_devices(now: datetime) -> list[UUID]:
     with transaction() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT c.device_id FROM audio_chunks c GROUP BY c.device_id "
-                "HAVING max(c.updated_at) < :cutoff AND EXISTS (SELECT 1 FROM speech_segments s "
-                "WHERE s.device_id = c.device_id AND NOT EXISTS (SELECT 1 FROM assembly_spans a "
-                "WHERE a.device_id = s.device_id AND a.start_ms <= s.start_ms "
-                "AND a.end_ms >= s.end_ms)) LIMIT :n"
+                "SELECT o.device_id FROM (SELECT DISTINCT device_id FROM speech_segments "
+                "WHERE NOT closed) o WHERE (SELECT max(c.updated_at) FROM audio_chunks c "
+                "WHERE c.device_id = o.device_id) < :cutoff LIMIT :n"
             ),
             {"cutoff": cutoff, "n": BATCH},
         ).all()

@@ -21,3 +21,9 @@ SELECT device_id, count(*) AS dropped_blips, sum(speech_ms) / 1000.0 AS dropped_
 FROM assembly_spans
 WHERE kind = 'blip'
 GROUP BY device_id;
+
+-- Segments already inside closed spans, so assembly reads only the open ones (the
+-- partial index keeps that cheap however long a device's history grows).
+ALTER TABLE speech_segments ADD COLUMN IF NOT EXISTS closed boolean NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS speech_segments_open ON speech_segments (device_id, start_ms)
+    WHERE NOT closed;

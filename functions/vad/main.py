@@ -24,7 +24,7 @@ from salescontrol import audio, chunks, messages, storage
 from salescontrol import vad as detector
 from salescontrol.assembly import epoch_ms
 from salescontrol.config import settings
-from salescontrol.db import transaction
+from salescontrol.db import advisory_key, transaction
 from salescontrol.errors import BadInput, TransientError
 from salescontrol.events import Message, handler, storage_object
 from salescontrol.log import setup_logging
@@ -116,6 +116,11 @@ def _check_duration(chunk: Row, seconds: float) -> str | None:
 def _store(chunk: Row, generation: int, segments: list[tuple[int, int]]) -> None:
     start = epoch_ms(chunk.started_at)
     with transaction() as conn:
+        # Duplicate deliveries may run side by side: one writer per chunk at a time.
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": advisory_key(f"vad:{chunk.chunk_id}")},
+        )
         conn.execute(
             sa.text("DELETE FROM speech_segments WHERE chunk_id = :c"), {"c": chunk.chunk_id}
         )
