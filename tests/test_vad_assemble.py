@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +25,7 @@ import numpy as np
 import pytest
 import requests
 import sqlalchemy as sa
+from google.cloud import pubsub_v1
 
 from salescontrol import audio, messages, pubsub, scene, storage, sweeper
 from salescontrol.config import load
@@ -359,11 +364,6 @@ def test_an_object_nobody_announced_is_recorded_as_an_orphan(
 
 
 def test_sweep_command_runs_one_tick(stack) -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "salescontrol", "sweep"],
         env={**os.environ, **stack.env},
@@ -378,3 +378,74 @@ def test_sweep_command_runs_one_tick(stack) -> None:
         "chunks_requeued",
         "dialogues_requeued",
     }
+
+
+@pytest.fixture
+def asr_requests(stack_env):
+    """A temporary pull subscription on asr-requests; yields a pull-by-dialogue function."""
+    subscriber = pubsub_v1.SubscriberClient()
+    project = stack_env["GOOGLE_CLOUD_PROJECT"]
+    name = subscriber.subscription_path(project, f"test-asr-{uuid.uuid4().hex[:8]}")
+    subscriber.create_subscription(name=name, topic=f"projects/{project}/topics/asr-requests")
+
+    def pull_for(dialogue_id: str) -> list[dict]:
+        found: list[dict] = []
+
+        def probe() -> list[dict]:
+            response = subscriber.pull(subscription=name, max_messages=50, timeout=5)
+            if response.received_messages:
+                subscriber.acknowledge(
+                    subscription=name, ack_ids=[m.ack_id for m in response.received_messages]
+                )
+            for m in response.received_messages:
+                body = json.loads(m.message.data)
+                if body["dialogue_id"] == dialogue_id:
+                    found.append(body)
+            return found
+
+        return wait_for(f"asr-requests for {dialogue_id}", probe, 30)
+
+    yield pull_for
+    subscriber.delete_subscription(subscription=name)
+    subscriber.close()
+
+
+def test_the_sweeper_requeues_stuck_chunks_and_dialogues(
+    api, device, engine, stack_env, two_dialogues, asr_requests
+) -> None:
+    _, chunks = two_dialogues
+    base = _base()
+    sent = send_recording(api, device, base, chunks, range(len(chunks)))
+    wait_done(engine, sent)
+    rows = wait_for("dialogues", lambda: dialogues(engine, device["device_id"], base))
+    assert asr_requests(rows[0]["dialogue_id"])[0]["audio_object"] == rows[0]["audio_object"]
+    # A vad instance died holding chunk 0; the ASR worker lost dialogue 0.
+    stale = datetime.now(UTC) - timedelta(seconds=load({}).stuck_timeout_sec + 60)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE audio_chunks SET status = 'PROCESSING', object_generation = NULL, "
+                "updated_at = :t WHERE chunk_id = :c"
+            ),
+            {"t": stale, "c": sent[0].chunk_id},
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE dialogues SET asr_status = 'PROCESSING', updated_at = :t "
+                "WHERE dialogue_id = :d"
+            ),
+            {"t": stale, "d": rows[0]["dialogue_id"]},
+        )
+    result = sweeper.sweep()
+    assert result.chunks_requeued >= 1 and result.dialogues_requeued >= 1
+    wait_done(engine, sent[:1])
+    again = asr_requests(rows[0]["dialogue_id"])
+    assert again[0] == {
+        "dialogue_id": rows[0]["dialogue_id"],
+        "audio_object": rows[0]["audio_object"],
+        "language": "ru",
+        "tier": "fast",
+        "force": False,
+    }
+    assert dialogues(engine, device["device_id"], base)[0]["asr_status"] == "QUEUED"
+    assert shape(dialogues(engine, device["device_id"], base)) == shape(rows)
