@@ -41,9 +41,12 @@ class VadOptions:
         if not 0 <= s.vad_aggressiveness <= 3:
             raise ConfigError(f"VAD_AGGRESSIVENESS={s.vad_aggressiveness}: must be 0..3")
         return cls(
-            s.vad_engine, s.vad_aggressiveness, s.vad_threshold, s.vad_hangover_ms,
-            s.vad_min_speech_ms,
-        )  # fmt: skip
+            engine=s.vad_engine,
+            aggressiveness=s.vad_aggressiveness,
+            threshold=s.vad_threshold,
+            hangover_ms=s.vad_hangover_ms,
+            min_speech_ms=s.vad_min_speech_ms,
+        )
 
 
 def _webrtc_flags(audio: np.ndarray, aggressiveness: int) -> tuple[np.ndarray, int]:

@@ -10,6 +10,7 @@ import soundfile as sf
 
 from salescontrol import assembly, audio, scene, vad
 from salescontrol.config import load
+from salescontrol.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +72,22 @@ def test_webrtc_takes_steady_shop_noise_for_speech(shop_10min: scene.Scene) -> N
     silero = vad.speech_segments(noise, vad.VadOptions(engine="silero"))
     assert silero == []
     assert sum(b - a for a, b in webrtc) > 500
+
+
+def test_vad_settings_are_checked_with_their_names() -> None:
+    assert vad.VadOptions.from_settings(load({"VAD_ENGINE": "webrtc"})).engine == "webrtc"
+    with pytest.raises(ConfigError, match="VAD_ENGINE='rnnoise'"):
+        vad.VadOptions.from_settings(load({"VAD_ENGINE": "rnnoise"}))
+    with pytest.raises(ConfigError, match="VAD_AGGRESSIVENESS=5"):
+        vad.VadOptions.from_settings(load({"VAD_AGGRESSIVENESS": "5"}))
+
+
+def test_hangover_bridges_a_breath_but_not_a_real_pause() -> None:
+    options = vad.VadOptions(hangover_ms=400, min_speech_ms=200)
+    frame = 480  # 30 ms
+    flags = np.zeros(200, dtype=bool)
+    flags[10:40] = True  # 0.9 s of speech
+    flags[45:80] = True  # after a 150 ms breath
+    flags[120:125] = True  # 150 ms click: too short to be speech
+    flags[150:190] = True  # after 2 s of silence
+    assert vad.smooth(flags, frame, options) == [(300, 2400), (4500, 5700)]
