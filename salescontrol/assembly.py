@@ -212,7 +212,6 @@ def _close(
     conn: Connection,
     device_id: UUID,
     span: timeline.Span,
-    closed_by: str,
     chunk_list: list[ChunkSpan],
     fetch: _ChunkAudio,
 ) -> messages.AsrRequest | None:
@@ -227,7 +226,7 @@ def _close(
             "e": span.end_ms,
             "sp": span.speech_ms,
             "k": "blip" if span.blip else "dialogue",
-            "c": closed_by,
+            "c": "sweeper" if span.forced else "evidence",
         },
     ).first()
     if inserted is None or span.blip:
@@ -263,13 +262,18 @@ def _close(
     )
     log.info(
         "dialogue closed",
-        extra={"device_id": str(device_id), "dialogue_id": str(did), "closed_by": closed_by},
+        extra={"device_id": str(device_id), "dialogue_id": str(did), "forced": span.forced},
     )
     return messages.AsrRequest(dialogue_id=str(did), audio_object=object_name)
 
 
-def assemble_device(device_id: UUID, force: bool = False) -> list[messages.AsrRequest]:
-    """Close every span of `device_id` that can be closed now; publish ASR requests."""
+def assemble_device(
+    device_id: UUID, force: bool = False, force_before_ms: int | None = None
+) -> list[messages.AsrRequest]:
+    """Close every span of `device_id` that can be closed now; publish ASR requests.
+
+    `force` closes all open speech without evidence, `force_before_ms` the groups that
+    end by then (the sweeper's two cases)."""
     p = params()
     requests: list[messages.AsrRequest] = []
     with transaction() as conn:
@@ -285,11 +289,10 @@ def assemble_device(device_id: UUID, force: bool = False) -> list[messages.AsrRe
         covered, chunk_list = known_timeline(conn, device_id, lo, hi)
         closed = _closed_spans(conn, device_id, lo, hi)
         open_parts = timeline.subtract([(s.start_ms, s.end_ms) for s in segments], closed)
-        spans = timeline.plan(open_parts, covered, p, force=force)
+        spans = timeline.plan(open_parts, covered, p, force, force_before_ms)
         fetch = _ChunkAudio()
-        closed_by = "sweeper" if force else "evidence"
         for span in spans:
-            request = _close(conn, device_id, span, closed_by, chunk_list, fetch)
+            request = _close(conn, device_id, span, chunk_list, fetch)
             if request is not None:
                 requests.append(request)
         _mark_closed(

@@ -84,6 +84,11 @@ class Settings:
     sweep_delay_sec: float = _setting(
         300.0, "A device with no new chunk for this long has its open dialogues closed."
     )
+    late_chunk_wait_sec: float = _setting(
+        21600.0,
+        "How long open speech waits for a chunk that never comes while the device goes "
+        "on recording, before the sweeper closes it.",
+    )
     sweep_interval_sec: float = _setting(
         60.0, "How often the local stack calls the sweeper (Cloud Scheduler in the cloud)."
     )

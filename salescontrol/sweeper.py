@@ -2,7 +2,9 @@
 
 1. A device whose newest chunk activity is older than `SWEEP_DELAY_SEC` (recording
    stopped, outage) gets its open speech closed (`assemble_device(force=True)`): the
-   missing evidence of silence will not come.
+   missing evidence of silence will not come. Open speech whose chunks were processed
+   more than `LATE_CHUNK_WAIT_SEC` ago is closed too, even on a device still recording:
+   the chunk it waits for is lost.
 2. Chunks UPLOADED or PROCESSING for longer than `STUCK_TIMEOUT_SEC` get their bucket
    notification published again (vad skips generations it has finished).
 3. Dialogues QUEUED or PROCESSING for longer than `STUCK_TIMEOUT_SEC` go back to QUEUED
@@ -51,6 +53,21 @@ def quiet_devices(now: datetime) -> list[UUID]:
             {"cutoff": cutoff, "n": BATCH},
         ).all()
     return [r.device_id for r in rows]
+
+
+def waited_too_long(now: datetime) -> list[tuple[UUID, int]]:
+    """(device, timeline ms) pairs: open speech up to that ms waited LATE_CHUNK_WAIT_SEC."""
+    cutoff = now - timedelta(seconds=settings().late_chunk_wait_sec)
+    with transaction() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT s.device_id, max(s.end_ms) AS before_ms FROM speech_segments s "
+                "JOIN audio_chunks c USING (chunk_id) WHERE NOT s.closed "
+                "AND c.processed_at < :cutoff GROUP BY s.device_id LIMIT :n"
+            ),
+            {"cutoff": cutoff, "n": BATCH},
+        ).all()
+    return [(r.device_id, r.before_ms) for r in rows]
 
 
 def notification(object_name: str, generation: int, size: int) -> tuple[dict, dict[str, str]]:
@@ -128,7 +145,11 @@ def sweep(now: datetime | None = None) -> SweepResult:
     now = now or datetime.now(UTC)
     devices = quiet_devices(now)
     closed = sum(len(assemble_device(d, force=True)) for d in devices)
-    result = SweepResult(len(devices), closed, requeue_chunks(now), requeue_dialogues(now))
+    stale = waited_too_long(now)
+    closed += sum(len(assemble_device(d, force_before_ms=ms)) for d, ms in stale)
+    result = SweepResult(
+        len(devices) + len(stale), closed, requeue_chunks(now), requeue_dialogues(now)
+    )
     if any(vars(result).values()):
         log.info("sweep: %s", result)
     return result

@@ -10,7 +10,8 @@ Rules (design.md "Dialogue assembly"):
   first `max_ms` (continuous speech is cut hard at the limit);
 - a group (or split piece) closes only on evidence: the `gap_ms` before its start and
   after its end (for a piece: up to start + `max_ms`) are covered, so no chunk still to
-  come can change it; the sweeper passes `force=True` for devices that went quiet;
+  come can change it; the sweeper forces groups of devices that went quiet, and groups
+  that waited too long for a chunk that never came;
 - a closed group with less than `min_speech_ms` of speech is a blip: dropped, counted.
 Because a span depends only on audio inside its covered window, chunks arriving late or
 in any order give the same spans as chunks arriving in order.
@@ -37,6 +38,7 @@ class Span:
     end_ms: int
     speech_ms: int
     blip: bool
+    forced: bool = False  # closed by the sweeper, without evidence of the silence around it
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
@@ -107,28 +109,39 @@ def split(group: list[Interval], max_ms: int) -> tuple[list[Interval], list[Inte
     return [(first_start, limit)], [(limit, first_end), *group[1:]]
 
 
-def _span(piece: list[Interval], params: Params) -> Span:
+def _span(piece: list[Interval], params: Params, forced: bool) -> Span:
     speech = sum(b - a for a, b in piece)
-    return Span(piece[0][0], max(b for _, b in piece), speech, speech < params.min_speech_ms)
+    end = max(b for _, b in piece)
+    return Span(piece[0][0], end, speech, speech < params.min_speech_ms, forced)
 
 
 def plan(
-    segments: list[Interval], covered: list[Interval], params: Params, force: bool = False
+    segments: list[Interval],
+    covered: list[Interval],
+    params: Params,
+    force: bool = False,
+    force_before_ms: int | None = None,
 ) -> list[Span]:
-    """Spans that can be closed now, in time order."""
+    """Spans that can be closed now, in time order; `force` closes every group without
+    evidence, `force_before_ms` those ending by then."""
     known = merge(covered)
     out: list[Span] = []
     for group in groups(segments, params.gap_ms):
+        forced = force or (
+            force_before_ms is not None and max(b for _, b in group) <= force_before_ms
+        )
         while group:
             start = group[0][0]
             end = max(b for _, b in group)
             if end - start > params.max_ms:
-                if not force and not covers(known, start - params.gap_ms, start + params.max_ms):
+                evidence = covers(known, start - params.gap_ms, start + params.max_ms)
+                if not (evidence or forced):
                     break
                 piece, group = split(group, params.max_ms)
-                out.append(_span(piece, params))
+                out.append(_span(piece, params, forced=not evidence))
                 continue
-            if force or covers(known, start - params.gap_ms, end + params.gap_ms):
-                out.append(_span(group, params))
+            evidence = covers(known, start - params.gap_ms, end + params.gap_ms)
+            if evidence or forced:
+                out.append(_span(group, params, forced=not evidence))
             break
     return out

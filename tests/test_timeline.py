@@ -99,3 +99,12 @@ def test_covers_and_subtract() -> None:
     assert timeline.covers([(0, 10), (10, 20)], 5, 15) is True
     assert timeline.covers([(0, 10), (11, 20)], 5, 15) is False
     assert timeline.subtract([(0, 10)], [(3, 5)]) == [(0, 3), (5, 10)]
+
+
+def test_forcing_closes_only_groups_ending_by_the_given_time() -> None:
+    segs = [(10_000, 20_000), (60_000, 70_000)]
+    nothing_known = [(-(2**62), 0)]
+    spans = timeline.plan(segs, nothing_known, P, force_before_ms=30_000)
+    assert [(s.start_ms, s.end_ms, s.forced) for s in spans] == [(10_000, 20_000, True)]
+    evidence = timeline.plan(segs, [(-(2**62), 35_000)], P, force_before_ms=30_000)
+    assert [s.forced for s in evidence] == [False]

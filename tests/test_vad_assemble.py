@@ -29,7 +29,7 @@ import soundfile as sf
 import sqlalchemy as sa
 from google.cloud import pubsub_v1
 
-from salescontrol import audio, messages, pubsub, scene, storage, sweeper
+from salescontrol import audio, config, messages, pubsub, scene, storage, sweeper
 from salescontrol.config import load
 
 UPLOAD = "/api/v1/chunks/upload-url"
@@ -458,3 +458,33 @@ def test_the_sweeper_requeues_stuck_chunks_and_dialogues(
     }
     assert dialogues(engine, device["device_id"], base)[0]["asr_status"] == "QUEUED"
     assert shape(dialogues(engine, device["device_id"], base)) == shape(rows)
+
+
+def test_the_sweeper_stops_waiting_for_a_chunk_that_never_comes(
+    api, device, engine, stack_env, two_dialogues, monkeypatch
+) -> None:
+    rec, chunks = two_dialogues
+    base = _base()
+    lost = 2  # the middle of dialogue B; the device goes on recording
+    kept = [k for k in range(len(chunks)) if k != lost]
+    wait_done(engine, send_recording(api, device, base, chunks, kept))
+    wait_for("dialogue A", lambda: dialogues(engine, device["device_id"], base))
+    # The device is not quiet: only the waiting rule may close B.
+    monkeypatch.setenv("SWEEP_DELAY_SEC", str(10**9))
+    config.settings.cache_clear()
+    sweeper.sweep(now=datetime.now(UTC) + timedelta(seconds=60))
+    assert len(dialogues(engine, device["device_id"], base)) == 1
+    wait = config.settings().late_chunk_wait_sec
+    sweeper.sweep(now=datetime.now(UTC) + timedelta(seconds=wait + 60))
+    # The lost 20 s count as silence, longer than SILENCE_GAP_SEC: B comes out in two.
+    rows = dialogues(engine, device["device_id"], base)
+    assert len(rows) == 3
+    assert abs(rows[1]["start"] - rec.dialogues[1][0]) <= 1.0
+    assert 38.0 <= rows[1]["end"] <= 40.0
+    assert rows[2]["start"] >= 60.0 and abs(rows[2]["end"] - rec.dialogues[1][1]) <= 1.0
+    with engine.connect() as conn:
+        closed_by = conn.execute(
+            sa.text("SELECT closed_by FROM assembly_spans WHERE device_id = :d ORDER BY start_ms"),
+            {"d": device["device_id"]},
+        ).scalars()
+        assert list(closed_by) == ["evidence", "sweeper", "sweeper"]
