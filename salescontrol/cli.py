@@ -3,6 +3,7 @@
 migrate   apply the SQL migrations of sql/ to DATABASE_URL
 local     run the whole cloud side on this machine until Ctrl-C
 analyze   upsell analysis of a transcript text file (LLM or rules), as the function does
+sweep     one sweeper tick: close dialogues of quiet devices, re-queue stuck work
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if result.analyzer == "llm":
         tokens = f"{result.prompt_tokens} + {result.completion_tokens}"
         print(f"tokens:           {tokens}, ~${result.cost_usd}")
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from salescontrol.sweeper import sweep
+
+    print(json.dumps(dataclasses.asdict(sweep())))
     return 0
 
 
@@ -129,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", action="store_true", help="use the rules analyzer (no network)")
     p.add_argument("--json", action="store_true", help="print the result object as JSON")
     p.set_defaults(func=cmd_analyze)
+    p = sub.add_parser("sweep", help="one sweeper tick against DATABASE_URL and the bucket")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

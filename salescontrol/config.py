@@ -95,6 +95,41 @@ class Settings:
         "An analysis PROCESSING longer than this is taken over by a redelivery "
         "(the analyze subscription's ack deadline).",
     )
+    # vad / assemble / sweeper
+    vad_engine: str = _setting(
+        "silero", "Speech detector: `silero` (ONNX, default by measurement) or `webrtc`."
+    )
+    vad_aggressiveness: int = _setting(2, "webrtcvad aggressiveness, 0 (lenient) to 3.")
+    vad_threshold: float = _setting(0.5, "Silero speech probability threshold.")
+    vad_hangover_ms: int = _setting(
+        400, "Pauses shorter than this inside speech are bridged (a breath is no boundary)."
+    )
+    vad_min_speech_ms: int = _setting(200, "Speech runs shorter than this are noise.")
+    silence_gap_sec: float = _setting(12.0, "Silence that separates two dialogues.")
+    max_dialogue_sec: float = _setting(
+        120.0, "Longer talk is split at the longest pause near this limit."
+    )
+    min_dialogue_speech_sec: float = _setting(
+        1.5, "Speech groups with less speech than this are dropped as blips (counted)."
+    )
+    dialogue_pad_sec: float = _setting(0.3, "Audio kept before and after a dialogue's speech.")
+    duration_tolerance_sec: float = _setting(
+        2.0, "How far decoded audio may differ from the announced chunk duration."
+    )
+    sweep_delay_sec: float = _setting(
+        300.0, "A device with no new chunk for this long has its open dialogues closed."
+    )
+    late_chunk_wait_sec: float = _setting(
+        21600.0,
+        "How long open speech waits for a chunk that never comes while the device goes "
+        "on recording, before the sweeper closes it.",
+    )
+    sweep_interval_sec: float = _setting(
+        60.0, "How often the local stack calls the sweeper (Cloud Scheduler in the cloud)."
+    )
+    stuck_timeout_sec: float = _setting(
+        600.0, "Chunks/dialogues in PROCESSING or QUEUED longer than this are re-queued."
+    )
 
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""

@@ -32,4 +32,5 @@ def test_readme_walkthrough_registers_uploads_and_sees_it_uploaded(stack) -> Non
     assert result.returncode == 0, result.stderr + result.stdout
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert last["already_uploaded"] is True
-    assert last["status"] == "UPLOADED"
+    # The vad function may already have taken the chunk further.
+    assert last["status"] in ("UPLOADED", "PROCESSING", "DONE")

@@ -113,4 +113,4 @@ def test_signed_put_lands_and_notifies(
         status = conn.execute(
             sa.text("SELECT status FROM audio_chunks WHERE chunk_id = :c"), {"c": body["chunk_id"]}
         ).scalar_one()
-    assert status == "UPLOADED"
+    assert status in ("UPLOADED", "PROCESSING", "DONE")  # vad may have taken it further

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +98,8 @@ class LocalStack:
         self.ports: dict[str, int] = {"ingest": ingest_port or free_port()}
         self.services: list[Service] = []
         self._pg_dir: Path | None = None
+        self._sweeping = threading.Event()
+        self._sweep_thread: threading.Thread | None = None
 
     # --- public -------------------------------------------------------------------
 
@@ -142,10 +145,12 @@ class LocalStack:
         with _env(self.env):
             provision.create_subscriptions(self.project, self.topology, self._push_endpoints())
         self._write_env_file()
+        self._start_sweep_timer()
         self.echo(f"local stack is up in {time.monotonic() - started:.1f} s")
 
     def stop(self) -> None:
         """Stop every child (SIGTERM, then SIGKILL after 10 s) and remove throwaway data."""
+        self._stop_sweep_timer()
         for service in reversed(self.services):
             _signal_group(service.proc, service.stop_signal)
         deadline = time.monotonic() + 10
@@ -440,6 +445,30 @@ class LocalStack:
                 )
             time.sleep(0.1)
         self.echo(f"  {name:<10} ready ({time.monotonic() - started:.1f} s)")
+
+    def _start_sweep_timer(self) -> None:
+        # Cloud Scheduler's part: call the sweeper function every SWEEP_INTERVAL_SEC.
+        if "sweeper" not in self.ports:
+            return
+        from salescontrol.config import load
+
+        interval = load().sweep_interval_sec
+        url = self.url("sweeper") + "/"
+        self._sweeping.clear()
+
+        def tick() -> None:
+            while not self._sweeping.wait(interval):
+                with contextlib.suppress(requests.RequestException):
+                    requests.post(url, timeout=max(interval, 30))
+
+        self._sweep_thread = threading.Thread(target=tick, name="sweep-timer", daemon=True)
+        self._sweep_thread.start()
+
+    def _stop_sweep_timer(self) -> None:
+        self._sweeping.set()
+        if self._sweep_thread is not None:
+            self._sweep_thread.join(timeout=5)
+            self._sweep_thread = None
 
     def _write_env_file(self) -> None:
         lines = [f"export {k}={v}" for k, v in self.env.items()]
