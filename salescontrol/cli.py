@@ -2,6 +2,7 @@
 
 migrate   apply the SQL migrations of sql/ to DATABASE_URL
 local     run the whole cloud side on this machine until Ctrl-C
+dashboard serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def cmd_local(args: argparse.Namespace) -> int:
         print("local stack stopped", flush=True)
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.app import serve
+    from salescontrol.config import settings
+
+    serve(args.port or settings().dashboard_port, args.address, args.allow_websocket_origin)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -83,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for logs, env.sh and object data; wiped at start",
     )
     p.set_defaults(func=cmd_local)
+
+    p = sub.add_parser("dashboard", help="serve the dashboard until Ctrl-C")
+    p.add_argument("--port", type=int, default=0, help="port (default DASHBOARD_PORT)")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on")
+    p.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        help="host[:port] the browser reaches the dashboard at (repeatable; default localhost)",
+    )
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 

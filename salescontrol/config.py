@@ -60,6 +60,25 @@ class Settings:
     # Logging
     log_level: str = _setting("INFO", "Logging level of functions and services.")
     log_format: str = _setting("json", "`json` (one event per line) or `text`.")
+    # dashboard
+    dashboard_port: int = _setting(
+        8080, "Port of the dashboard (`python -m salescontrol dashboard`)."
+    )
+    dashboard_timezone: str = _setting(
+        "Europe/Moscow", "Time zone of the dashboard's days, periods and clock times."
+    )
+    dashboard_oauth_provider: str = _setting(
+        "",
+        "Panel OAuth provider (e.g. `google`) for the cloud; empty means the ADMIN_TOKEN "
+        "login. Panel reads PANEL_OAUTH_KEY, PANEL_OAUTH_SECRET, PANEL_COOKIE_SECRET itself.",
+    )
+    dashboard_allowed_users: str = _setting(
+        "", "Comma-separated e-mail addresses let in by the dashboard's OAuth login."
+    )
+    audio_url_ttl_sec: int = _setting(300, "Lifetime of the dashboard's signed audio URLs.")
+    stuck_timeout_sec: int = _setting(
+        600, "Work not moved on for this long counts as stuck (seed: STUCK_TIMEOUT_SEC)."
+    )
 
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""
