@@ -219,8 +219,8 @@ def dialogues(conn: Connection, f: DialogueFilter) -> tuple[list[dict[str, Any]]
     size = max(1, min(f.page_size, MAX_PAGE_SIZE))
     sql = f"""
         SELECT d.dialogue_id, d.started_at, p.name AS point_name, r.name AS register_name,
-               CAST(round((d.end_ms - d.start_ms) / 1000.0) AS integer) AS duration_sec, d.asr_status,
-               d.analysis_status, a.attempted, a.accepted, a.quality_score,
+               CAST(round((d.end_ms - d.start_ms) / 1000.0) AS integer) AS duration_sec,
+               d.asr_status, d.analysis_status, a.attempted, a.accepted, a.quality_score,
                left(coalesce(a.summary, t.text, ''), 140) AS summary
         {joins} WHERE {where}
         ORDER BY {order} {direction} NULLS LAST, d.dialogue_id
