@@ -25,7 +25,13 @@ def _render_template(name: str) -> str:
     """Put our Russian strings into a login/logout template; Panel fills in the rest."""
     source = (HERE / name).read_text(encoding="utf-8")
     # Panel renders the file again with its own variables; keep those as they are.
-    env = jinja2.Environment(variable_start_string="[[", variable_end_string="]]")
+    env = jinja2.Environment(
+        variable_start_string="[[",
+        variable_end_string="]]",
+        block_start_string="[%",
+        block_end_string="%]",
+        autoescape=True,
+    )
     text = env.from_string(source).render(S=S)
     path = Path(tempfile.mkdtemp(prefix="salescontrol-dashboard-")) / name
     path.write_text(text, encoding="utf-8")
