@@ -19,10 +19,11 @@ nox.options.reuse_existing_virtualenvs = True
 
 # Debian packages a session needs beyond the base machine (installed when run as root).
 SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (salescontrol/synth.py)
+BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwright drives it)
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
-    "tests": SPEECH,
+    "tests": SPEECH + BROWSER,
     "local": (),
-    "bench": SPEECH,
+    "bench": SPEECH + BROWSER,
 }
 
 

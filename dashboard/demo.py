@@ -1,7 +1,8 @@
 """Generated shop data for demos and the dashboard benchmark, inserted by SQL alone.
 
 `python -m dashboard.demo N` fills DATABASE_URL with N dialogues spread over the last
-30 days across 5 points x 3 registers, each with a transcript and an analysis.
+30 days across 5 points x 3 registers, each with a transcript and an analysis, and N audio
+chunks (a few rejected or stuck).
 """
 
 from __future__ import annotations
@@ -101,12 +102,30 @@ FROM (
 """
 
 
+_CHUNKS = """
+INSERT INTO audio_chunks (chunk_id, device_id, started_at, duration_sec, size_bytes, sha256,
+                          codec, sample_rate, object_name, status, error, updated_at)
+SELECT id, dv.device_id, t, 60, 120000, md5(id::text), 'opus', 16000,
+       'chunks/' || dv.device_id || '/' || id || '.ogg',
+       CASE WHEN r < 0.005 THEN 'REJECTED' WHEN r < 0.006 THEN 'PROCESSING' ELSE 'DONE' END,
+       CASE WHEN r < 0.005 THEN 'opus decode failed: not an Ogg stream' END, t
+FROM (
+    SELECT gen_random_uuid() AS id, i, random() AS r,
+           now() - random() * make_interval(days => :days) AS t
+    FROM generate_series(1, :n) AS i
+) g
+JOIN (SELECT device_id, row_number() OVER (ORDER BY device_id) - 1 AS k FROM devices) dv
+  ON dv.k = mod(g.i, :devices)
+"""
+
+
 def generate(conn: Connection, n: int, days: int = 30) -> None:
     """Insert n dialogues (with transcripts and analyses) over the last `days` days."""
     count = conn.execute(sa.text("SELECT count(*) FROM devices")).scalar_one()
     if count == 0:
         count = len(create_devices(conn))
     conn.execute(sa.text(_DIALOGUES), {"n": n, "days": days, "devices": count})
+    conn.execute(sa.text(_CHUNKS), {"n": n, "days": days, "devices": count})
     conn.execute(sa.text(_TRANSCRIPTS), {"phrases": PHRASES, "np": len(PHRASES)})
     conn.execute(sa.text(_ANALYSES), {"products": PRODUCTS, "nprod": len(PRODUCTS)})
     conn.execute(sa.text("ANALYZE"))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, DatetimeTickFormatter, LinearAxis, Range1d
+from bokeh.models import ColumnDataSource, LinearAxis, Range1d
 from bokeh.plotting import figure
 
 from dashboard import deadletters, queries
@@ -169,24 +169,23 @@ def _kpi_cards(kpis: queries.Kpis) -> str:
 
 
 def _trend_chart(rows: list[dict[str, Any]]) -> figure:
-    days = [r["day"] for r in rows]
+    """Dialogues per day (bars) and the day's attempt rate in % (line, right axis)."""
+    days = [r["day"].strftime("%d.%m") for r in rows]
     source = ColumnDataSource(
         {
-            "day": [datetime.combine(d, datetime.min.time()) for d in days],
+            "day": days,
             "dialogues": [r["dialogues"] for r in rows],
             "attempt": [
                 None if r["attempt_rate"] is None else r["attempt_rate"] * 100 for r in rows
             ],
         }
     )
-    fig = figure(
-        height=260, sizing_mode="stretch_width", x_axis_type="datetime", toolbar_location=None
-    )
+    fig = figure(x_range=days, height=260, sizing_mode="stretch_width", toolbar_location=None)
     fig.vbar(
         x="day",
         top="dialogues",
         source=source,
-        width=timedelta(hours=18),
+        width=0.7,
         alpha=0.5,
         legend_label=S.TREND_DIALOGUES,
     )
@@ -201,7 +200,6 @@ def _trend_chart(rows: list[dict[str, Any]]) -> figure:
         line_width=2,
         legend_label=S.TREND_ATTEMPT,
     )
-    fig.xaxis.formatter = DatetimeTickFormatter(days="%d.%m", months="%m.%Y")
     fig.legend.orientation = "horizontal"
     fig.add_layout(fig.legend[0], "above")
     fig.y_range.start = 0
@@ -393,9 +391,10 @@ def _rerun_buttons(d: dict[str, Any]) -> pn.Column:
     return pn.Column(pn.Row(analysis, asr), notice)
 
 
-def dialogue_page() -> pn.template.BootstrapTemplate:
-    """One dialogue: audio, clickable transcript segments, the analysis, re-run buttons."""
-    raw = pn.state.session_args.get("id", [b""])[0].decode()
+def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
+    """One dialogue (?id=): audio, clickable transcript segments, analysis, re-run buttons."""
+    if raw is None:
+        raw = pn.state.session_args.get("id", [b""])[0].decode()
     back = pn.pane.HTML(f'<a href="./dialogues">{S.BACK}</a>')
     try:
         dialogue_id = uuid.UUID(raw)
@@ -609,7 +608,7 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
         f"### {S.STUCK.format(minutes=timeout // 60, total=p.stuck_total)}",
         maybe(p.stuck, ["kind", "id", "status", "updated_at"]),
         f"### {S.REJECTED}",
-        maybe(p.rejected, ["chunk_id", "device_id", "started_at", "error"]),
+        maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
         f"### {S.DEAD_LETTERS}",
         maybe(dead, ["subscription", "source", "count"]),
         pn.pane.Markdown(f"*{S.DEAD_LETTERS_NOTE}*"),

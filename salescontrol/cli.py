@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -61,7 +62,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from dashboard.app import serve
     from salescontrol.config import settings
 
-    serve(args.port or settings().dashboard_port, args.address, args.allow_websocket_origin)
+    # Bokeh's own variable names the hosts a browser may open the websocket from.
+    origins = args.allow_websocket_origin or [
+        o for o in os.environ.get("BOKEH_ALLOW_WS_ORIGIN", "").split(",") if o
+    ]
+    serve(args.port or settings().dashboard_port, args.address, origins or None)
     return 0
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import playwright.sync_api as playwright
 import pytest
 import requests
 import sqlalchemy as sa
@@ -26,8 +27,6 @@ from google.cloud import pubsub_v1
 from dashboard import strings as S
 from salescontrol import storage, synth
 from salescontrol.local.stack import free_port
-
-playwright = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
@@ -44,7 +43,7 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 20_000
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium")]
+pytestmark = pytest.mark.slow
 
 
 def _poll(check: Callable[[], object], what: str, timeout: float = 20.0) -> object:
@@ -133,6 +132,7 @@ def dashboard(shop: dict, fresh_db: str, stack_env: dict, tmp_path: Path) -> Ite
 
 @pytest.fixture
 def browser_page() -> Iterator[object]:
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (nox -s tests does)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     with playwright.sync_playwright() as p:
