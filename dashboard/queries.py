@@ -83,55 +83,74 @@ _AGGREGATES = """
     CAST(avg(a.quality_score) FILTER (WHERE a.is_sales_dialogue IS NOT FALSE) AS float)
         AS mean_quality
 """
-_FROM = """
-FROM dialogues d
-LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
-"""
 
 
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in conn.execute(sa.text(sql), params)]
 
 
+_KPI_FIELDS = ("dialogues", "analysed", "attempted", "accepted", "mean_quality")
+
+
 def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
-    kpis = Kpis(**{k: row[k] for k in Kpis.__dataclass_fields__})
+    kpis = Kpis(**{k: row[k] for k in _KPI_FIELDS})
     return {**row, "attempt_rate": kpis.attempt_rate, "acceptance_rate": kpis.acceptance_rate}
+
+
+@dataclass(frozen=True)
+class Summary:
+    kpis: Kpis
+    trend: list[dict[str, Any]]  # per local day: day, the aggregates, the rates
+    ranking: list[dict[str, Any]]  # per register: names, the aggregates, the rates
+
+
+def summary(conn: Connection, scope: Scope) -> Summary:
+    """KPIs, daily trend and ranking of the scope from one scan (GROUPING SETS)."""
+    where, params = scope.where()
+    sql = f"""
+        WITH g AS (
+            SELECT d.day, d.point_id, d.register_id, GROUPING(d.day) AS no_day,
+                   GROUPING(d.point_id) AS no_place, {_AGGREGATES}
+            FROM (
+                SELECT d.dialogue_id, d.point_id, d.register_id,
+                       CAST(d.started_at AT TIME ZONE :tz AS date) AS day
+                FROM dialogues d WHERE {where}
+            ) AS d
+            LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
+            GROUP BY GROUPING SETS ((), (d.day), (d.point_id, d.register_id))
+        )
+        SELECT g.*, p.name AS point_name, r.name AS register_name
+        FROM g
+        LEFT JOIN points p ON p.point_id = g.point_id
+        LEFT JOIN registers r ON r.register_id = g.register_id
+        ORDER BY g.day
+    """
+    rows = _rows(conn, sql, params)
+    total = next((r for r in rows if r["no_day"] and r["no_place"]), None)
+    kpis = Kpis(
+        **{k: total[k] if total else (0 if k != "mean_quality" else None) for k in _KPI_FIELDS}
+    )
+    trend = [_with_rates(r) for r in rows if not r["no_day"]]
+    places = [_with_rates(r) for r in rows if not r["no_place"]]
+    places.sort(
+        key=lambda r: (-(r["attempt_rate"] or -1), -(r["mean_quality"] or -1), r["point_name"])
+    )
+    return Summary(kpis, trend, places)
 
 
 def overview(conn: Connection, scope: Scope) -> Kpis:
     """Dialogues, attempts, acceptances and mean quality in the scope."""
-    where, params = scope.where()
-    row = conn.execute(sa.text(f"SELECT {_AGGREGATES} {_FROM} WHERE {where}"), params).one()
-    return Kpis(**row._mapping)
+    return summary(conn, scope).kpis
 
 
 def daily_trend(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """One row per local day of the scope that had dialogues, with the KPIs and rates."""
-    where, params = scope.where()
-    sql = f"""
-        SELECT CAST(d.started_at AT TIME ZONE :tz AS date) AS day, {_AGGREGATES}
-        {_FROM} WHERE {where} GROUP BY 1 ORDER BY 1
-    """
-    return [_with_rates(row) for row in _rows(conn, sql, params)]
+    return summary(conn, scope).trend
 
 
 def ranking(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Points and registers compared: best attempt rate, then quality, first."""
-    where, params = scope.where()
-    sql = f"""
-        SELECT d.point_id, d.register_id, p.name AS point_name, r.name AS register_name,
-               {_AGGREGATES}
-        {_FROM}
-        JOIN points p ON p.point_id = d.point_id
-        JOIN registers r ON r.register_id = d.register_id
-        WHERE {where}
-        GROUP BY d.point_id, d.register_id, p.name, r.name
-    """
-    rows = [_with_rates(row) for row in _rows(conn, sql, params)]
-    return sorted(
-        rows,
-        key=lambda r: (-(r["attempt_rate"] or -1), -(r["mean_quality"] or -1), r["point_name"]),
-    )
+    return summary(conn, scope).ranking
 
 
 def top_products(conn: Connection, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
@@ -142,9 +161,10 @@ def top_products(conn: Connection, scope: Scope, limit: int = 10) -> list[dict[s
                count(*) FILTER (WHERE o ->> 'accepted' = 'true') AS accepted
         FROM dialogues d
         JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
-        CROSS JOIN LATERAL jsonb_array_elements(a.offers) AS o
-        WHERE {where} AND jsonb_typeof(a.offers) = 'array'
-          AND coalesce(btrim(o ->> 'product'), '') <> ''
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE jsonb_typeof(a.offers) WHEN 'array' THEN a.offers ELSE '[]'::jsonb END
+        ) AS o
+        WHERE {where} AND coalesce(btrim(o ->> 'product'), '') <> ''
         GROUP BY 1 ORDER BY offered DESC, product LIMIT :limit
     """
     return _rows(conn, sql, {**params, "limit": limit})

@@ -92,6 +92,19 @@ COLUMNS = {
     "subscription": "Подписка",
     "source": "Откуда",
 }
+# the seed's statuses (audio_chunks.status, dialogues.asr_status / analysis_status)
+STATUSES = {
+    "AWAITING_UPLOAD": "ждёт загрузки",
+    "UPLOADED": "загружен",
+    "PROCESSING": "в работе",
+    "DONE": "готово",
+    "REJECTED": "отклонён",
+    "PENDING": "ожидает",
+    "QUEUED": "в очереди",
+    "FAILED": "ошибка",
+    "SKIPPED": "пропущен",
+}
+KINDS = {"chunk": "чанк", "asr": "расшифровка", "analysis": "анализ"}
 OPEN = "Открыть"
 PAGE = "Страница {page} из {pages} · найдено {total}"
 PREV = "← Назад"

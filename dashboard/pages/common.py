@@ -52,6 +52,11 @@ def yes_no(value: bool | None) -> str:
     return S.NO_VALUE if value is None else (S.YES if value else S.NO)
 
 
+def status(value: str | None) -> str:
+    """A pipeline status (the seed's code) in Russian."""
+    return S.NO_VALUE if value is None else S.STATUSES.get(value, value)
+
+
 def table(rows: list[dict[str, Any]], columns: list[str], **kwargs: Any) -> pn.widgets.Tabulator:
     """A read-only table of `rows` with Russian column titles (no client-side sort)."""
     frame = pd.DataFrame(rows, columns=columns)
@@ -81,6 +86,10 @@ def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 value = None if value is None else round(value, 1)
             elif isinstance(value, bool):
                 value = yes_no(value)
+            elif key == "status" or key.endswith("_status"):
+                value = status(value)
+            elif key == "kind":
+                value = S.KINDS.get(value, value)
             elif isinstance(value, uuid.UUID):
                 value = str(value)
             out[key] = value

@@ -11,7 +11,7 @@ import panel as pn
 
 from dashboard import queries
 from dashboard import strings as S
-from dashboard.pages.common import layout, local_time, number, yes_no
+from dashboard.pages.common import layout, local_time, number, status, yes_no
 from salescontrol import db, messages, storage
 from salescontrol.errors import SalesControlError
 
@@ -24,7 +24,7 @@ def _clock(seconds: float) -> str:
 
 def _analysis_markdown(d: dict[str, Any]) -> str:
     if not d["analysed"]:
-        return S.NO_ANALYSIS.format(status=d["analysis_status"])
+        return S.NO_ANALYSIS.format(status=status(d["analysis_status"]))
     lines = []
     if d["is_sales_dialogue"] is False:
         lines.append(f"*{S.NOT_SALES}*\n")
@@ -104,14 +104,14 @@ def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
     header = (
         f"**{d['point_name'] or S.NO_VALUE} · {d['register_name'] or S.NO_VALUE}** · "
         f"{local_time(d['started_at'], '%d.%m.%Y %H:%M:%S')} · {d['duration_sec']:.0f} с · "
-        f"{S.COLUMNS['asr_status']}: {d['asr_status']} · "
-        f"{S.COLUMNS['analysis_status']}: {d['analysis_status']}"
+        f"{S.COLUMNS['asr_status']}: {status(d['asr_status'])} · "
+        f"{S.COLUMNS['analysis_status']}: {status(d['analysis_status'])}"
     )
     url = _audio_url(d["audio_object"])
     audio = pn.pane.Audio(url, name="audio", sizing_mode="stretch_width") if url else None
     segments = [s for s in (d["segments"] or []) if isinstance(s, dict)]
     if d["text"] is None:
-        transcript: Any = S.NO_TRANSCRIPT.format(status=d["asr_status"])
+        transcript: Any = S.NO_TRANSCRIPT.format(status=status(d["asr_status"]))
     else:
         rows = [
             {

@@ -80,11 +80,10 @@ def overview_page() -> pn.template.BootstrapTemplate:
     def refresh(*_: Any) -> None:
         scope = scope_filter.scope()
         with db.transaction() as conn:
-            k = queries.overview(conn, scope)
-            days = queries.daily_trend(conn, scope)
-            ranked = queries.ranking(conn, scope)
+            summary = queries.summary(conn, scope)
             top = queries.top_products(conn, scope)
-        kpis.object = _kpi_cards(k)
+        days, ranked = summary.trend, summary.ranking
+        kpis.object = _kpi_cards(summary.kpis)
         trend.object = _trend_chart(days) if days else None
         trend.visible = bool(days)
         columns = ["point_name", "register_name", "dialogues", "analysed", "attempt_rate"]
