@@ -57,11 +57,11 @@ def bench_queries(engine, any_id) -> list[list]:
     with engine.connect() as conn:
         end = queries.latest_dialogue_time(conn).date()
     month = queries.Scope(date_from=end - timedelta(days=30), date_to=end, tz="Europe/Moscow")
+    week = queries.Scope(date_from=end - timedelta(days=6), date_to=end, tz="Europe/Moscow")
     day = queries.Scope(date_from=end - timedelta(days=1), date_to=end, tz="Europe/Moscow")
     cases = {
-        "overview KPIs, 31 days": lambda c: queries.overview(c, month),
-        "daily trend, 31 days": lambda c: queries.daily_trend(c, month),
-        "ranking, 31 days": lambda c: queries.ranking(c, month),
+        "KPIs + daily trend + ranking, 31 days": lambda c: queries.summary(c, month),
+        "KPIs + daily trend + ranking, 7 days": lambda c: queries.summary(c, week),
         "top products, 31 days": lambda c: queries.top_products(c, month),
         "dialogues page 1, 31 days": lambda c: queries.dialogues(
             c, queries.DialogueFilter(scope=month)

@@ -298,6 +298,13 @@ _STUCK = """
 def pipeline(conn: Connection, stuck_timeout_sec: int, limit: int = 50) -> PipelineState:
     """Counts by status, work stuck past the timeout, and the latest rejected chunks."""
     age = {"cutoff": datetime.now(UTC) - timedelta(seconds=stuck_timeout_sec)}
+    # count(*) OVER () is taken before the LIMIT: the total comes with the first rows.
+    stuck = _rows(
+        conn,
+        f"SELECT s.*, count(*) OVER () AS total FROM ({_STUCK}) AS s "
+        "ORDER BY updated_at LIMIT :limit",
+        {**age, "limit": limit},
+    )
     return PipelineState(
         chunks=_rows(
             conn,
@@ -311,10 +318,8 @@ def pipeline(conn: Connection, stuck_timeout_sec: int, limit: int = 50) -> Pipel
             "GROUP BY asr_status, analysis_status ORDER BY 1, 2",
             {},
         ),
-        stuck=_rows(conn, f"{_STUCK} ORDER BY updated_at LIMIT :limit", {**age, "limit": limit}),
-        stuck_total=conn.execute(
-            sa.text(f"SELECT count(*) FROM ({_STUCK}) AS s"), age
-        ).scalar_one(),
+        stuck=stuck,
+        stuck_total=stuck[0]["total"] if stuck else 0,
         rejected=_rows(
             conn,
             "SELECT c.chunk_id, c.device_id, c.started_at, c.error, c.updated_at "
