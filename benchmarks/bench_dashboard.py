@@ -24,16 +24,6 @@ REPO = Path(__file__).resolve().parent.parent
 DIALOGUES = int(os.environ.get("BENCH_DASHBOARD_DIALOGUES", "100000"))
 REPEAT = 5
 TARGET_SEC = 1.0
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _timed(fn: Callable[[], object], repeat: int = REPEAT) -> tuple[float, float]:
@@ -107,8 +97,7 @@ def bench_server(any_id) -> dict[str, tuple[float, float]]:
 
 
 def bench_browser(env: dict[str, str], any_id) -> dict[str, tuple[float, float]]:
-    from playwright.sync_api import sync_playwright
-
+    from dashboard import headless
     from dashboard import strings as S
     from salescontrol.local.stack import free_port
 
@@ -130,13 +119,8 @@ def bench_browser(env: dict[str, str], any_id) -> dict[str, tuple[float, float]]
         "/pipeline": S.DEAD_LETTERS,
     }
     result = {}
-    profile = tempfile.mkdtemp(prefix="chromium-bench-")
     try:
-        with sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-            )
-            context.set_default_timeout(60_000)
+        with headless.browser_context(60_000) as context:
             page = context.new_page()
             deadline = time.monotonic() + 60
             while True:
@@ -156,13 +140,12 @@ def bench_browser(env: dict[str, str], any_id) -> dict[str, tuple[float, float]]
                     page.goto(base + path)
                     page.get_by_text(marker, exact=True).first.wait_for()
 
-                result[path.split("?")[0]] = _timed(load)
-                print(f"  browser {path}: {_ms(result[path.split('?')[0]][0])} ms")
-            context.close()
+                name = path.split("?")[0]
+                result[name] = _timed(load)
+                print(f"  browser {name}: {_ms(result[name][0])} ms")
     finally:
         server.terminate()
         server.wait(timeout=10)
-        shutil.rmtree(profile, ignore_errors=True)
     return result
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,23 +23,13 @@ import sqlalchemy as sa
 from dashboard_data import add_device, add_dialogue
 from google.cloud import pubsub_v1
 
+from dashboard import headless
 from dashboard import strings as S
 from salescontrol import storage, synth
 from salescontrol.local.stack import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 20_000
 
 pytestmark = pytest.mark.slow
@@ -132,23 +121,9 @@ def dashboard(shop: dict, fresh_db: str, stack_env: dict, tmp_path: Path) -> Ite
 
 @pytest.fixture
 def browser_page() -> Iterator[object]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (nox -s tests does)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    with headless.browser_context(TIMEOUT_MS) as context:
+        yield context.new_page()
 
 
 @pytest.fixture
