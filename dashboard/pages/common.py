@@ -40,12 +40,17 @@ def local_time(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
     return value.astimezone(tz()).strftime(fmt) if value else S.NO_VALUE
 
 
+def integer(value: int) -> str:
+    """An integer with Russian digit grouping (21 191)."""
+    return f"{value:,}".replace(",", "\u00a0")
+
+
 def percent(value: float | None) -> str:
     return S.NO_VALUE if value is None else f"{value * 100:.0f}%"
 
 
 def number(value: float | None, digits: int = 1) -> str:
-    return S.NO_VALUE if value is None else f"{value:.{digits}f}"
+    return S.NO_VALUE if value is None else f"{value:.{digits}f}".replace(".", ",")
 
 
 def yes_no(value: bool | None) -> str:
@@ -57,12 +62,30 @@ def status(value: str | None) -> str:
     return S.NO_VALUE if value is None else S.STATUSES.get(value, value)
 
 
+def _cell(value: Any) -> Any:
+    if value is None:
+        return S.NO_VALUE
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return integer(value) if isinstance(value, int) else number(value)
+
+
 def table(rows: list[dict[str, Any]], columns: list[str], **kwargs: Any) -> pn.widgets.Tabulator:
-    """A read-only table of `rows` with Russian column titles (no client-side sort)."""
-    frame = pd.DataFrame(rows, columns=columns)
+    """A read-only table of `rows` with Russian column titles (no client-side sort).
+
+    Numbers are shown the Russian way (1 502, 4,5) and right-aligned; missing ones as a dash.
+    """
+    numeric = {
+        c
+        for c in columns
+        for r in rows
+        if isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool)
+    }
+    frame = pd.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows], columns=columns)
     return pn.widgets.Tabulator(
         frame,
         titles={c: S.COLUMNS.get(c, c) for c in columns},
+        text_align=dict.fromkeys(numeric, "right"),
         show_index=False,
         disabled=True,
         sortable=False,

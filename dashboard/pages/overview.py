@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import panel as pn
-from bokeh.models import ColumnDataSource, LinearAxis, Range1d
+from bokeh.models import ColumnDataSource, DataRange1d, LinearAxis, Range1d
 from bokeh.plotting import figure
 
 from dashboard import queries
 from dashboard import strings as S
-from dashboard.pages.common import ScopeFilter, display, layout, number, percent, table
+from dashboard.pages.common import ScopeFilter, display, integer, layout, number, percent, table
 from salescontrol import db
 
 
 def _kpi_cards(kpis: queries.Kpis) -> str:
     cards = [
-        (S.KPI_DIALOGUES, str(kpis.dialogues)),
+        (S.KPI_DIALOGUES, integer(kpis.dialogues)),
         (S.KPI_ATTEMPT_RATE, percent(kpis.attempt_rate)),
         (S.KPI_ACCEPTANCE_RATE, percent(kpis.acceptance_rate)),
         (S.KPI_QUALITY, number(kpis.mean_quality)),
@@ -44,7 +44,7 @@ def _trend_chart(rows: list[dict[str, Any]]) -> figure:
         }
     )
     fig = figure(x_range=days, height=260, sizing_mode="stretch_width", toolbar_location=None)
-    fig.vbar(
+    bars = fig.vbar(
         x="day",
         top="dialogues",
         source=source,
@@ -54,18 +54,19 @@ def _trend_chart(rows: list[dict[str, Any]]) -> figure:
     )
     fig.extra_y_ranges = {"rate": Range1d(0, 100)}
     fig.add_layout(LinearAxis(y_range_name="rate"), "right")
-    fig.line(
-        x="day",
-        y="attempt",
-        source=source,
-        y_range_name="rate",
-        color="#d62728",
-        line_width=2,
-        legend_label=S.TREND_ATTEMPT,
-    )
+    for glyph in (fig.line, fig.scatter):  # markers show a single day too
+        glyph(
+            x="day",
+            y="attempt",
+            source=source,
+            y_range_name="rate",
+            color="#d62728",
+            legend_label=S.TREND_ATTEMPT,
+        )
     fig.legend.orientation = "horizontal"
     fig.add_layout(fig.legend[0], "above")
-    fig.y_range.start = 0
+    # The left axis follows the bars only (not the rate line of the right axis).
+    fig.y_range = DataRange1d(start=0, renderers=[bars])
     return fig
 
 
