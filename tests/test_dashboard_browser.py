@@ -25,7 +25,7 @@ from google.cloud import pubsub_v1
 
 from dashboard import headless
 from dashboard import strings as S
-from salescontrol import storage, synth
+from salescontrol import devices, storage, synth
 from salescontrol.local.stack import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,6 +51,7 @@ def shop(migrated_db: sa.Engine, stack_env: dict) -> dict:
     now = datetime.now(UTC)
     with migrated_db.begin() as conn:
         dev = add_device(conn, "Магазин на Ленина", "Касса 1")
+        devices.record_health(conn, dev.device_id, {"queue_files": 3, "disk_free_mb": 812})
         good = add_dialogue(
             conn,
             dev,
@@ -231,6 +232,8 @@ def test_owner_registers_and_disables_a_device(
     page, expect = browser_page, playwright.expect
     _login(page, dashboard, stack_env["ADMIN_TOKEN"])
     page.goto(dashboard + "/devices")
+    expect(page.get_by_text("queue_files=3", exact=True)).to_be_visible()  # last health report
+    expect(page.get_by_text("disk_free_mb=812", exact=True)).to_be_visible()
     page.get_by_label(S.POINT_NAME).fill("Магазин на Мира")
     page.get_by_label(S.REGISTER_NAME).fill("Касса 7")
     page.get_by_role("button", name=S.REGISTER_BUTTON).click()
