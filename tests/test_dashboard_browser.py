@@ -261,3 +261,19 @@ def test_owner_registers_and_disables_a_device(
         ).scalar_one()
     assert enabled is False
     page.screenshot(path=ARTIFACTS / "07-device-disabled.png", full_page=True)
+
+
+def test_dashboard_refuses_to_start_without_admin_token(fresh_db: str) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("ADMIN_TOKEN", "DASHBOARD_OAUTH_PROVIDER")
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(free_port())],
+        cwd=REPO,
+        env={**env, "DATABASE_URL": fresh_db},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "ADMIN_TOKEN is not set" in result.stderr
