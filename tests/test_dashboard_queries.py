@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import panel as pn
 import pytest
 import requests
 import sqlalchemy as sa
@@ -264,3 +265,18 @@ def test_dead_letter_counts_see_messages_without_consuming_them(dead_letter) -> 
         assert set(counts) == {"vad", "assemble", "asr", "analyze"}
         assert counts["analyze"].subscription == "analyze-dead-letter"
         assert counts["analyze"].count >= 1
+
+
+def test_a_page_without_its_database_says_so_in_russian(monkeypatch) -> None:
+    from dashboard import pages
+    from dashboard import strings as S
+    from salescontrol import config, db
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+pg8000://nobody@127.0.0.1:1/none")
+    config.settings.cache_clear()
+    db.engine.cache_clear()
+    page = pages.PAGES["/"]()
+    alerts = [alert for part in page.main for alert in part.select(pn.pane.Alert)]
+    shown = " ".join(str(alert.object) for alert in alerts)
+    assert shown.startswith(S.PAGE_FAILED.split(":")[0])
+    db.engine.cache_clear()
