@@ -204,11 +204,13 @@ def _like(text: str) -> str:
 def _dialogue_where(f: DialogueFilter) -> tuple[str, dict[str, Any]]:
     where, params = f.scope.where()
     parts = [where]
+    # Dialogues not analysed yet match neither "yes" nor "no"; "accepted" is asked of
+    # attempts only (a customer cannot decline what was never offered).
     if f.attempted is not None:
-        parts.append("coalesce(a.attempted, false) = :attempted")
+        parts.append("a.attempted = :attempted")
         params["attempted"] = f.attempted
     if f.accepted is not None:
-        parts.append("coalesce(a.accepted, false) = :accepted")
+        parts.append("a.attempted AND coalesce(a.accepted, false) = :accepted")
         params["accepted"] = f.accepted
     if f.quality_min is not None:
         parts.append("a.quality_score >= :qmin")

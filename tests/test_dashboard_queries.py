@@ -159,6 +159,10 @@ def test_dialogues_filter_search_sort_and_page(shop) -> None:
     assert {r["dialogue_id"] for r in rows} == {ids["a1_yes"], ids["a2_declined"]}
     rows, _ = page(attempted=True, accepted=False)
     assert [r["dialogue_id"] for r in rows] == [ids["a2_declined"]]
+    rows, _ = page(attempted=False)  # analysed without an attempt; not the pending one
+    assert {r["dialogue_id"] for r in rows} == {ids["a1_no"], ids["not_sales"]}
+    rows, _ = page(accepted=False)  # declined offers only
+    assert [r["dialogue_id"] for r in rows] == [ids["a2_declined"]]
     rows, _ = page(quality_min=5, quality_max=8)
     assert [r["dialogue_id"] for r in rows] == [ids["a2_declined"]]
     rows, _ = page(text="ГАРАНТИ")  # case-insensitive, part of a word
