@@ -113,7 +113,7 @@ def bench_browser(env: dict[str, str], any_id) -> dict[str, tuple[float, float]]
     # What must be on screen for each page to count as rendered.
     markers = {
         "/": S.KPI_ATTEMPT_RATE,
-        "/dialogues": S.OPEN,
+        "/dialogues": S.COLUMNS["summary"],
         f"/dialogue?id={any_id}": S.SEGMENT_TEXT,
         "/devices": S.NEW_DEVICE,
         "/pipeline": S.DEAD_LETTERS,

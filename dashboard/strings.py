@@ -66,7 +66,6 @@ COLUMNS = {
     "accepted": "Согласие",
     "quality_score": "Оценка",
     "summary": "Кратко",
-    "open": "",
     "dialogues": "Диалогов",
     "analysed": "Проанализировано",
     "attempt_rate": "Доля допродаж, %",

@@ -82,17 +82,16 @@ def table(rows: list[dict[str, Any]], columns: list[str], **kwargs: Any) -> pn.w
         if isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool)
     }
     frame = pd.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows], columns=columns)
-    return pn.widgets.Tabulator(
-        frame,
-        titles={c: S.COLUMNS.get(c, c) for c in columns},
-        text_align=dict.fromkeys(numeric, "right"),
-        show_index=False,
-        disabled=True,
-        sortable=False,
-        layout="fit_data_table",
-        sizing_mode="stretch_width",
-        **kwargs,
-    )
+    options = {
+        "titles": {c: S.COLUMNS.get(c, c) for c in columns},
+        "text_align": dict.fromkeys(numeric, "right"),
+        "show_index": False,
+        "disabled": True,
+        "sortable": False,
+        "layout": "fit_data_table",
+        "sizing_mode": "stretch_width",
+    }
+    return pn.widgets.Tabulator(frame, **{**options, **kwargs})
 
 
 def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

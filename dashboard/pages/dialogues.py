@@ -17,7 +17,10 @@ PAGE_SIZE = 25
 
 _TRISTATE = {S.ANY: "", S.YES: "yes", S.NO: "no"}  # "" does display; None does not
 _DIALOGUE_COLUMNS = ["started_at", "point_name", "register_name", "duration_sec", "attempted"]
-_DIALOGUE_COLUMNS += ["accepted", "quality_score", "asr_status", "analysis_status", "summary"]
+_DIALOGUE_COLUMNS += ["accepted", "quality_score", "summary"]
+# Pixel widths that fit a 1400 px window; the summary wraps inside its column.
+_WIDTHS = {"started_at": 185, "point_name": 175, "register_name": 90, "duration_sec": 100}
+_WIDTHS |= {"attempted": 140, "accepted": 115, "quality_score": 95, "summary": 240}
 
 
 def dialogues_page() -> pn.template.BootstrapTemplate:
@@ -58,9 +61,18 @@ def dialogues_page() -> pn.template.BootstrapTemplate:
         next_page.disabled = state["page"] >= state["pages"]
         shown = display(rows)
         for row in shown:
-            row["open"] = f'<a href="./dialogue?id={row["dialogue_id"]}">{S.OPEN}</a>'
+            # The start time opens the dialogue.
+            row["started_at"] = (
+                f'<a href="./dialogue?id={row["dialogue_id"]}" title="{S.OPEN}">'
+                f"{row['started_at']}</a>"
+            )
         body[:] = [
-            table(shown, ["open", *_DIALOGUE_COLUMNS], formatters={"open": {"type": "html"}})
+            table(
+                shown,
+                _DIALOGUE_COLUMNS,
+                formatters={"started_at": {"type": "html"}, "summary": {"type": "textarea"}},
+                widths=_WIDTHS,
+            )
             if rows
             else pn.pane.Markdown(S.NO_DATA)
         ]
