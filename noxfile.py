@@ -20,10 +20,11 @@ nox.options.reuse_existing_virtualenvs = True
 # Debian packages a session needs beyond the base machine (installed when run as root).
 SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (salescontrol/synth.py)
 RECORDER = ("libportaudio2",)  # sounddevice's PortAudio, for the recorder's microphone tests
+BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwright drives it)
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
-    "tests": SPEECH + RECORDER,
+    "tests": SPEECH + RECORDER + BROWSER,
     "local": (),
-    "bench": SPEECH + RECORDER,
+    "bench": SPEECH + RECORDER + BROWSER,
 }
 
 

@@ -75,6 +75,7 @@ class Uploader:
         self.stop.set()
         self.wake.set()
         self._thread.join(timeout)
+        self.session.close()  # its keep-alive connections would otherwise outlive the agent
 
     def run(self) -> None:
         failures = 0

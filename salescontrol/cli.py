@@ -4,12 +4,14 @@ migrate   apply the SQL migrations of sql/ to DATABASE_URL
 local     run the whole cloud side on this machine until Ctrl-C
 analyze   upsell analysis of a transcript text file (LLM or rules), as the function does
 sweep     one sweeper tick: close dialogues of quiet devices, re-queue stuck work
+dashboard serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -94,6 +96,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if result.analyzer == "llm":
         tokens = f"{result.prompt_tokens} + {result.completion_tokens}"
         print(f"tokens:           {tokens}, ~${result.cost_usd}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     import dataclasses
     import json
@@ -101,6 +106,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from salescontrol.sweeper import sweep
 
     print(json.dumps(dataclasses.asdict(sweep())))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.app import serve
+    from salescontrol.config import settings
+
+    # Bokeh's own variable names the hosts a browser may open the websocket from.
+    origins = args.allow_websocket_origin or [
+        o for o in os.environ.get("BOKEH_ALLOW_WS_ORIGIN", "").split(",") if o
+    ]
+    serve(args.port or settings().dashboard_port, args.address, origins or None)
     return 0
 
 
@@ -139,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("sweep", help="one sweeper tick against DATABASE_URL and the bucket")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("dashboard", help="serve the dashboard until Ctrl-C")
+    p.add_argument("--port", type=int, default=0, help="port (default DASHBOARD_PORT)")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on")
+    p.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        help="host[:port] the browser reaches the dashboard at (repeatable; default localhost)",
+    )
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 

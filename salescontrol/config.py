@@ -130,6 +130,22 @@ class Settings:
     stuck_timeout_sec: float = _setting(
         600.0, "Chunks/dialogues in PROCESSING or QUEUED longer than this are re-queued."
     )
+    # dashboard
+    dashboard_port: int = _setting(
+        8080, "Port of the dashboard (`python -m salescontrol dashboard`)."
+    )
+    dashboard_timezone: str = _setting(
+        "Europe/Moscow", "Time zone of the dashboard's days, periods and clock times."
+    )
+    dashboard_oauth_provider: str = _setting(
+        "",
+        "Panel OAuth provider (e.g. `google`) for the cloud; empty means the ADMIN_TOKEN "
+        "login. Panel reads PANEL_OAUTH_KEY, PANEL_OAUTH_SECRET, PANEL_COOKIE_SECRET itself.",
+    )
+    dashboard_allowed_users: str = _setting(
+        "", "Comma-separated e-mail addresses let in by the dashboard's OAuth login."
+    )
+    audio_url_ttl_sec: int = _setting(300, "Lifetime of the dashboard's signed audio URLs.")
 
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""

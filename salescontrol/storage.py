@@ -46,14 +46,18 @@ def _key_credentials(path: str) -> service_account.Credentials:
 
 
 def _signing_kwargs() -> dict:
+    """Credentials for generate_signed_url, plus fake-gcs-server's endpoint locally."""
+    emulator = settings().storage_emulator_host
+    endpoint = {"api_access_endpoint": emulator.rstrip("/")} if emulator else {}
     key_file = settings().signing_key_file
     if key_file:
-        return {"credentials": _key_credentials(key_file)}
+        return {"credentials": _key_credentials(key_file), **endpoint}
     credentials, _ = google.auth.default()
     credentials.refresh(Request())
     return {
         "service_account_email": credentials.service_account_email,
         "access_token": credentials.token,
+        **endpoint,
     }
 
 
@@ -70,9 +74,6 @@ def signed_put_url(object_name: str, content_type: str, size_bytes: int) -> Sign
         "x-goog-content-length-range": f"{size_bytes},{size_bytes}",
     }
     kwargs = _signing_kwargs()
-    emulator = settings().storage_emulator_host
-    if emulator:
-        kwargs["api_access_endpoint"] = emulator.rstrip("/")
     try:
         url = (
             bucket()
@@ -89,6 +90,20 @@ def signed_put_url(object_name: str, content_type: str, size_bytes: int) -> Sign
     except gexc.GoogleAPIError as exc:
         raise TransientError(f"signing the upload URL failed: {exc}") from exc
     return SignedUpload(url, "PUT", headers, datetime.now(UTC) + ttl)
+
+
+def signed_get_url(object_name: str, ttl_sec: int | None = None) -> str:
+    """A short-lived V4 URL to GET one object (the dashboard's audio player)."""
+    ttl = timedelta(seconds=ttl_sec or settings().audio_url_ttl_sec)
+    kwargs = _signing_kwargs()
+    try:
+        return (
+            bucket()
+            .blob(object_name)
+            .generate_signed_url(version="v4", expiration=ttl, method="GET", **kwargs)
+        )
+    except gexc.GoogleAPIError as exc:
+        raise TransientError(f"signing the download URL failed: {exc}") from exc
 
 
 def object_exists(object_name: str) -> bool:

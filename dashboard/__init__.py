@@ -1,0 +1,1 @@
+"""The SalesControl dashboard (Panel): `python -m salescontrol dashboard`."""

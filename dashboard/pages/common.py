@@ -1,0 +1,164 @@
+"""Pieces every page shares: the frame, tables, formatting, the period/place filter."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import panel as pn
+
+from dashboard import queries
+from dashboard import strings as S
+from salescontrol import db
+from salescontrol.config import settings
+
+NAV = [("/", S.NAV_OVERVIEW), ("/dialogues", S.NAV_DIALOGUES)]
+NAV += [("/devices", S.NAV_DEVICES), ("/pipeline", S.NAV_PIPELINE)]
+DEFAULT_DAYS = 7
+
+
+def layout(title: str, *body: Any) -> pn.template.BootstrapTemplate:
+    """The common frame: navigation on the left, the page on the right."""
+    links = "".join(f'<p><a href=".{path}">{html.escape(label)}</a></p>' for path, label in NAV)
+    links += f'<hr><p><a href="./logout">{S.LOGOUT}</a></p>'
+    template = pn.template.BootstrapTemplate(
+        title=S.TITLE, sidebar=[pn.pane.HTML(links)], sidebar_width=200
+    )
+    template.main.append(pn.Column(f"## {title}", *body, sizing_mode="stretch_width"))
+    return template
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(settings().dashboard_timezone)
+
+
+def local_time(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
+    return value.astimezone(tz()).strftime(fmt) if value else S.NO_VALUE
+
+
+def integer(value: int) -> str:
+    """An integer with Russian digit grouping (21 191)."""
+    return f"{value:,}".replace(",", "\u00a0")
+
+
+def percent(value: float | None) -> str:
+    return S.NO_VALUE if value is None else f"{value * 100:.0f}%"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    return S.NO_VALUE if value is None else f"{value:.{digits}f}".replace(".", ",")
+
+
+def yes_no(value: bool | None) -> str:
+    return S.NO_VALUE if value is None else (S.YES if value else S.NO)
+
+
+def status(value: str | None) -> str:
+    """A pipeline status (the seed's code) in Russian."""
+    return S.NO_VALUE if value is None else S.STATUSES.get(value, value)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return S.NO_VALUE
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return integer(value) if isinstance(value, int) else number(value)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str], **kwargs: Any) -> pn.widgets.Tabulator:
+    """A read-only table of `rows` with Russian column titles (no client-side sort).
+
+    Numbers are shown the Russian way (1 502, 4,5) and right-aligned; missing ones as a dash.
+    """
+    numeric = {
+        c
+        for c in columns
+        for r in rows
+        if isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool)
+    }
+    frame = pd.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows], columns=columns)
+    options = {
+        "titles": {c: S.COLUMNS.get(c, c) for c in columns},
+        "text_align": dict.fromkeys(numeric, "right"),
+        "show_index": False,
+        "disabled": True,
+        "sortable": False,
+        "layout": "fit_data_table",
+        "sizing_mode": "stretch_width",
+    }
+    return pn.widgets.Tabulator(frame, **{**options, **kwargs})
+
+
+def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with datetimes, rates and booleans as the page shows them."""
+    shown = []
+    for row in rows:
+        out = {}
+        for key, value in row.items():
+            if isinstance(value, datetime):
+                value = local_time(value)
+            elif key.endswith("_rate"):
+                value = None if value is None else round(value * 100)
+            elif key == "mean_quality":
+                value = None if value is None else round(value, 1)
+            elif isinstance(value, bool):
+                value = yes_no(value)
+            elif key == "status" or key.endswith("_status"):
+                value = status(value)
+            elif key == "kind":
+                value = S.KINDS.get(value, value)
+            elif isinstance(value, uuid.UUID):
+                value = str(value)
+            out[key] = value
+        shown.append(out)
+    return shown
+
+
+class ScopeFilter:
+    """Period, point and register pickers that produce a `queries.Scope`."""
+
+    def __init__(self) -> None:
+        with db.transaction() as conn:
+            latest = queries.latest_dialogue_time(conn)
+            self.places = queries.places(conn)
+        end = (latest or datetime.now(tz())).astimezone(tz()).date()
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+        self.date_from = pn.widgets.DatePicker(name=S.DATE_FROM, value=start, width=140)
+        self.date_to = pn.widgets.DatePicker(name=S.DATE_TO, value=end, width=140)
+        # Select values are strings: "" stands for "all" (None does not display).
+        points = {p["point_name"] or str(p["point_id"]): str(p["point_id"]) for p in self.places}
+        self.point = pn.widgets.Select(name=S.POINT, options={S.ALL: "", **points}, width=200)
+        self.register = pn.widgets.Select(name=S.REGISTER, width=220)
+        self.point.param.watch(self._registers, "value")
+        self._registers()
+
+    def _registers(self, *_: Any) -> None:
+        options = {S.ALL: ""}
+        for p in self.places:
+            if self.point.value in ("", str(p["point_id"])):
+                label = p["register_name"] or str(p["register_id"])
+                if not self.point.value:
+                    label = f"{p['point_name'] or p['point_id']} · {label}"
+                options[label] = str(p["register_id"])
+        self.register.options = options
+        self.register.value = ""
+
+    @property
+    def widgets(self) -> list[pn.widgets.Widget]:
+        return [self.date_from, self.date_to, self.point, self.register]
+
+    def scope(self) -> queries.Scope:
+        start = self.date_from.value or date.today()
+        end = self.date_to.value or start
+        return queries.Scope(
+            date_from=start,
+            date_to=max(start, end),
+            tz=settings().dashboard_timezone,
+            point_id=uuid.UUID(self.point.value) if self.point.value else None,
+            register_id=uuid.UUID(self.register.value) if self.register.value else None,
+        )

@@ -1,0 +1,337 @@
+"""The dashboard's data layer: SQL aggregates and pages, never loops over rows in Python.
+
+Every function takes a Connection and returns small typed records or lists of dicts, so
+the pages stay thin and the queries can be tested and benchmarked on their own.
+Rates are taken over analysed sales dialogues (`is_sales_dialogue` not false): a seller
+cannot be blamed for not upselling to someone who only asked the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from salescontrol import chunks
+
+# What a dialogue list can be sorted by: label -> SQL expression (a whitelist).
+SORTS = {
+    "started_at": "d.started_at",
+    "quality": "a.quality_score",
+    "duration": "(d.end_ms - d.start_ms)",
+    "point": "p.name",
+}
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A period (inclusive local days) and optionally one point or register."""
+
+    date_from: date
+    date_to: date
+    tz: str = "UTC"
+    point_id: UUID | None = None
+    register_id: UUID | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """SQL conditions on `d` (dialogues) and their parameters."""
+        sql = [
+            "d.started_at >= (CAST(:date_from AS timestamp) AT TIME ZONE :tz)",
+            "d.started_at < ((CAST(:date_to AS timestamp) + interval '1 day') AT TIME ZONE :tz)",
+        ]
+        params: dict[str, Any] = {"date_from": self.date_from, "date_to": self.date_to}
+        params["tz"] = self.tz
+        if self.point_id:
+            sql.append("d.point_id = :point_id")
+            params["point_id"] = self.point_id
+        if self.register_id:
+            sql.append("d.register_id = :register_id")
+            params["register_id"] = self.register_id
+        return " AND ".join(sql), params
+
+
+@dataclass(frozen=True)
+class Kpis:
+    dialogues: int
+    analysed: int  # analysed sales dialogues
+    attempted: int
+    accepted: int
+    mean_quality: float | None
+
+    @property
+    def attempt_rate(self) -> float | None:
+        return self.attempted / self.analysed if self.analysed else None
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.attempted if self.attempted else None
+
+
+# Aggregates shared by the KPIs, the trend and the ranking (a = the analysis row).
+_AGGREGATES = """
+    count(*) AS dialogues,
+    count(*) FILTER (WHERE a.dialogue_id IS NOT NULL AND a.is_sales_dialogue IS NOT FALSE)
+        AS analysed,
+    count(*) FILTER (WHERE a.attempted AND a.is_sales_dialogue IS NOT FALSE) AS attempted,
+    count(*) FILTER (WHERE a.attempted AND a.accepted AND a.is_sales_dialogue IS NOT FALSE)
+        AS accepted,
+    CAST(avg(a.quality_score) FILTER (WHERE a.is_sales_dialogue IS NOT FALSE) AS float)
+        AS mean_quality
+"""
+
+
+def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in conn.execute(sa.text(sql), params)]
+
+
+_KPI_FIELDS = ("dialogues", "analysed", "attempted", "accepted", "mean_quality")
+
+
+def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
+    kpis = Kpis(**{k: row[k] for k in _KPI_FIELDS})
+    return {**row, "attempt_rate": kpis.attempt_rate, "acceptance_rate": kpis.acceptance_rate}
+
+
+@dataclass(frozen=True)
+class Summary:
+    kpis: Kpis
+    trend: list[dict[str, Any]]  # per local day: day, the aggregates, the rates
+    ranking: list[dict[str, Any]]  # per register: names, the aggregates, the rates
+
+
+def summary(conn: Connection, scope: Scope) -> Summary:
+    """KPIs, daily trend and ranking of the scope from one scan (GROUPING SETS)."""
+    where, params = scope.where()
+    sql = f"""
+        WITH g AS (
+            SELECT d.day, d.point_id, d.register_id, GROUPING(d.day) AS no_day,
+                   GROUPING(d.point_id) AS no_place, {_AGGREGATES}
+            FROM (
+                SELECT d.dialogue_id, d.point_id, d.register_id,
+                       CAST(d.started_at AT TIME ZONE :tz AS date) AS day
+                FROM dialogues d WHERE {where}
+            ) AS d
+            LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
+            GROUP BY GROUPING SETS ((), (d.day), (d.point_id, d.register_id))
+        )
+        SELECT g.*, p.name AS point_name, r.name AS register_name
+        FROM g
+        LEFT JOIN points p ON p.point_id = g.point_id
+        LEFT JOIN registers r ON r.register_id = g.register_id
+        ORDER BY g.day
+    """
+    rows = _rows(conn, sql, params)
+    total = next((r for r in rows if r["no_day"] and r["no_place"]), None)
+    kpis = Kpis(
+        **{k: total[k] if total else (0 if k != "mean_quality" else None) for k in _KPI_FIELDS}
+    )
+    trend = [_with_rates(r) for r in rows if not r["no_day"]]
+    places = [_with_rates(r) for r in rows if not r["no_place"]]
+    places.sort(
+        key=lambda r: (-(r["attempt_rate"] or -1), -(r["mean_quality"] or -1), r["point_name"])
+    )
+    return Summary(kpis, trend, places)
+
+
+def overview(conn: Connection, scope: Scope) -> Kpis:
+    """Dialogues, attempts, acceptances and mean quality in the scope."""
+    return summary(conn, scope).kpis
+
+
+def daily_trend(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """One row per local day of the scope that had dialogues, with the KPIs and rates."""
+    return summary(conn, scope).trend
+
+
+def ranking(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """Points and registers compared: best attempt rate, then quality, first."""
+    return summary(conn, scope).ranking
+
+
+def top_products(conn: Connection, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
+    """The products sellers offered most often, with how often each was accepted."""
+    where, params = scope.where()
+    sql = f"""
+        SELECT lower(btrim(o ->> 'product')) AS product, count(*) AS offered,
+               count(*) FILTER (WHERE o ->> 'accepted' = 'true') AS accepted
+        FROM dialogues d
+        JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE jsonb_typeof(a.offers) WHEN 'array' THEN a.offers ELSE '[]'::jsonb END
+        ) AS o
+        WHERE {where} AND coalesce(btrim(o ->> 'product'), '') <> ''
+        GROUP BY 1 ORDER BY offered DESC, product LIMIT :limit
+    """
+    return _rows(conn, sql, {**params, "limit": limit})
+
+
+def places(conn: Connection) -> list[dict[str, Any]]:
+    """Every point and register, for the filters."""
+    sql = """
+        SELECT p.point_id, p.name AS point_name, r.register_id, r.name AS register_name
+        FROM registers r JOIN points p ON p.point_id = r.point_id
+        ORDER BY p.name NULLS LAST, r.name NULLS LAST
+    """
+    return _rows(conn, sql, {})
+
+
+@dataclass(frozen=True)
+class DialogueFilter:
+    """The dialogues table's filters, sort and page."""
+
+    scope: Scope
+    attempted: bool | None = None
+    accepted: bool | None = None
+    quality_min: int | None = None
+    quality_max: int | None = None
+    text: str = ""
+    sort: str = "started_at"
+    descending: bool = True
+    page: int = 1
+    page_size: int = 25
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _dialogue_where(f: DialogueFilter) -> tuple[str, dict[str, Any]]:
+    where, params = f.scope.where()
+    parts = [where]
+    # Dialogues not analysed yet match neither "yes" nor "no"; "accepted" is asked of
+    # attempts only (a customer cannot decline what was never offered).
+    if f.attempted is not None:
+        parts.append("a.attempted = :attempted")
+        params["attempted"] = f.attempted
+    if f.accepted is not None:
+        parts.append("a.attempted AND coalesce(a.accepted, false) = :accepted")
+        params["accepted"] = f.accepted
+    if f.quality_min is not None:
+        parts.append("a.quality_score >= :qmin")
+        params["qmin"] = f.quality_min
+    if f.quality_max is not None:
+        parts.append("a.quality_score <= :qmax")
+        params["qmax"] = f.quality_max
+    if f.text.strip():
+        # Uses the pg_trgm index of 005_dashboard.sql.
+        parts.append("t.text ILIKE :pattern")
+        params["pattern"] = _like(f.text.strip())
+    return " AND ".join(parts), params
+
+
+def dialogues(conn: Connection, f: DialogueFilter) -> tuple[list[dict[str, Any]], int]:
+    """One page of dialogues matching the filter, and how many match in all."""
+    where, params = _dialogue_where(f)
+    joins = """
+        FROM dialogues d
+        LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
+        LEFT JOIN dialogue_transcripts t ON t.dialogue_id = d.dialogue_id
+        JOIN points p ON p.point_id = d.point_id
+        JOIN registers r ON r.register_id = d.register_id
+    """
+    total = conn.execute(sa.text(f"SELECT count(*) {joins} WHERE {where}"), params).scalar_one()
+    order = SORTS.get(f.sort, SORTS["started_at"])
+    direction = "DESC" if f.descending else "ASC"
+    size = max(1, min(f.page_size, MAX_PAGE_SIZE))
+    sql = f"""
+        SELECT d.dialogue_id, d.started_at, p.name AS point_name, r.name AS register_name,
+               CAST(round((d.end_ms - d.start_ms) / 1000.0) AS integer) AS duration_sec,
+               d.asr_status, d.analysis_status, a.attempted, a.accepted, a.quality_score,
+               left(coalesce(a.summary, t.text, ''), 140) AS summary
+        {joins} WHERE {where}
+        ORDER BY {order} {direction} NULLS LAST, d.dialogue_id
+        LIMIT :limit OFFSET :offset
+    """
+    params.update(limit=size, offset=(max(1, f.page) - 1) * size)
+    return _rows(conn, sql, params), total
+
+
+def dialogue(conn: Connection, dialogue_id: UUID) -> dict[str, Any] | None:
+    """One dialogue with its transcript segments and analysis, or None."""
+    sql = """
+        SELECT d.dialogue_id, d.device_id, d.started_at, d.ended_at, d.speech_sec,
+               CAST((d.end_ms - d.start_ms) / 1000.0 AS float) AS duration_sec, d.audio_object,
+               d.asr_status, d.asr_error, d.analysis_status, d.analysis_error,
+               p.name AS point_name, r.name AS register_name,
+               t.text, t.segments, t.model AS asr_model, t.tier AS asr_tier,
+               a.dialogue_id IS NOT NULL AS analysed, a.is_sales_dialogue, a.attempted,
+               a.accepted, a.quality_score, a.offers, a.summary, a.recommendation,
+               a.analyzer, a.model, a.prompt_version
+        FROM dialogues d
+        JOIN points p ON p.point_id = d.point_id
+        JOIN registers r ON r.register_id = d.register_id
+        LEFT JOIN dialogue_transcripts t ON t.dialogue_id = d.dialogue_id
+        LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
+        WHERE d.dialogue_id = :id
+    """
+    row = conn.execute(sa.text(sql), {"id": dialogue_id}).first()
+    return dict(row._mapping) if row else None
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    chunks: list[dict[str, Any]]  # status, count, last_created
+    dialogues: list[dict[str, Any]]  # asr_status, analysis_status, count
+    stuck: list[dict[str, Any]]  # kind, id, status, updated_at
+    stuck_total: int
+    rejected: list[dict[str, Any]]  # chunk_id, device, started_at, error
+
+
+# Work that should move on by itself; older than the timeout it counts as stuck.
+_STUCK = """
+    SELECT 'chunk' AS kind, chunk_id AS id, status, updated_at FROM audio_chunks
+    WHERE status IN ('UPLOADED', 'PROCESSING') AND updated_at < :cutoff
+    UNION ALL
+    SELECT 'asr', dialogue_id, asr_status, updated_at FROM dialogues
+    WHERE asr_status IN ('PENDING', 'QUEUED', 'PROCESSING') AND updated_at < :cutoff
+    UNION ALL
+    SELECT 'analysis', dialogue_id, analysis_status, updated_at FROM dialogues
+    WHERE asr_status = 'DONE' AND analysis_status IN ('PENDING', 'PROCESSING')
+      AND updated_at < :cutoff
+"""
+
+
+def pipeline(conn: Connection, stuck_timeout_sec: int, limit: int = 50) -> PipelineState:
+    """Counts by status, work stuck past the timeout, and the latest rejected chunks."""
+    age = {"cutoff": datetime.now(UTC) - timedelta(seconds=stuck_timeout_sec)}
+    # count(*) OVER () is taken before the LIMIT: the total comes with the first rows.
+    stuck = _rows(
+        conn,
+        f"SELECT s.*, count(*) OVER () AS total FROM ({_STUCK}) AS s "
+        "ORDER BY updated_at LIMIT :limit",
+        {**age, "limit": limit},
+    )
+    return PipelineState(
+        chunks=_rows(
+            conn,
+            "SELECT status, count(*) AS count, max(created_at) AS last_created "
+            "FROM audio_chunks GROUP BY status ORDER BY status",
+            {},
+        ),
+        dialogues=_rows(
+            conn,
+            "SELECT asr_status, analysis_status, count(*) AS count FROM dialogues "
+            "GROUP BY asr_status, analysis_status ORDER BY 1, 2",
+            {},
+        ),
+        stuck=stuck,
+        stuck_total=stuck[0]["total"] if stuck else 0,
+        rejected=_rows(
+            conn,
+            "SELECT c.chunk_id, c.device_id, c.started_at, c.error, c.updated_at "
+            "FROM audio_chunks c WHERE c.status = :rejected "
+            "ORDER BY c.updated_at DESC LIMIT :limit",
+            {"rejected": chunks.REJECTED, "limit": limit},
+        ),
+    )
+
+
+def latest_dialogue_time(conn: Connection) -> datetime | None:
+    """When the newest dialogue started (the overview's default period ends there)."""
+    return conn.execute(sa.text("SELECT max(started_at) FROM dialogues")).scalar_one()

@@ -1,0 +1,96 @@
+"""Known dialogues for the dashboard tests, written straight into the schema."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from salescontrol import devices
+
+
+def add_device(conn: Connection, point: str, register: str, point_id: uuid.UUID | None = None):
+    """Register a device at a (new or given) point with a new register."""
+    dev, _ = devices.register(
+        conn,
+        uuid.uuid4(),
+        point_id or uuid.uuid4(),
+        uuid.uuid4(),
+        point_name=point,
+        register_name=register,
+    )
+    return dev
+
+
+def add_dialogue(
+    conn: Connection,
+    dev: devices.Device,
+    started_at: datetime,
+    seconds: float = 30.0,
+    segments: list[dict[str, Any]] | None = None,
+    analysis: dict[str, Any] | None = None,
+    **columns: Any,
+) -> uuid.UUID:
+    """Insert a dialogue, its transcript (if segments) and its analysis (if given)."""
+    dialogue_id = uuid.uuid4()
+    start_ms = int(started_at.timestamp() * 1000)
+    row = {
+        "dialogue_id": dialogue_id,
+        "device_id": dev.device_id,
+        "point_id": dev.point_id,
+        "register_id": dev.register_id,
+        "start_ms": start_ms,
+        "end_ms": start_ms + int(seconds * 1000),
+        "started_at": started_at,
+        "ended_at": datetime.fromtimestamp(start_ms / 1000 + seconds, started_at.tzinfo),
+        "speech_sec": seconds * 0.8,
+        "audio_object": f"dialogues/{dev.device_id}/{dialogue_id}.ogg",
+        "asr_status": "DONE" if segments is not None else "PENDING",
+        "analysis_status": "DONE" if analysis is not None else "PENDING",
+        **columns,
+    }
+    names = ", ".join(row)
+    conn.execute(
+        sa.text(f"INSERT INTO dialogues ({names}) VALUES ({', '.join(':' + k for k in row)})"),
+        row,
+    )
+    if segments is not None:
+        conn.execute(
+            sa.text(
+                "INSERT INTO dialogue_transcripts (dialogue_id, text, segments, model, tier) "
+                "VALUES (:d, :t, CAST(:s AS jsonb), 'base', 'fast')"
+            ),
+            {
+                "d": dialogue_id,
+                "t": " ".join(s["text"] for s in segments),
+                "s": json.dumps(segments, ensure_ascii=False),
+            },
+        )
+    if analysis is not None:
+        values = {
+            "is_sales_dialogue": True,
+            "accepted": None,
+            "quality_score": None,
+            "offers": [],
+            "summary": None,
+            "recommendation": None,
+            "analyzer": "rules",
+            "model": None,
+            "prompt_version": "v1",
+            **analysis,
+        }
+        values["offers"] = json.dumps(values["offers"], ensure_ascii=False)
+        cols = ", ".join(values)
+        params = ", ".join("CAST(:offers AS jsonb)" if k == "offers" else f":{k}" for k in values)
+        conn.execute(
+            sa.text(
+                f"INSERT INTO dialogue_upsell_analysis (dialogue_id, {cols}) "
+                f"VALUES (:dialogue_id, {params})"
+            ),
+            {"dialogue_id": dialogue_id, **values},
+        )
+    return dialogue_id
