@@ -2,6 +2,7 @@
 
 migrate   apply the SQL migrations of sql/ to DATABASE_URL
 local     run the whole cloud side on this machine until Ctrl-C
+transcribe  transcribe audio files with the ASR worker's models and settings
 """
 
 from __future__ import annotations
@@ -56,6 +57,32 @@ def cmd_local(args: argparse.Namespace) -> int:
         print("local stack stopped", flush=True)
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    import json
+
+    from asr_service.engine import Engine, decode
+    from salescontrol.config import settings
+
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    engine = Engine(settings())  # one model load for all files
+    results = []
+    for name in args.files:
+        transcript, _ = engine.run(decode(Path(name), name))
+        results.append(
+            {
+                "file": name,
+                "text": transcript.text,
+                "audio_s": transcript.audio_sec,
+                "processing_s": transcript.processing_sec,
+            }
+        )
+        if not args.json:
+            print(f"{name}: {transcript.text}", flush=True)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -83,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for logs, env.sh and object data; wiped at start",
     )
     p.set_defaults(func=cmd_local)
+
+    p = sub.add_parser("transcribe", help="transcribe audio files (WHISPER_* settings)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (ogg/opus, wav, ...)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    p.set_defaults(func=cmd_transcribe)
     return parser
 
 

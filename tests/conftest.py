@@ -41,7 +41,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     workdir = Path(tempfile.mkdtemp(prefix="salescontrol-test-"))
-    with LocalStack(workdir, ingest_port=0, echo=lambda line: None) as running:
+    with LocalStack(workdir, ingest_port=0, echo=lambda line: None, asr=False) as running:
         yield running
     shutil.rmtree(workdir, ignore_errors=True)
 
