@@ -34,6 +34,7 @@ from salescontrol.messages import AsrRequest
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = "asr"  # topology.yaml: pull subscription on asr-requests
+TRANSIENT_PAUSE_SEC = 2.0
 
 
 class Worker:
@@ -46,6 +47,8 @@ class Worker:
         self.stopping = threading.Event()  # no new messages
         self.abort = threading.Event()  # interrupt transcriptions in progress
         self.pulling = False
+        self._subscriber: pubsub_v1.SubscriberClient | None = None
+        self._path = ""
 
     def stop(self) -> None:
         self.stopping.set()
@@ -76,17 +79,18 @@ class Worker:
             assert request is not None
             self._settle(lambda r=request: jobs.mark(r.dialogue_id, jobs.QUEUED))
             self.metrics.add(retried=1)
-            received.nack()
+            self._nack(received)
         except (TransientError, SQLAlchemyError, gexc.GoogleAPIError) as exc:
             log.warning("asr request will be retried: %s", exc, extra=ids)
             self.metrics.add(retried=1)
-            received.nack()
+            self.abort.wait(TRANSIENT_PAUSE_SEC)  # an outage: do not spin on redeliveries
+            self._nack(received)
         except Exception:
             log.exception(
                 "unexpected error; nacked (dead-lettered after repeated failures)", extra=ids
             )
             self.metrics.add(retried=1)
-            received.nack()
+            self._nack(received)
         else:
             received.ack()
             if outcome.transcript is None:
@@ -104,6 +108,21 @@ class Worker:
         finally:
             self.metrics.add(in_flight=-1)
 
+    def _nack(self, received: PubsubMessage) -> None:
+        """Give a message back now, with a unary ModifyAckDeadline(0).
+
+        The library's nack() is queued to its dispatcher, which may already be closing at
+        shutdown; with the Pub/Sub emulator such a nack was lost (the message came back
+        only after its 600 s ack deadline). The unary call is done when it returns.
+        """
+        try:
+            assert self._subscriber is not None
+            self._subscriber.modify_ack_deadline(
+                subscription=self._path, ack_ids=[received.ack_id], ack_deadline_seconds=0
+            )
+        except (AssertionError, gexc.GoogleAPIError):
+            received.nack()
+
     def _settle(self, action) -> None:
         """Record a status; a database outage must not stop the ack/nack that follows."""
         try:
@@ -113,8 +132,10 @@ class Worker:
 
     def run(self) -> None:
         """Pull until stopped; then settle in-flight messages within the grace period."""
-        subscriber = pubsub_v1.SubscriberClient()
-        path = subscriber.subscription_path(self.settings.google_cloud_project, SUBSCRIPTION)
+        self._subscriber = subscriber = pubsub_v1.SubscriberClient()
+        self._path = path = subscriber.subscription_path(
+            self.settings.google_cloud_project, SUBSCRIPTION
+        )
         flow = pubsub_v1.types.FlowControl(max_messages=self.settings.batch_size)
         pool = ThreadPoolExecutor(self.settings.asr_concurrency, thread_name_prefix="asr")
         with subscriber:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import jiwer
 import numpy as np
+import soundfile as sf
 from num2words import num2words
 
 from salescontrol import synth
@@ -53,3 +55,10 @@ def normalise(text: str) -> str:
 def cer(reference: str, hypothesis: str) -> float:
     """Character error rate after `normalise`."""
     return jiwer.cer(normalise(reference), normalise(hypothesis))
+
+
+def opus_bytes(audio: np.ndarray) -> bytes:
+    """Audio as an ogg/opus file's bytes, the format of dialogue objects."""
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, synth.RATE, format="OGG", subtype="OPUS")
+    return buffer.getvalue()

@@ -52,7 +52,11 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        eventually(self._healthy, 60, f"the worker's /health (log {log_path})")
+        try:
+            eventually(self._healthy, 60, f"the worker's /health (log {log_path})")
+        except BaseException:
+            self.__exit__()
+            raise
 
     def _healthy(self) -> bool:
         if self.proc.poll() is not None:
@@ -63,13 +67,22 @@ class WorkerProcess:
             return False
 
     def metrics(self) -> dict[str, float]:
-        body = requests.get(f"http://127.0.0.1:{self.port}/health", timeout=5).json()
-        return body
+        """The counters of /health (processed, failed, skipped, retried, in_flight, rtf)."""
+        return requests.get(f"http://127.0.0.1:{self.port}/health", timeout=5).json()
 
     def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM; the exit code, which must come within `timeout` seconds."""
         if self.proc.poll() is None:
             self.proc.terminate()
         return self.proc.wait(timeout=timeout)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def make_dialogue(engine: sa.Engine, audio: bytes | None) -> tuple[str, str]:

@@ -90,5 +90,5 @@ def test_default_model_is_assembled_once_and_verified(tmp_path: Path) -> None:
 def test_a_missing_model_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         models.resolve(str(tmp_path / "nowhere"), tmp_path)
-    with pytest.raises(ConfigError, match="cannot load Whisper model 'large-v3' .* offline"):
+    with pytest.raises(ConfigError, match=r"cannot load Whisper model 'large-v3' .* offline"):
         models.load("large-v3", "cpu", "int8", 1, str(tmp_path))

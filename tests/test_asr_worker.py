@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from salescontrol import messages, synth
+from salescontrol import messages
 from salescontrol.local.stack import LocalStack
 from salescontrol.messages import AsrRequest
-from tests.asr_samples import SHORT, cer, dialogue_audio, script
+from tests.asr_samples import SHORT, cer, dialogue_audio, opus_bytes, script
 from tests.asr_support import WorkerProcess, dialogue_state, eventually, make_dialogue, watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator, pytest.mark.postgres]
 
 
-def opus_bytes(audio) -> bytes:
-    buffer = io.BytesIO()
-    synth.sf.write(buffer, audio, synth.RATE, format="OGG", subtype="OPUS")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def worker(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(stack, tmp_path_factory.mktemp("asr") / "worker.log")
-    yield process
-    assert process.stop() == 0
+    with WorkerProcess(stack, tmp_path_factory.mktemp("asr") / "worker.log") as process:
+        yield process
+        assert process.stop() == 0
 
 
 @pytest.fixture(scope="module")
@@ -101,22 +93,3 @@ def test_bad_audio_fails_with_reason_and_is_acked(
     assert object_name in state["asr_error"] and state["text"] is None
     after = worker.metrics()
     assert after["failed"] == before["failed"] + 1 and after["retried"] == before["retried"]
-
-
-def test_sigterm_with_work_in_flight_requeues_it_and_exits_0(
-    stack: LocalStack, stack_env: dict, engine: sa.Engine, worker: WorkerProcess, tmp_path: Path
-) -> None:
-    # A second worker with no grace period, fed a long dialogue while the first is busy.
-    long_ogg = opus_bytes(dialogue_audio(SHORT * 8))
-    eager = WorkerProcess(stack, tmp_path / "eager.log", ASR_SHUTDOWN_GRACE_SEC="0.5")
-    ids = [make_dialogue(engine, long_ogg) for _ in range(2)]
-    for dialogue_id, object_name in ids:
-        messages.publish(AsrRequest(dialogue_id, object_name))
-    eventually(lambda: eager.metrics()["in_flight"] >= 1, 60, "work in the second worker")
-    assert eager.stop(timeout=30) == 0
-    log = (tmp_path / "eager.log").read_text()
-    assert "transcription interrupted by shutdown; nacked" in log
-    # The nacked dialogue is redelivered and finished by the remaining worker.
-    for dialogue_id, _ in ids:
-        state = eventually(lambda d=dialogue_id: _done(engine, d), 240, "the requeued dialogue")
-        assert state["asr_status"] == "DONE"
