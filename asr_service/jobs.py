@@ -103,7 +103,9 @@ def _store(request: AsrRequest, transcript: Transcript, tier: str) -> None:
         _set_status(conn, request.dialogue_id, DONE)
 
 
-def _set_status(conn: sa.Connection, dialogue_id: str, status: str, error: str | None = None):
+def _set_status(
+    conn: sa.Connection, dialogue_id: str, status: str, error: str | None = None
+) -> None:
     conn.execute(
         sa.text(
             "UPDATE dialogues SET asr_status = :s, asr_error = :e, updated_at = now() "

@@ -1,9 +1,9 @@
 """Decoding with the measured settings, and guards against Whisper's hallucinations.
 
 Dialogue audio is already cut by VAD, so faster-whisper's own VAD is off. Decoding is
-greedy-free beam search at temperature 0 only: the default temperature fallback re-decodes
-a hard window up to five times (a bad clip ran 10x slower) and is where most invented
-text comes from. Segments are then dropped when Whisper itself thinks they are silence,
+beam search at temperature 0 only: the default temperature fallback re-decodes a hard
+window up to five times (a bad clip ran 10x slower) and is where much invented text
+comes from. Segments are then dropped when Whisper itself thinks they are silence,
 when they are decoding loops (gzip compression ratio), when they repeat the previous
 segment, or when they are one of the phantom lines Whisper learned from subtitles.
 """

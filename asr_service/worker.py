@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -67,6 +68,8 @@ class Worker:
             ids["dialogue_id"] = request.dialogue_id
             outcome = jobs.process(request, self.engine, self.abort)
         except BadInput as exc:
+            if request is None:  # a malformed payload: keep it in the log, it has no row
+                ids["data"] = msg.data[:1000].decode("utf-8", errors="replace")
             log.error("asr request failed: %s", exc.reason, extra=ids)
             if request is not None:
                 self._settle(
@@ -123,7 +126,7 @@ class Worker:
         except (AssertionError, gexc.GoogleAPIError):
             received.nack()
 
-    def _settle(self, action) -> None:
+    def _settle(self, action: Callable[[], None]) -> None:
         """Record a status; a database outage must not stop the ack/nack that follows."""
         try:
             action()
