@@ -34,7 +34,6 @@ from salescontrol.messages import AsrRequest
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION = "asr"  # topology.yaml: pull subscription on asr-requests
 TRANSIENT_PAUSE_SEC = 2.0
 
 
@@ -137,7 +136,7 @@ class Worker:
         """Pull until stopped; then settle in-flight messages within the grace period."""
         self._subscriber = subscriber = pubsub_v1.SubscriberClient()
         self._path = path = subscriber.subscription_path(
-            self.settings.google_cloud_project, SUBSCRIPTION
+            self.settings.google_cloud_project, self.settings.asr_subscription
         )
         flow = pubsub_v1.types.FlowControl(max_messages=self.settings.batch_size)
         pool = ThreadPoolExecutor(self.settings.asr_concurrency, thread_name_prefix="asr")

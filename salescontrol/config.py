@@ -83,6 +83,9 @@ class Settings:
         str(Path.home() / ".cache" / "salescontrol" / "whisper"),
         "Where the offline `base` model is assembled once.",
     )
+    asr_subscription: str = _setting(
+        "asr", "Pull subscription on asr-requests the worker streams from (topology.yaml)."
+    )
     batch_size: int = _setting(
         5, "Most asr-requests the worker leases at once (Pub/Sub flow control)."
     )

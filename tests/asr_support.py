@@ -41,7 +41,14 @@ class WorkerProcess:
 
     def __init__(self, stack: LocalStack, log_path: Path, **settings: str) -> None:
         self.port = free_port()
-        env = {**os.environ, **stack.env, "ASR_HEALTH_PORT": str(self.port), **settings}
+        self.subscription = _subscribe(stack.project, "asr-requests", ack_deadline_seconds=600)
+        env = {
+            **os.environ,
+            **stack.env,
+            "ASR_HEALTH_PORT": str(self.port),
+            "ASR_SUBSCRIPTION": self.subscription.rsplit("/", 1)[1],
+            **settings,
+        }
         env["PYTHONPATH"] = str(REPO)
         self.log_path = log_path
         with open(log_path, "ab") as log:
@@ -83,6 +90,18 @@ class WorkerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        with pubsub_v1.SubscriberClient() as subscriber:
+            subscriber.delete_subscription(subscription=self.subscription)
+
+
+def _subscribe(project: str, topic: str, **options: int) -> str:
+    """A new pull subscription on `topic` with a uuid in its name; its path."""
+    with pubsub_v1.SubscriberClient() as subscriber:
+        name = subscriber.subscription_path(project, f"test-{topic}-{uuid.uuid4().hex[:8]}")
+        subscriber.create_subscription(
+            name=name, topic=f"projects/{project}/topics/{topic}", **options
+        )
+    return name
 
 
 def make_dialogue(engine: sa.Engine, audio: bytes | None) -> tuple[str, str]:
@@ -124,9 +143,8 @@ def dialogue_state(engine: sa.Engine, dialogue_id: str) -> dict[str, Any]:
 @contextmanager
 def watch(project: str, topic: str) -> Iterator[Callable[[], list[dict]]]:
     """A temporary pull subscription on `topic`; yields a function that pulls what came."""
+    name = _subscribe(project, topic)
     subscriber = pubsub_v1.SubscriberClient()
-    name = subscriber.subscription_path(project, f"test-{topic}-{uuid.uuid4().hex[:8]}")
-    subscriber.create_subscription(name=name, topic=f"projects/{project}/topics/{topic}")
     received: list[dict] = []
 
     def pull() -> list[dict]:
