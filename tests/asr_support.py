@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from google.cloud import pubsub_v1
 
 from salescontrol import chunks, devices, storage
-from salescontrol.local.stack import LocalStack, free_port
+from salescontrol.local.stack import LocalStack, _env, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,9 @@ class WorkerProcess:
 
     def __init__(self, stack: LocalStack, log_path: Path, **settings: str) -> None:
         self.port = free_port()
-        self.subscription = _subscribe(stack.project, "asr-requests", ack_deadline_seconds=600)
+        self.stack_env = stack.env
+        with _env(self.stack_env):  # module-scoped callers run before stack_env is set
+            self.subscription = _subscribe(stack.project, "asr-requests", ack_deadline_seconds=600)
         env = {
             **os.environ,
             **stack.env,
@@ -90,7 +92,7 @@ class WorkerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        with pubsub_v1.SubscriberClient() as subscriber:
+        with _env(self.stack_env), pubsub_v1.SubscriberClient() as subscriber:
             subscriber.delete_subscription(subscription=self.subscription)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from asr_service.engine import Engine, decode
 from asr_service.transcribe import Options, filter_segments
 from salescontrol import config, synth
 from salescontrol.errors import BadInput, ConfigError
-from tests.asr_samples import DIALOGUE, cer, dialogue_audio, script
+from tests.asr_samples import DIALOGUE, SHORT, cer, dialogue_audio, script
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +95,21 @@ def test_a_missing_model_is_one_clear_error(tmp_path: Path) -> None:
         models.resolve(str(tmp_path / "nowhere"), tmp_path)
     with pytest.raises(ConfigError, match=r"cannot load Whisper model 'large-v3' .* offline"):
         models.load("large-v3", "cpu", "int8", 1, str(tmp_path))
+
+
+def test_cli_transcribe_prints_json_for_each_file(tmp_path: Path) -> None:
+    speech = synth.write(tmp_path / "speech.ogg", dialogue_audio(SHORT))
+    noise = synth.write(tmp_path / "noise.ogg", synth.shop_noise(5.0, level_db=-45.0))
+    result = subprocess.run(
+        [sys.executable, "-m", "salescontrol", "transcribe", str(speech), str(noise), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = json.loads(result.stdout)
+    assert first["file"] == str(speech) and cer(script(SHORT), first["text"]) <= 0.15
+    assert abs(first["audio_s"] - len(dialogue_audio(SHORT)) / synth.RATE) < 0.1
+    assert first["processing_s"] > 0
+    assert second == {**second, "file": str(noise), "text": ""}
