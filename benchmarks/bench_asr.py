@@ -88,6 +88,7 @@ def main() -> None:
             ),
         ]
         variants = {
+            "worker settings with float32": {"WHISPER_COMPUTE_TYPE": "float32"},
             "worker, beam 1": {"ASR_BEAM_SIZE": "1"},
             "worker, no word timestamps": {"ASR_WORD_TIMESTAMPS": "false"},
             "worker, cpu_threads 1": {"WHISPER_CPU_THREADS": "1"},
