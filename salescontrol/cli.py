@@ -1,10 +1,11 @@
 """`python -m salescontrol COMMAND`: one entry for every command-line job.
 
-migrate   apply the SQL migrations of sql/ to DATABASE_URL
-local     run the whole cloud side on this machine until Ctrl-C
-analyze   upsell analysis of a transcript text file (LLM or rules), as the function does
-sweep     one sweeper tick: close dialogues of quiet devices, re-queue stuck work
-dashboard serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
+    migrate     apply the SQL migrations of sql/ to DATABASE_URL
+    local       run the whole cloud side on this machine until Ctrl-C
+    analyze     upsell analysis of a transcript text file (LLM or rules), as the function does
+    sweep       one sweeper tick: close dialogues of quiet devices, re-queue stuck work
+    dashboard   serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
+    transcribe  transcribe audio files with the ASR worker's models and settings
 """
 
 from __future__ import annotations
@@ -121,6 +122,32 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    import json
+
+    from asr_service.engine import Engine, decode
+    from salescontrol.config import settings
+
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    engine = Engine(settings())  # one model load for all files
+    results = []
+    for name in args.files:
+        transcript, _ = engine.run(decode(Path(name), name))
+        results.append(
+            {
+                "file": name,
+                "text": transcript.text,
+                "audio_s": transcript.audio_sec,
+                "processing_s": transcript.processing_sec,
+            }
+        )
+        if not args.json:
+            print(f"{name}: {transcript.text}", flush=True)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -154,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", action="store_true", help="use the rules analyzer (no network)")
     p.add_argument("--json", action="store_true", help="print the result object as JSON")
     p.set_defaults(func=cmd_analyze)
+
     p = sub.add_parser("sweep", help="one sweeper tick against DATABASE_URL and the bucket")
     p.set_defaults(func=cmd_sweep)
+
     p = sub.add_parser("dashboard", help="serve the dashboard until Ctrl-C")
     p.add_argument("--port", type=int, default=0, help="port (default DASHBOARD_PORT)")
     p.add_argument("--address", default="127.0.0.1", help="address to listen on")
@@ -165,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="host[:port] the browser reaches the dashboard at (repeatable; default localhost)",
     )
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("transcribe", help="transcribe audio files (WHISPER_* settings)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (ogg/opus, wav, ...)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    p.set_defaults(func=cmd_transcribe)
     return parser
 
 

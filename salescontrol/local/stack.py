@@ -88,12 +88,14 @@ class LocalStack:
         project: str = "salescontrol-local",
         bucket: str = "salescontrol-audio",
         echo: Callable[[str], None] = print,
+        asr: bool = True,
     ) -> None:
         self.workdir = workdir.resolve()
         self.project = project
         self.bucket = bucket
         self.admin_token = admin_token or new_token()
         self.echo = echo
+        self.asr = asr  # the ASR worker loads a Whisper model: tests that need none skip it
         self.topology = topology.load()
         self.ports: dict[str, int] = {"ingest": ingest_port or free_port()}
         self.services: list[Service] = []
@@ -144,6 +146,9 @@ class LocalStack:
             self._wait(function, lambda f=function: _port_open(self.ports[f]))
         with _env(self.env):
             provision.create_subscriptions(self.project, self.topology, self._push_endpoints())
+        if self.asr:
+            self._start_asr()
+            self._wait("asr", lambda: _http_ok(self.url("asr") + "/health"))
         self._write_env_file()
         self._start_sweep_timer()
         self.echo(f"local stack is up in {time.monotonic() - started:.1f} s")
@@ -180,6 +185,7 @@ class LocalStack:
         for function in self._functions():
             lines.append(f"  function {function:<10} {self.url(function)}")
         lines += [
+            *([f"  asr worker          {self.url('asr')}/health"] if self.asr else []),
             f"  postgres            {self.env['DATABASE_URL']}",
             f"  pubsub emulator     {self.env['PUBSUB_EMULATOR_HOST']}",
             f"  fake-gcs-server     {self.env['STORAGE_EMULATOR_HOST']}  bucket {self.bucket}",
@@ -219,7 +225,13 @@ class LocalStack:
         (self.workdir / "logs").mkdir(parents=True)
 
     def _allocate_ports(self) -> None:
-        for name in ["postgres", "pubsub", "gcs", *self._functions()]:
+        for name in [
+            "postgres",
+            "pubsub",
+            "gcs",
+            *self._functions(),
+            *(["asr"] if self.asr else []),
+        ]:
             if name not in self.ports:
                 self.ports[name] = free_port()
         for name, port in self.ports.items():
@@ -405,17 +417,25 @@ class LocalStack:
             env={"PUBSUB_EMULATOR_HOST": self.env["PUBSUB_EMULATOR_HOST"]},
         )
 
-    def _start_function(self, name: str) -> None:
-        source = FUNCTIONS_DIR / name / "main.py"
-        if not source.exists():
-            raise StackError(f"function {name} of topology.yaml has no source at {source}")
-        env = {
+    def _child_env(self) -> dict[str, str]:
+        return {
             **self.env,
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
             ),
             "PYTHONUNBUFFERED": "1",
         }
+
+    def _start_asr(self) -> None:
+        # CPU, int8 and the offline base model unless the environment says otherwise.
+        env = {**self._child_env(), "ASR_HEALTH_PORT": str(self.ports["asr"])}
+        self._spawn("asr", [sys.executable, "-m", "asr_service"], env=env)
+
+    def _start_function(self, name: str) -> None:
+        source = FUNCTIONS_DIR / name / "main.py"
+        if not source.exists():
+            raise StackError(f"function {name} of topology.yaml has no source at {source}")
+        env = self._child_env()
         self._spawn(
             name,
             [
