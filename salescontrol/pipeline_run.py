@@ -242,7 +242,7 @@ def results(engine: sa.Engine, device_id: str, origin: datetime) -> list[Dialogu
 def wall_seconds(engine: sa.Engine, device_id: str) -> float | None:
     """First chunk uploaded -> last analysis stored, for the device."""
     with engine.connect() as conn:
-        return conn.execute(
+        seconds = conn.execute(
             sa.text(
                 "SELECT EXTRACT(EPOCH FROM "
                 "(SELECT max(a.created_at) FROM dialogue_upsell_analysis a "
@@ -252,6 +252,7 @@ def wall_seconds(engine: sa.Engine, device_id: str) -> float | None:
             ),
             {"d": device_id},
         ).scalar()
+    return float(seconds) if seconds is not None else None  # EXTRACT gives a Decimal
 
 
 @dataclass
