@@ -79,7 +79,7 @@ def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
     ]
     wall = run.wall_seconds()
     analyzers = sorted({r.analyzer for r in results if r.analyzer})
-    return {
+    scores = {
         **evaluation.score(truth, found),
         "audio_minutes_per_minute": (
             evaluation.audio_minutes_per_minute(run.audio_sec, wall) if wall else None
@@ -94,6 +94,7 @@ def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
         "elapsed_sec": round(run.elapsed_sec, 1),
         "timed_out": run.timed_out,
     }
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
 
 
 def scores_table(scores: dict[str, Any]) -> str:
