@@ -388,10 +388,10 @@ def pipeline(
         origin = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=audio_sec + 60)
         run = Run(stack, device, engine, audio, audio_sec, origin, chunk_sec, speed)
         config = recorder_config(device, stack.url("ingest"), workdir / "spool", chunk_sec)
-        pace = f"{speed:g}x real time" if speed else "as fast as it encodes"
+        pace = f"at {speed:g}x real time" if speed else "as fast as it encodes"
         echo(
             f"replaying {audio.name} ({audio_sec / 60:.1f} min, {run.chunks_expected} chunks "
-            f"of {chunk_sec:g} s) at {pace} as device {device.device_id}"
+            f"of {chunk_sec:g} s) {pace} as device {device.device_id}"
         )
         started = time.monotonic()
         with _recorder_log(workdir / "logs" / "recorder.log"):
