@@ -10,10 +10,12 @@ eval      run a recording through the pipeline and score it against its ground t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from salescontrol.errors import SalesControlError
@@ -24,7 +26,22 @@ class _Stop(Exception):
 
 
 def _raise_stop(signum: int, frame: object) -> None:
+    # Further signals are ignored: the cleanup this unwinds into must run to its end.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise _Stop(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Inside the block SIGTERM and SIGINT raise _Stop; after it they are ignored."""
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -39,22 +56,19 @@ def cmd_local(args: argparse.Namespace) -> int:
     from salescontrol.local.stack import LocalStack
 
     stack = LocalStack(Path(args.workdir), ingest_port=args.port)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
     try:
-        print("starting the local stack ...", flush=True)
-        stack.start()
-        print(stack.summary(), flush=True)
-        print("\nPress Ctrl-C to stop.", flush=True)
-        while True:
-            stack.check_alive()
-            time.sleep(0.5)
+        with _stop_on_signals():
+            print("starting the local stack ...", flush=True)
+            stack.start()
+            print(stack.summary(), flush=True)
+            print("\nPress Ctrl-C to stop.", flush=True)
+            while True:
+                stack.check_alive()
+                time.sleep(0.5)
     except _Stop:
         print("\nstopping ...", flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
         print("local stack stopped", flush=True)
 
@@ -101,16 +115,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from salescontrol import demo, pipeline_run
 
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
     try:
-        with pipeline_run.pipeline(
-            Path(args.audio),
-            Path(args.workdir),
-            speed=args.speed,
-            timeout=args.timeout,
-            port=args.port,
-        ) as run:
+        with (
+            _stop_on_signals(),
+            pipeline_run.pipeline(
+                Path(args.audio),
+                Path(args.workdir),
+                speed=args.speed,
+                timeout=args.timeout,
+                port=args.port,
+            ) as run,
+        ):
             print(demo.summary(run.results()), flush=True)
             if run.timed_out:
                 print(f"\nwarning: not finished after {args.timeout:g} s: {run.progress.line()}")
@@ -130,9 +145,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except _Stop:
         print("\nstopping ...", flush=True)
         return 0
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -145,23 +157,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     def echo(line: str) -> None:
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
     try:
-        with pipeline_run.pipeline(
-            Path(args.audio),
-            Path(args.workdir) if args.workdir else None,
-            speed=args.speed,
-            timeout=args.timeout,
-            echo=echo,
-        ) as run:
+        with (
+            _stop_on_signals(),
+            pipeline_run.pipeline(
+                Path(args.audio),
+                Path(args.workdir) if args.workdir else None,
+                speed=args.speed,
+                timeout=args.timeout,
+                echo=echo,
+            ) as run,
+        ):
             scores = demo.evaluate(run, truth)
     except _Stop:
         echo("stopped")
         return 130
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if args.json:
         print(json.dumps(scores, ensure_ascii=False))
     else:
@@ -236,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("audio", metavar="AUDIO", help="recording (ogg/opus, wav, ...)")
     p.add_argument("truth", metavar="TRUTH", help="its ground truth JSON")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--workdir", help="keep the stack's logs and data here (default: temporary)")
+    p.add_argument("--workdir", help="keep the stack's logs and data here (wiped at start)")
     _add_run_options(p, speed=10.0)
     p.set_defaults(func=cmd_eval)
     return parser

@@ -8,7 +8,8 @@ Times are seconds from the start of the recording, for truth and found dialogues
 - Segmentation: a found dialogue matches a true one when their intersection over union
   is at least 0.5; matching is one-to-one, best pairs first. Precision = matched / found,
   recall = matched / true.
-- CER: mean character error rate over matched pairs, after `normalise`.
+- CER: mean character error rate over matched pairs, after `normalise` (a matched
+  dialogue with no transcript counts as 1.0).
 - Upsell: end to end. A true positive is a true upsell whose matched found dialogue was
   analysed as attempted; a found "attempted" with no true upsell (unmatched, or matched
   to one without) is a false positive; a true upsell not found or not detected is a miss.
@@ -194,11 +195,8 @@ def audio_minutes_per_minute(audio_sec: float, wall_sec: float) -> float | None:
 def score(truth: Truth, found: list[FoundDialogue]) -> dict[str, Any]:
     """Segmentation, CER and upsell figures of `found` against `truth`."""
     pairs = match(truth.dialogues, found)
-    cers = [
-        cer(truth.dialogues[ti].text, found[fi].text or "")
-        for ti, fi in pairs
-        if found[fi].text is not None
-    ]
+    # a matched dialogue without a transcript counts as all wrong, not as absent
+    cers = [cer(truth.dialogues[ti].text, found[fi].text or "") for ti, fi in pairs]
     true_upsells = sum(t.upsell_attempted for t in truth.dialogues)
     tp = sum(1 for ti, fi in pairs if truth.dialogues[ti].upsell_attempted and found[fi].attempted)
     detected = sum(1 for f in found if f.attempted)
