@@ -129,6 +129,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(demo.summary(run.results()), flush=True)
             if run.timed_out:
                 print(f"\nwarning: not finished after {args.timeout:g} s: {run.progress.line()}")
+            if args.exit:
+                return 1 if run.timed_out else 0
             if demo.dashboard_available():
                 url = demo.start_dashboard(run.stack)
                 if url:
@@ -136,8 +138,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             else:
                 print("\ndashboard: not in this checkout")
             print(f"environment: source {Path(args.workdir) / 'env.sh'}", flush=True)
-            if args.exit:
-                return 1 if run.timed_out else 0
             print("\nThe stack stays up. Press Ctrl-C to stop.", flush=True)
             while True:
                 run.stack.check_alive()

@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 
-from salescontrol import config
+from salescontrol import config, demo
 from salescontrol.evaluation import load_truth
 from salescontrol.pipeline_run import DEMO_TRUTH
 
@@ -113,6 +114,11 @@ def test_demo_analyses_the_shop_morning_and_stops_on_ctrl_c(tmp_path: Path) -> N
                 )
             ).all()
         engine.dispose()
+        # the dashboard, where this checkout has one, serves the same database
+        url = re.search(r"^dashboard: (http://\S+)", out.text, re.M)
+        if demo.dashboard_available():
+            assert url, out.text[-2000:]
+            assert requests.get(url[1], timeout=30).status_code == 200
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
