@@ -3,6 +3,7 @@
 nox -s tests    the test suite against real Postgres, emulators and functions
 nox -s lint     ruff check + ruff format --check
 nox -s local    the local cloud stack until Ctrl-C
+nox -s demo     the whole pipeline on the bundled shop recording (-- --exit to stop when done)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwrig
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "tests": SPEECH + RECORDER + BROWSER,
     "local": (),
+    "demo": (),
     "bench": SPEECH + RECORDER + BROWSER,
 }
 
@@ -76,6 +78,13 @@ def local(session: nox.Session) -> None:
     """Start the local cloud stack (Postgres, emulators, functions) until Ctrl-C."""
     _install(session)
     session.run("python", "-m", "salescontrol", "local", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Replay the bundled shop morning through the whole local pipeline, then until Ctrl-C."""
+    _install(session)
+    session.run("python", "-m", "salescontrol", "demo", *session.posargs)
 
 
 @nox.session

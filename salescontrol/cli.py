@@ -1,21 +1,25 @@
 """`python -m salescontrol COMMAND`: one entry for every command-line job.
 
-    migrate     apply the SQL migrations of sql/ to DATABASE_URL
-    local       run the whole cloud side on this machine until Ctrl-C
-    analyze     upsell analysis of a transcript text file (LLM or rules), as the function does
-    sweep       one sweeper tick: close dialogues of quiet devices, re-queue stuck work
-    dashboard   serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
-    transcribe  transcribe audio files with the ASR worker's models and settings
+migrate     apply the SQL migrations of sql/ to DATABASE_URL
+local       run the whole cloud side on this machine until Ctrl-C
+analyze     upsell analysis of a transcript text file (LLM or rules), as the function does
+sweep       one sweeper tick: close dialogues of quiet devices, re-queue stuck work
+dashboard   serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
+transcribe  transcribe audio files with the ASR worker's models and settings
+demo        the whole pipeline on the bundled shop recording, a summary and the dashboard
+eval        run a recording through the pipeline and score it against its ground truth
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from salescontrol.errors import SalesControlError
@@ -26,7 +30,22 @@ class _Stop(Exception):
 
 
 def _raise_stop(signum: int, frame: object) -> None:
+    # Further signals are ignored: the cleanup this unwinds into must run to its end.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise _Stop(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Inside the block SIGTERM and SIGINT raise _Stop; after it they are ignored."""
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -41,22 +60,19 @@ def cmd_local(args: argparse.Namespace) -> int:
     from salescontrol.local.stack import LocalStack
 
     stack = LocalStack(Path(args.workdir), ingest_port=args.port)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
     try:
-        print("starting the local stack ...", flush=True)
-        stack.start()
-        print(stack.summary(), flush=True)
-        print("\nPress Ctrl-C to stop.", flush=True)
-        while True:
-            stack.check_alive()
-            time.sleep(0.5)
+        with _stop_on_signals():
+            print("starting the local stack ...", flush=True)
+            stack.start()
+            print(stack.summary(), flush=True)
+            print("\nPress Ctrl-C to stop.", flush=True)
+            while True:
+                stack.check_alive()
+                time.sleep(0.5)
     except _Stop:
         print("\nstopping ...", flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
         print("local stack stopped", flush=True)
 
@@ -148,6 +164,88 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from salescontrol import demo, pipeline_run
+
+    try:
+        with (
+            _stop_on_signals(),
+            pipeline_run.pipeline(
+                Path(args.audio),
+                Path(args.workdir),
+                speed=args.speed,
+                timeout=args.timeout,
+                port=args.port,
+            ) as run,
+        ):
+            print(demo.summary(run.results()), flush=True)
+            if run.timed_out:
+                print(f"\nwarning: not finished after {args.timeout:g} s: {run.progress.line()}")
+            if args.exit:
+                return 1 if run.timed_out else 0
+            if demo.dashboard_available():
+                url = demo.start_dashboard(run.stack)
+                if url:
+                    print(f"\ndashboard: {url}  (login: ADMIN_TOKEN={run.stack.admin_token})")
+            else:
+                print("\ndashboard: not in this checkout")
+            print(f"environment: source {Path(args.workdir) / 'env.sh'}", flush=True)
+            print("\nThe stack stays up. Press Ctrl-C to stop.", flush=True)
+            while True:
+                run.stack.check_alive()
+                time.sleep(0.5)
+    except _Stop:
+        print("\nstopping ...", flush=True)
+        return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from salescontrol import demo, evaluation, pipeline_run
+
+    truth = evaluation.load_truth(Path(args.truth))  # a bad truth fails before any work
+
+    def echo(line: str) -> None:
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    try:
+        with (
+            _stop_on_signals(),
+            pipeline_run.pipeline(
+                Path(args.audio),
+                Path(args.workdir) if args.workdir else None,
+                speed=args.speed,
+                timeout=args.timeout,
+                echo=echo,
+            ) as run,
+        ):
+            scores = demo.evaluate(run, truth)
+    except _Stop:
+        echo("stopped")
+        return 130
+    if args.json:
+        print(json.dumps(scores, ensure_ascii=False))
+    else:
+        print(demo.scores_table(scores))
+    return 1 if scores["timed_out"] else 0
+
+
+def _add_run_options(p: argparse.ArgumentParser, speed: float) -> None:
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=speed,
+        help=f"replay speed, times real time (default {speed:g}; 0 = as fast as possible)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="give up waiting for the pipeline after this many seconds (default 900)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -199,6 +297,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files (ogg/opus, wav, ...)")
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     p.set_defaults(func=cmd_transcribe)
+
+    from salescontrol.pipeline_run import DEMO_AUDIO
+
+    p = sub.add_parser("demo", help="the whole pipeline on the bundled shop recording")
+    p.add_argument("--exit", action="store_true", help="stop the stack when done")
+    p.add_argument("--audio", default=str(DEMO_AUDIO), help="recording to replay")
+    p.add_argument("--port", type=int, default=0, help="port of the ingest function (0 = any)")
+    p.add_argument(
+        "--workdir",
+        default=".salescontrol-demo",
+        help="folder for logs, env.sh, object data and the recorder's spool; wiped at start",
+    )
+    _add_run_options(p, speed=10.0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("eval", help="score a recording's trip through the pipeline")
+    p.add_argument("audio", metavar="AUDIO", help="recording (ogg/opus, wav, ...)")
+    p.add_argument("truth", metavar="TRUTH", help="its ground truth JSON")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--workdir", help="keep the stack's logs and data here (wiped at start)")
+    _add_run_options(p, speed=10.0)
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -196,6 +196,11 @@ class LocalStack:
         lines += [f"  export {k}={v}" for k, v in self.env.items()]
         return "\n".join(lines)
 
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Path:
+        """Run one more child (say the dashboard) on this stack; it stops with the stack."""
+        self._spawn(name, argv, env={**self.env, "PYTHONUNBUFFERED": "1", **(env or {})})
+        return self.workdir / "logs" / f"{name}.log"
+
     def __enter__(self) -> LocalStack:
         try:
             self.start()

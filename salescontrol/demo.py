@@ -1,0 +1,133 @@
+"""What `python -m salescontrol demo` and `eval` print: the summary, the scores, the dashboard."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import sys
+import time
+from typing import Any
+
+from salescontrol import evaluation
+from salescontrol.local.stack import LocalStack, free_port
+from salescontrol.pipeline_run import DialogueResult, Run
+
+DASHBOARD_START_SEC = 90.0
+_ANSWER = {True: "да", False: "нет", None: "—"}
+
+
+def _quote(result: DialogueResult, width: int = 90) -> str:
+    """The offer's words if the analyzer quoted them, else the transcript's start."""
+    line = next((o.get("quote") for o in result.offers if o.get("quote")), None)
+    line = line or result.text or ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def summary(results: list[DialogueResult]) -> str:
+    """A table of the dialogues and the upsell figures, with examples."""
+    lines = [
+        "",
+        f"{'#':>2}  {'time':>11}  {'status':<8} {'sale':<4} {'upsell':<6} {'accepted':<8} text",
+    ]
+    for n, r in enumerate(results, start=1):
+        span = f"{_clock(r.start_s)}–{_clock(r.end_s)}"
+        status = r.analysis_status if r.asr_status != "FAILED" else "ASR FAIL"
+        lines.append(
+            f"{n:>2}  {span:>11}  {status:<8} {_ANSWER[r.is_sales_dialogue]:<4} "
+            f"{_ANSWER[r.attempted]:<6} {_ANSWER[r.accepted if r.attempted else None]:<8} "
+            f"{_quote(r, 60)}"
+        )
+    sales = [r for r in results if r.is_sales_dialogue]
+    attempted = [r for r in sales if r.attempted]
+    accepted = [r for r in attempted if r.accepted]
+    rate = f"{len(attempted) / len(sales):.0%}" if sales else "—"
+    lines += [
+        "",
+        f"dialogues: {len(results)} · sales: {len(sales)} · upsell attempted: {len(attempted)}"
+        f" (rate {rate}) · accepted: {len(accepted)}",
+    ]
+    examples = [
+        ("upsell accepted", next((r for r in attempted if r.accepted), None)),
+        ("upsell refused", next((r for r in attempted if r.accepted is False), None)),
+        ("sale without upsell", next((r for r in sales if not r.attempted), None)),
+    ]
+    for label, example in examples:
+        if example is not None:
+            lines.append(f"  {label + ':':<21} «{_quote(example)}»")
+    return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
+    """The evaluation's JSON object for a finished run."""
+    results = run.results()
+    found = [
+        evaluation.FoundDialogue(
+            start=r.start_s,
+            end=r.end_s,
+            text=r.text,
+            # a SKIPPED or FAILED analysis made no claim either way
+            attempted=r.attempted if r.analysis_status == "DONE" else None,
+            accepted=r.accepted if r.analysis_status == "DONE" else None,
+            latency_s=r.latency_s,
+        )
+        for r in results
+    ]
+    wall = run.wall_seconds()
+    analyzers = sorted({r.analyzer for r in results if r.analyzer})
+    scores = {
+        **evaluation.score(truth, found),
+        "audio_minutes_per_minute": (
+            evaluation.audio_minutes_per_minute(run.audio_sec, wall) if wall else None
+        ),
+        "chunks_expected": run.chunks_expected,
+        "chunks_done": run.progress.chunks_done,
+        "chunks_rejected": run.progress.chunks_rejected,
+        "analyzer": ",".join(analyzers) or None,
+        "replay_speed": run.speed,
+        "chunk_sec": run.chunk_sec,
+        "audio_sec": round(run.audio_sec, 2),
+        "elapsed_sec": round(run.elapsed_sec, 1),
+        "timed_out": run.timed_out,
+    }
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+
+
+def scores_table(scores: dict[str, Any]) -> str:
+    """The evaluation object as aligned `name  value` lines."""
+
+    def show(value: Any) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    width = max(map(len, scores))
+    return "\n".join(f"  {name:<{width}}  {show(value)}" for name, value in scores.items())
+
+
+def dashboard_available() -> bool:
+    """Whether this checkout has the dashboard (its package and its CLI command)."""
+    from salescontrol import cli
+
+    return importlib.util.find_spec("dashboard") is not None and hasattr(cli, "cmd_dashboard")
+
+
+def start_dashboard(stack: LocalStack) -> str | None:
+    """Serve the dashboard on the stack's database; its URL, or None if it did not come up."""
+    port = free_port()
+    log = stack.spawn(
+        "dashboard",
+        [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(port)],
+    )
+    deadline = time.monotonic() + DASHBOARD_START_SEC
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return f"http://127.0.0.1:{port}/"
+        time.sleep(0.5)
+    print(f"the dashboard did not answer in {DASHBOARD_START_SEC:.0f} s; see {log}")
+    return None

@@ -1,0 +1,229 @@
+"""Scoring a pipeline run against ground truth: pure functions, no I/O but `load_truth`.
+
+Truth (the format `python -m salescontrol eval` reads):
+    {"duration": s, "dialogues": [{"start": s, "end": s, "text": "...",
+     "upsell_attempted": bool, "accepted": bool | null, "kind": "sale" | "other"}]}
+Times are seconds from the start of the recording, for truth and found dialogues alike.
+
+- Segmentation: a found dialogue matches a true one when their intersection over union
+  is at least 0.5; matching is one-to-one, best pairs first. Precision = matched / found,
+  recall = matched / true.
+- CER: mean character error rate over matched pairs, after `normalise` (a matched
+  dialogue with no transcript counts as 1.0).
+- Upsell: end to end. A true positive is a true upsell whose matched found dialogue was
+  analysed as attempted; a found "attempted" with no true upsell (unmatched, or matched
+  to one without) is a false positive; a true upsell not found or not detected is a miss.
+A ratio with nothing to count (no found dialogues, no true upsells) is None, not 0 or 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jiwer
+from num2words import num2words
+
+from salescontrol.errors import BadInput
+
+MIN_IOU = 0.5
+KINDS = ("sale", "other")
+
+
+@dataclass(frozen=True)
+class TrueDialogue:
+    start: float
+    end: float
+    text: str
+    upsell_attempted: bool
+    accepted: bool | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class Truth:
+    duration: float
+    dialogues: tuple[TrueDialogue, ...]
+
+
+@dataclass(frozen=True)
+class FoundDialogue:
+    """A dialogue the pipeline produced, on the recording's time line (seconds)."""
+
+    start: float
+    end: float
+    text: str | None = None  # None: not transcribed
+    attempted: bool | None = None  # None: not analysed (or skipped)
+    accepted: bool | None = None
+    latency_s: float | None = None  # last chunk uploaded -> analysis stored
+
+
+def parse_truth(data: Any) -> Truth:
+    """Validate a truth document; BadInput names the first wrong field."""
+    if not isinstance(data, dict):
+        raise BadInput("truth: must be a JSON object", "truth")
+    duration = data.get("duration")
+    if not _number(duration) or duration <= 0:
+        raise BadInput("truth.duration: must be a positive number of seconds", "duration")
+    items = data.get("dialogues")
+    if not isinstance(items, list):
+        raise BadInput("truth.dialogues: must be a list", "dialogues")
+    dialogues = []
+    for i, item in enumerate(items):
+        where = f"dialogues[{i}]"
+        if not isinstance(item, dict):
+            raise BadInput(f"truth.{where}: must be an object", where)
+        start, end = item.get("start"), item.get("end")
+        if not (_number(start) and _number(end) and 0 <= start < end <= duration):
+            raise BadInput(f"truth.{where}: needs 0 <= start < end <= duration", where)
+        for key, kinds in (
+            ("text", (str,)),
+            ("upsell_attempted", (bool,)),
+            ("accepted", (bool, type(None))),
+        ):
+            if not isinstance(item.get(key, ...), kinds):
+                raise BadInput(f"truth.{where}.{key}: missing or of the wrong type", key)
+        if item.get("kind") not in KINDS:
+            raise BadInput(f"truth.{where}.kind: must be one of {', '.join(KINDS)}", "kind")
+        dialogues.append(
+            TrueDialogue(
+                float(start),
+                float(end),
+                item["text"],
+                item["upsell_attempted"],
+                item["accepted"],
+                item["kind"],
+            )
+        )
+    return Truth(float(duration), tuple(sorted(dialogues, key=lambda d: d.start)))
+
+
+def load_truth(path: Path) -> Truth:
+    """Read and validate a truth JSON file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"cannot read truth {path}: {exc}", "truth") from None
+    return parse_truth(data)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def normalise(text: str) -> str:
+    """Lower case, ё as е, numbers as Russian words, no punctuation, single spaces."""
+    text = text.lower().replace("ё", "е").replace("%", " процентов")
+    text = re.sub(r"\d+", lambda m: f" {num2words(int(m.group()), lang='ru')} ", text)
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    return " ".join(text.split())
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate of `hypothesis` against `reference`, both normalised."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    return float(jiwer.cer(ref, hyp))
+
+
+def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Intersection over union of two time intervals."""
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
+
+
+def match(
+    truth: tuple[TrueDialogue, ...] | list[TrueDialogue],
+    found: list[FoundDialogue],
+    min_iou: float = MIN_IOU,
+) -> list[tuple[int, int]]:
+    """One-to-one (truth index, found index) pairs with IoU >= min_iou, best pairs first."""
+    candidates = sorted(
+        (
+            (iou((t.start, t.end), (f.start, f.end)), ti, fi)
+            for ti, t in enumerate(truth)
+            for fi, f in enumerate(found)
+        ),
+        key=lambda c: (-c[0], c[1], c[2]),
+    )
+    used_t: set[int] = set()
+    used_f: set[int] = set()
+    pairs = []
+    for score, ti, fi in candidates:
+        if score < min_iou:
+            break
+        if ti in used_t or fi in used_f:
+            continue
+        used_t.add(ti)
+        used_f.add(fi)
+        pairs.append((ti, fi))
+    return sorted(pairs)
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def f1(precision: float | None, recall: float | None) -> float | None:
+    if precision is None or recall is None:
+        return None
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100), linear between closest ranks; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def audio_minutes_per_minute(audio_sec: float, wall_sec: float) -> float | None:
+    """Minutes of recording processed per minute of wall-clock time."""
+    return audio_sec / wall_sec if wall_sec > 0 else None
+
+
+def score(truth: Truth, found: list[FoundDialogue]) -> dict[str, Any]:
+    """Segmentation, CER and upsell figures of `found` against `truth`."""
+    pairs = match(truth.dialogues, found)
+    # a matched dialogue without a transcript counts as all wrong, not as absent
+    cers = [cer(truth.dialogues[ti].text, found[fi].text or "") for ti, fi in pairs]
+    true_upsells = sum(t.upsell_attempted for t in truth.dialogues)
+    tp = sum(1 for ti, fi in pairs if truth.dialogues[ti].upsell_attempted and found[fi].attempted)
+    detected = sum(1 for f in found if f.attempted)
+    accepted_right = sum(
+        1
+        for ti, fi in pairs
+        if truth.dialogues[ti].upsell_attempted
+        and found[fi].attempted
+        and found[fi].accepted == truth.dialogues[ti].accepted
+    )
+    seg_p, seg_r = ratio(len(pairs), len(found)), ratio(len(pairs), len(truth.dialogues))
+    up_p, up_r = ratio(tp, detected), ratio(tp, true_upsells)
+    latencies = [f.latency_s for f in found if f.latency_s is not None]
+    return {
+        "dialogues_true": len(truth.dialogues),
+        "dialogues_found": len(found),
+        "dialogues_matched": len(pairs),
+        "segmentation_precision": seg_p,
+        "segmentation_recall": seg_r,
+        "segmentation_f1": f1(seg_p, seg_r),
+        "cer": sum(cers) / len(cers) if cers else None,
+        "upsells_true": true_upsells,
+        "upsells_found": detected,
+        "upsell_precision": up_p,
+        "upsell_recall": up_r,
+        "upsell_f1": f1(up_p, up_r),
+        "accepted_accuracy": ratio(accepted_right, tp),
+        "latency_p50_s": percentile(latencies, 50),
+        "latency_p95_s": percentile(latencies, 95),
+    }

@@ -1,0 +1,113 @@
+"""The demo/eval runner's parts that work on any checkout: stages, device, replay, progress."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from recorder_kit import eventually, tone_file
+
+from recorder import replay
+from salescontrol import demo, topology
+from salescontrol import pipeline_run as pr
+from salescontrol.local.stack import LocalStack
+
+
+def test_missing_stages_names_what_nothing_consumes() -> None:
+    full = topology.load()
+    pushed = {
+        name: topology.Function(name, name)
+        for name in full.subscriptions
+        if name not in pr.PULL_WORKERS
+    }
+    complete = dataclasses.replace(full, functions={**full.functions, **pushed})
+    missing_worker = set(pr.missing_stages(complete))
+    # every pushed subscription is consumed; only pull workers absent here can be missing
+    assert all("worker of subscription" in line for line in missing_worker)
+    without_vad = dataclasses.replace(
+        complete, functions={k: v for k, v in complete.functions.items() if v.trigger != "vad"}
+    )
+    assert "no function consumes subscription vad (chunk-uploaded)" in pr.missing_stages(
+        without_vad
+    )
+
+
+def test_progress_line_and_when_it_counts_as_settled() -> None:
+    p = pr.Progress(chunks=8, chunks_done=7, chunks_rejected=1, dialogues=3, transcribed=3)
+    assert p.chunks_settled and not p.dialogues_settled
+    assert p.line() == "chunks 8/8 (1 rejected) · dialogues 3 · transcribed 3 · analysed 0"
+    done = dataclasses.replace(p, analysed=1, skipped=1, asr_failed=1)
+    assert done.dialogues_settled
+    assert done.line().endswith("analysed 2 · failed 1")
+
+
+def _result(n: int, **kwargs) -> pr.DialogueResult:
+    values = {
+        "dialogue_id": f"d{n}",
+        "start_s": 60.0 * n,
+        "end_s": 60.0 * n + 20,
+        "asr_status": "DONE",
+        "analysis_status": "DONE",
+        "text": f"текст диалога {n}",
+        "is_sales_dialogue": True,
+        "attempted": False,
+        "accepted": None,
+        "quality_score": 0,
+        "offers": [],
+        "analyzer": "rules",
+        "latency_s": 5.0,
+        **kwargs,
+    }
+    return pr.DialogueResult(**values)
+
+
+def test_summary_counts_upsells_and_quotes_examples() -> None:
+    results = [
+        _result(0, attempted=True, accepted=True, offers=[{"quote": "возьмете круассан"}]),
+        _result(1, attempted=True, accepted=False, offers=[{"quote": "рекомендую печенье"}]),
+        _result(2),
+        _result(3, is_sales_dialogue=False, text="машина опоздает"),
+    ]
+    text = demo.summary(results)
+    assert "dialogues: 4 · sales: 3 · upsell attempted: 2 (rate 67%) · accepted: 1" in text
+    assert "upsell accepted:      «возьмете круассан»" in text
+    assert "upsell refused:       «рекомендую печенье»" in text
+    assert "sale without upsell:  «текст диалога 2»" in text
+    assert " 4    3:00–3:20  DONE     нет" in text
+
+
+def test_a_replayed_recording_arrives_as_one_registered_device(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    device = pr.register_device(stack.url("ingest"), stack.admin_token, "Тестовый магазин")
+    config = pr.recorder_config(device, stack.url("ingest"), tmp_path / "spool", chunk_sec=3)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    played = replay.run(config, tone_file(tmp_path / "tone.wav", 10), speed=0, start=start)
+    assert played.drained and played.chunks_recorded == 4
+    engine = sa.create_engine(stack.env["DATABASE_URL"], poolclass=sa.pool.NullPool)
+    try:
+        eventually(
+            lambda: pr.progress(engine, device.device_id).chunks == 4, what="four chunks announced"
+        )
+        with engine.connect() as conn:
+            first = conn.execute(
+                sa.text("SELECT min(started_at) FROM audio_chunks WHERE device_id = :d"),
+                {"d": device.device_id},
+            ).scalar()
+        assert first == start  # the chosen time line, in the past
+    finally:
+        engine.dispose()
+
+
+def test_the_demo_refuses_to_start_without_the_whole_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pr, "missing_stages", lambda: ["no function consumes subscription vad"])
+    with (
+        pytest.raises(pr.PrerequisiteError, match=r"not complete.*vad"),
+        pr.pipeline(pr.DEMO_AUDIO),
+    ):
+        pass
