@@ -60,6 +60,7 @@ class Agent:
                 self.health, config.healthcheck.host, config.healthcheck.port
             )
         self._stop = threading.Event()
+        self._periodic: list[threading.Thread] = []
         self._retention_lock = threading.Lock()
 
     @property
@@ -76,8 +77,10 @@ class Agent:
             self.health_server.start()
         if self.uploader:
             self.uploader.start()
-            every(self.config.server.heartbeat_sec, self._heartbeat, self._stop)
-        every(RETENTION_EVERY_SEC, self.enforce_retention, self._stop)
+            self._periodic.append(
+                every(self.config.server.heartbeat_sec, self._heartbeat, self._stop)
+            )
+        self._periodic.append(every(RETENTION_EVERY_SEC, self.enforce_retention, self._stop))
         if self.capture:
             self.capture.start()
         log.info(
@@ -94,6 +97,9 @@ class Agent:
     def close(self) -> None:
         """Finish the chunk being written, stop uploading, stop serving health."""
         self._stop.set()
+        for thread in self._periodic:  # a heartbeat in flight must end before its session
+            thread.join(timeout=self.config.server.timeout_sec)
+        self._periodic.clear()
         if self.capture:
             self.capture.close()
         if self.uploader:
