@@ -3,6 +3,7 @@
 migrate   apply the SQL migrations of sql/ to DATABASE_URL
 local     run the whole cloud side on this machine until Ctrl-C
 analyze   upsell analysis of a transcript text file (LLM or rules), as the function does
+soak      load, fault and bad-input run against a fresh local stack; checks the invariants
 """
 
 from __future__ import annotations
@@ -96,6 +97,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    import json
+
+    from salescontrol.soak import runner
+
+    report = runner.run(runner.options_from(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2, default=str))
+    print(json.dumps({"figures": report.figures, "components": report.components}, indent=2))
+    for check in report.checks:
+        print(f"{check.status:<12} {check.name}" + (f"  ({check.detail})" if check.detail else ""))
+    print(f"{len(report.faults)} faults injected; invariants {'hold' if report.ok else 'BROKEN'}")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -129,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", action="store_true", help="use the rules analyzer (no network)")
     p.add_argument("--json", action="store_true", help="print the result object as JSON")
     p.set_defaults(func=cmd_analyze)
+
+    from salescontrol.soak.runner import add_arguments
+
+    p = sub.add_parser("soak", help="load/fault/bad-input run on a fresh local stack")
+    add_arguments(p)
+    p.add_argument("--json", metavar="FILE", help="write the whole report as JSON")
+    p.set_defaults(func=cmd_soak)
     return parser
 
 

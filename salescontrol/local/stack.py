@@ -173,7 +173,10 @@ class LocalStack:
 
     def restart(self, name: str, sig: int = signal.SIGKILL) -> float:
         """Kill one child with `sig` (its whole group), start it again, wait until it
-        serves; return the seconds it was away. For fault injection (the soak run)."""
+        serves; return the seconds it was away. For fault injection (the soak run).
+
+        Call it from a thread that outlives the stack (the main thread): the new child
+        gets SIGTERM when the thread that spawned it ends (PR_SET_PDEATHSIG)."""
         service = next(s for s in self.services if s.name == name)
         started = time.monotonic()
         _signal_group(service.proc, sig)
