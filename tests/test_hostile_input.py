@@ -88,7 +88,7 @@ def test_fuzzing_the_documented_api_finds_no_5xx_and_no_leak(api, engine) -> Non
                 {"d": attacker["device_id"]},
             )
 
-    victim = fuzz.Victim(victim_device["device_id"], [victim_device["token"], chunk["chunk_id"]])
+    victim = fuzz.Victim(victim_device["device_id"], victim_device["token"], [chunk["chunk_id"]])
     report = fuzz.run(api.base, api.admin_token, attacker["token"], victim, 150, refill)
     assert report.examples >= 150
     assert any(400 <= status < 500 for status in report.by_status)

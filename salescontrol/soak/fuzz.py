@@ -35,7 +35,12 @@ class Victim:
     """A device whose data nobody but the admin may see in an answer."""
 
     device_id: str
-    secrets: list[str]  # its token and its chunk ids
+    token: str
+    chunk_ids: list[str]  # at least one
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self.device_id, self.token, *self.chunk_ids]
 
 
 @dataclass
@@ -63,7 +68,7 @@ def run(
     """Fuzz every operation of the live API at `base_url`; raise FuzzFailure on a defect."""
     document = requests.get(base_url + "/openapi.json", timeout=30).json()
     report = FuzzReport()
-    tokens = st.sampled_from([None, "", "x" * 64, attacker_token, admin_token, victim.secrets[0]])
+    tokens = st.sampled_from([None, "", "x" * 64, attacker_token, admin_token, victim.token])
     requests_ = st.one_of(
         [
             _operation(document, path, method, op, victim)
@@ -97,8 +102,8 @@ def run(
             if response.status_code == 404 and any(c in path for c in "\r\n"):
                 return
             raise FuzzFailure(f"answer is not JSON on {where}: {response.text[:300]}") from None
-        if token != admin_token and token != victim.secrets[0]:
-            for secret in [victim.device_id, *victim.secrets]:
+        if token != admin_token and token != victim.token:
+            for secret in victim.secrets:
                 if secret in response.text and secret not in data.decode(errors="replace") + path:
                     raise FuzzFailure(f"answer leaks {secret} to another caller on {where}")
 
@@ -119,7 +124,9 @@ def _operation(
     if content:
         valid = from_schema(content["schema"], document["components"]["schemas"])
         # Someone else's chunk id inside an otherwise valid announcement.
-        stolen = valid.map(lambda b: {**b, "chunk_id": victim.secrets[1]} if "chunk_id" in b else b)
+        stolen = valid.map(
+            lambda b: {**b, "chunk_id": victim.chunk_ids[0]} if "chunk_id" in b else b
+        )
         bodies = valid | stolen | bodies
     return st.tuples(st.just(method.upper()), paths, bodies)
 

@@ -11,6 +11,7 @@ not have (vad, assemble, asr) is reported as `not_present`, never as passed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import random
 import statistics
@@ -33,7 +34,7 @@ import yaml
 from google.cloud import pubsub_v1, storage
 
 from salescontrol.local.stack import LocalStack, _env
-from salescontrol.soak import badaudio, faults
+from salescontrol.soak import badaudio, faults, fuzz
 
 PASSED, FAILED, NOT_PRESENT = "passed", "failed", "not_present"
 RATE = 16000
@@ -49,6 +50,7 @@ class Options:
     speed: float = 0.0  # 0: as fast as the encoder goes
     seed: int = 0
     timeout_sec: float = 1800.0
+    fuzz_examples: int = 0  # after the run: property-based requests against the ingest API
     workdir: Path | None = None
 
 
@@ -90,6 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=Options.speed, help="0: fastest")
     parser.add_argument("--seed", type=int, default=Options.seed)
     parser.add_argument("--timeout-sec", type=float, default=Options.timeout_sec)
+    parser.add_argument("--fuzz-examples", type=int, default=Options.fuzz_examples)
     parser.add_argument("--workdir", type=Path, default=None)
 
 
@@ -127,6 +130,7 @@ class Sampler:
         self.cpu: dict[str, list[float]] = {}
         self.rss: dict[str, list[float]] = {}
         self.backlog_peak: dict[str, int] = {}
+        self.missed = 0
         self._stop = threading.Event()
         self._procs: dict[int, psutil.Process] = {}
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -159,8 +163,8 @@ class Sampler:
             try:
                 for stage, count in stage_backlog(self.engine).items():
                     self.backlog_peak[stage] = max(self.backlog_peak.get(stage, 0), count)
-            except sa.exc.DBAPIError:
-                pass  # Postgres is being restarted
+            except Exception:  # Postgres is being restarted: sample on
+                self.missed += 1
 
     def components(self) -> dict[str, dict[str, float]]:
         return {
@@ -250,7 +254,90 @@ class Run:
         self.report.components = sampler.components()
         self.report.backlog_peak = sampler.backlog_peak
         self._invariants(engine)
+        self._ingest_capacity()
+        if opts.fuzz_examples:
+            self._fuzz(engine, opts.fuzz_examples)
         engine.dispose()
+
+    def _ingest_capacity(self, seconds: float = 10.0) -> None:
+        """Every device asks for upload URLs as fast as it can, all at once."""
+        url = self.stack.url("ingest") + "/api/v1/chunks/upload-url"
+        started = datetime.now(UTC) - timedelta(hours=1)
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        lock = threading.Lock()
+        deadline = time.monotonic() + seconds
+
+        def device_loop(device: dict[str, Any]) -> None:
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {device['token']}"
+            while time.monotonic() < deadline:
+                # A well-formed announcement with no file behind it: load on ingest alone.
+                chunk_id = str(uuid.uuid4())
+                body = {
+                    "chunk_id": chunk_id,
+                    "started_at": started.isoformat(),
+                    "duration_sec": 60.0,
+                    "size_bytes": 180_000,
+                    "sha256": hashlib.sha256(chunk_id.encode()).hexdigest(),
+                }
+                t0 = time.monotonic()
+                answer = session.post(url, json=body, timeout=30)
+                with lock:
+                    latencies.append(time.monotonic() - t0)
+                    statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+        threads = [threading.Thread(target=device_loop, args=(d,)) for d in self.devices]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
+        self.report.figures["upload_url_burst"] = {
+            "devices": len(self.devices),
+            "seconds": seconds,
+            "requests_per_sec": round(len(latencies) / seconds, 1),
+            "granted_per_sec": round(statuses.get(201, 0) / seconds, 1),
+            "by_status": dict(sorted(statuses.items())),
+            "latency_ms": {
+                "p50": round(cuts[49] * 1000),
+                "p95": round(cuts[94] * 1000),
+                "p99": round(cuts[98] * 1000),
+            },
+        }
+        self.report.check(
+            "upload-URL burst: no 5xx", all(code < 500 for code in statuses), str(statuses)
+        )
+
+    def _fuzz(self, engine: sa.Engine, examples: int) -> None:
+        victim, attacker = self.devices[0], self._register()
+        with engine.connect() as conn:
+            chunk_ids = [
+                str(c)
+                for c in conn.execute(
+                    sa.text("SELECT chunk_id FROM audio_chunks WHERE device_id = :d LIMIT 5"),
+                    {"d": victim["device_id"]},
+                ).scalars()
+            ] or [str(uuid.uuid4())]
+        attacker["network"].close()
+        began = time.monotonic()
+        try:
+            result = fuzz.run(
+                self.stack.url("ingest"),
+                self.stack.admin_token,
+                attacker["token"],
+                fuzz.Victim(victim["device_id"], victim["token"], chunk_ids),
+                examples,
+            )
+        except fuzz.FuzzFailure as exc:
+            self.report.check("fuzzing: no 5xx, no leak", False, str(exc)[:500])
+            return
+        self.report.check("fuzzing: no 5xx, no leak", True, f"{result.examples} requests")
+        self.report.figures["fuzz_examples"] = result.examples
+        self.report.figures["fuzz_by_status"] = dict(sorted(result.by_status.items()))
+        self.report.figures["fuzz_requests_per_sec"] = round(
+            result.examples / (time.monotonic() - began), 1
+        )
 
     def _register(self) -> dict[str, Any]:
         body = {
