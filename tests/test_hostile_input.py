@@ -14,22 +14,12 @@ import jsonschema
 import pytest
 import requests
 import sqlalchemy as sa
+from test_ingest import announcement
 
-from salescontrol import ratelimit, signed_urls
+from salescontrol import devices, ratelimit, signed_urls
 from salescontrol.soak import fuzz
 
 UPLOAD = "/api/v1/chunks/upload-url"
-
-
-def announcement(**overrides) -> dict:
-    body = {
-        "chunk_id": str(uuid.uuid4()),
-        "started_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
-        "duration_sec": 60.0,
-        "size_bytes": 1000,
-        "sha256": "ab" * 32,
-    }
-    return {**body, **overrides}
 
 
 # --- the OpenAPI document -------------------------------------------------------------
@@ -288,19 +278,7 @@ def test_rate_limit_holds_across_instances(migrated_db) -> None:
     """Two connections (two function instances) share one bucket: burst is never exceeded."""
     device_id = uuid.uuid4()
     with migrated_db.begin() as conn:
-        point, register = uuid.uuid4(), uuid.uuid4()
-        conn.execute(sa.text("INSERT INTO points (point_id) VALUES (:p)"), {"p": point})
-        conn.execute(
-            sa.text("INSERT INTO registers (register_id, point_id) VALUES (:r, :p)"),
-            {"r": register, "p": point},
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO devices (device_id, point_id, register_id, token_hash) "
-                "VALUES (:d, :p, :r, :h)"
-            ),
-            {"d": device_id, "p": point, "r": register, "h": uuid.uuid4().hex},
-        )
+        devices.register(conn, device_id, uuid.uuid4(), uuid.uuid4())
     allowed, start = [], threading.Barrier(4)
 
     def instance() -> None:
