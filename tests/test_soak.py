@@ -33,4 +33,5 @@ def test_small_soak_with_faults_keeps_every_chunk(tmp_path) -> None:
     assert report.figures["chunks_uploaded"] == 2 * 3 * 60 // 20
     kinds = {f["kind"] for f in report.faults}
     assert {"sigkill", "postgres_restart", "network_down", "push_500"} <= kinds, kinds
+    assert any("ASR worker" in line for line in report.figures["faults_not_available"])
     assert {"ingest", "postgres", "analyze"} <= set(report.components)
