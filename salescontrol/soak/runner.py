@@ -248,6 +248,8 @@ class Run:
         for thread in threads:
             thread.join()
         replay_sec = time.monotonic() - began
+        if "vad" in self.stack.topology.functions:
+            self._drain(engine)
         sampler.stop()
         self.stack.check_alive()
         self._figures(engine, replay_sec)
@@ -338,6 +340,22 @@ class Run:
         self.report.figures["fuzz_requests_per_sec"] = round(
             result.examples / (time.monotonic() - began), 1
         )
+
+    def _drain(self, engine: sa.Engine) -> None:
+        """Wait until no uploaded chunk is still waiting for vad (or the run's timeout)."""
+        deadline = time.monotonic() + self.options.timeout_sec
+        began = time.monotonic()
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                waiting = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM audio_chunks WHERE status IN ('UPLOADED', 'PROCESSING')"
+                    )
+                ).scalar_one()
+            if not waiting:
+                break
+            time.sleep(1)
+        self.report.figures["vad_drain_sec"] = round(time.monotonic() - began, 1)
 
     def _register(self) -> dict[str, Any]:
         body = {
