@@ -349,7 +349,8 @@ class Run:
             with engine.connect() as conn:
                 waiting = conn.execute(
                     sa.text(
-                        "SELECT count(*) FROM audio_chunks WHERE status IN ('UPLOADED', 'PROCESSING')"
+                        "SELECT count(*) FROM audio_chunks "
+                        "WHERE status IN ('UPLOADED', 'PROCESSING')"
                     )
                 ).scalar_one()
             if not waiting:
