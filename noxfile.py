@@ -88,6 +88,14 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def soak(session: nox.Session) -> None:
+    """Load/fault/bad-input run (options after --, e.g. -- --devices 20 --minutes 30 --faults);
+    writes benchmarks/results/soak.json."""
+    _install(session)
+    session.run("python", "benchmarks/bench_soak.py", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (or only those named after --) and write BENCHMARKS.md."""
     _install(session)

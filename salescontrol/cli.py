@@ -8,6 +8,7 @@ dashboard   serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
 transcribe  transcribe audio files with the ASR worker's models and settings
 demo        the whole pipeline on the bundled shop recording, a summary and the dashboard
 eval        run a recording through the pipeline and score it against its ground truth
+    soak        load, fault and bad-input run against a fresh local stack; checks the invariants
 """
 
 from __future__ import annotations
@@ -246,6 +247,21 @@ def _add_run_options(p: argparse.ArgumentParser, speed: float) -> None:
     )
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    import json
+
+    from salescontrol.soak import runner
+
+    report = runner.run(runner.options_from(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2, default=str))
+    print(json.dumps({"figures": report.figures, "components": report.components}, indent=2))
+    for check in report.checks:
+        print(f"{check.status:<12} {check.name}" + (f"  ({check.detail})" if check.detail else ""))
+    print(f"{len(report.faults)} faults injected; invariants {'hold' if report.ok else 'BROKEN'}")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from salescontrol.migrate import SQL_DIR
 
@@ -319,6 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", help="keep the stack's logs and data here (wiped at start)")
     _add_run_options(p, speed=10.0)
     p.set_defaults(func=cmd_eval)
+
+    from salescontrol.soak.runner import add_arguments
+
+    p = sub.add_parser("soak", help="load/fault/bad-input run on a fresh local stack")
+    add_arguments(p)
+    p.add_argument("--json", metavar="FILE", help="write the whole report as JSON")
+    p.set_defaults(func=cmd_soak)
     return parser
 
 

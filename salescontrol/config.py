@@ -196,6 +196,16 @@ class Settings:
         25.0, "On SIGTERM, how long in-flight dialogues may finish before they are nacked."
     )
 
+    # hardening (issue 11: per-device rate limit of the ingest API, soak runs)
+    upload_rate_per_min: float = _setting(
+        60.0,
+        "Upload-URL requests a device may make per minute (token bucket in Postgres, "
+        "shared by all instances); 0 turns the limit off.",
+    )
+    upload_rate_burst: int = _setting(
+        120, "Upload-URL requests a device may make at once, e.g. draining a backlog."
+    )
+
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""
         value = getattr(self, name)

@@ -84,3 +84,11 @@ class Heartbeat(Strict):
 
     def report(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the ingest API."""
+
+    error: str = Field(description="machine-readable code, e.g. invalid_request, rate_limited")
+    message: str = Field(description="what is wrong, for a person")
+    field: str | None = Field(None, description="the offending field of the request, if known")

@@ -8,6 +8,7 @@
     POST   /api/v1/admin/devices/<id>/token      rotate the token (admin)
     POST   /api/v1/chunks/upload-url             announce a chunk, get a signed PUT URL (device)
     POST   /api/v1/devices/heartbeat             health report (device)
+    GET    /openapi.json                         the OpenAPI 3 document of all of this
 
 Errors are JSON: {"error": code, "message": text, "field": name-or-null}.
 """
@@ -30,13 +31,15 @@ from ingest_schemas import (
     ChunkAnnouncement,
     DeviceRegistration,
     DeviceUpdate,
+    ErrorBody,
     Heartbeat,
     TokenRotation,
 )
+from openapi import document
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from salescontrol import chunks, devices, storage
+from salescontrol import chunks, devices, ratelimit, storage
 from salescontrol.config import settings
 from salescontrol.db import transaction
 from salescontrol.errors import (
@@ -65,6 +68,7 @@ URLS = Map(
         Rule("/api/v1/admin/devices/<device_id>/token", methods=["POST"], endpoint="rotate_token"),
         Rule("/api/v1/chunks/upload-url", methods=["POST"], endpoint="upload_url"),
         Rule("/api/v1/devices/heartbeat", methods=["POST"], endpoint="heartbeat"),
+        Rule("/openapi.json", methods=["GET"], endpoint="openapi"),
     ],
     strict_slashes=False,
 )
@@ -73,7 +77,7 @@ _STATUS = {Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
-    return {"error": code, "message": message, "field": field}, status
+    return ErrorBody(error=code, message=message, field=field).model_dump(), status
 
 
 def _bearer(request: Request) -> str | None:
@@ -125,6 +129,10 @@ def _require_admin(request: Request) -> None:
 
 def health(request: Request) -> Response:
     return {"status": "healthy"}, 200
+
+
+def openapi(request: Request) -> Response:
+    return document(URLS), 200
 
 
 def register_device(request: Request) -> Response:
@@ -184,6 +192,8 @@ def rotate_token(request: Request, device_id: str) -> Response:
 def upload_url(request: Request) -> Response:
     with transaction() as conn:
         device = devices.authenticate(conn, _bearer(request))
+        limits = settings()
+        ratelimit.take(conn, device.device_id, limits.upload_rate_per_min, limits.upload_rate_burst)
     body: ChunkAnnouncement = _body(request, ChunkAnnouncement)
     ann = chunks.Announcement(
         chunk_id=body.chunk_id,
@@ -243,9 +253,17 @@ ENDPOINTS: dict[str, Callable[..., Response]] = {
 @functions_framework.http
 def ingest(request: Request) -> HttpResponse:
     """Route a request; answer JSON (Russian names stay readable, not \\u-escaped)."""
-    body, status = _dispatch(request)
+    headers: dict[str, str] = {}
+    try:
+        body, status = _dispatch(request)
+    except ratelimit.RateLimited as exc:
+        body, status = _error(429, "rate_limited", str(exc))
+        headers["Retry-After"] = str(exc.retry_after_sec)
     return HttpResponse(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
     )
 
 
@@ -254,8 +272,13 @@ def _dispatch(request: Request) -> Response:
     try:
         endpoint, args = URLS.bind_to_environ(request.environ).match()
         return ENDPOINTS[endpoint](request, **args)
+    except ratelimit.RateLimited:
+        raise  # answered with its Retry-After header by ingest()
     except HTTPException as exc:
-        return _error(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or "")
+        message = exc.description or ""
+        if exc.code in (404, 405):  # say what was asked (bounded: ids may be huge)
+            message = f"no {request.method} route for {request.path[:200]!r}"
+        return _error(exc.code or 500, exc.name.lower().replace(" ", "_"), message)
     except _TooLarge:
         limit = settings().max_request_bytes
         return _error(413, "too_large", f"request body is larger than {limit} bytes")

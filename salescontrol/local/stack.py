@@ -69,6 +69,7 @@ class Service:
     proc: subprocess.Popen
     log_path: Path
     stop_signal: int = signal.SIGTERM
+    spawn: dict | None = None  # the arguments of _spawn, for restart()
 
     def tail(self, lines: int = 15) -> str:
         try:
@@ -180,6 +181,26 @@ class LocalStack:
                     f"{service.log_path}:\n{service.tail()}"
                 )
 
+    def restart(self, name: str, sig: int = signal.SIGKILL) -> float:
+        """Kill one child with `sig` (its whole group), start it again, wait until it
+        serves; return the seconds it was away. For fault injection (the soak run).
+
+        Call it from a thread that outlives the stack (the main thread): the new child
+        gets SIGTERM when the thread that spawned it ends (PR_SET_PDEATHSIG)."""
+        service = next(s for s in self.services if s.name == name)
+        started = time.monotonic()
+        _signal_group(service.proc, sig)
+        try:
+            service.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            _signal_group(service.proc, signal.SIGKILL)
+            service.proc.wait()
+        self.services.remove(service)
+        self._spawn(**(service.spawn or {}))
+        ready = {"postgres": self._postgres_ready}.get(name, lambda: _port_open(self.ports[name]))
+        self._wait(name, ready)
+        return time.monotonic() - started
+
     def summary(self) -> str:
         lines = ["", "SalesControl local stack", ""]
         for function in self._functions():
@@ -290,7 +311,8 @@ class LocalStack:
                 preexec_fn=_die_with_parent,
                 user=user,
             )
-        self.services.append(Service(name, proc, log_path, stop_signal))
+        spawn = {"name": name, "argv": argv, "env": env, "user": user, "stop_signal": stop_signal}
+        self.services.append(Service(name, proc, log_path, stop_signal, spawn))
 
     def _start_postgres(self, programs: Programs) -> None:
         # Postgres refuses to run as root; the cluster lives outside the workdir so the

@@ -1,0 +1,137 @@
+"""The OpenAPI 3 document of the ingest API, built from its routes and pydantic models.
+
+Paths and methods come from the URL map, request and error bodies from the models of
+ingest_schemas: nothing here repeats a field, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+from ingest_schemas import (
+    ChunkAnnouncement,
+    DeviceRegistration,
+    DeviceUpdate,
+    ErrorBody,
+    Heartbeat,
+    TokenRotation,
+)
+from werkzeug.routing import Map
+
+ADMIN, DEVICE = "adminToken", "deviceToken"
+
+_ERRORS = {
+    400: "invalid request: the body or an id is malformed (`field` names it)",
+    401: "missing or unknown token",
+    403: "wrong admin token, or the device is disabled",
+    404: "no such device, or no such path",
+    409: "conflicts with what is stored (an id reused with other facts)",
+    413: "request body larger than MAX_REQUEST_BYTES",
+    429: "too many upload-URL requests from this device; see Retry-After",
+    503: "temporarily unavailable (database, signing); retry later",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    auth: str | None = None
+    body: type[pydantic.BaseModel] | None = None
+    ok: int = 200
+    errors: tuple[int, ...] = ()
+
+
+_AUTH_ERRORS = (401, 403)
+OPERATIONS: dict[str, Operation] = {
+    "health": Operation("Liveness"),
+    "openapi": Operation("This document"),
+    "register_device": Operation(
+        "Register a device (a token is generated and returned once unless given)",
+        ADMIN,
+        DeviceRegistration,
+        201,
+        (400, *_AUTH_ERRORS, 409, 413),
+    ),
+    "list_devices": Operation("List devices", ADMIN, errors=_AUTH_ERRORS),
+    "get_device": Operation("One device", ADMIN, errors=(400, *_AUTH_ERRORS, 404)),
+    "update_device": Operation(
+        "Enable or disable a device", ADMIN, DeviceUpdate, 200, (400, *_AUTH_ERRORS, 404, 413)
+    ),
+    "rotate_token": Operation(
+        "Rotate a device's token", ADMIN, TokenRotation, 200, (400, *_AUTH_ERRORS, 404, 409, 413)
+    ),
+    "upload_url": Operation(
+        "Announce a chunk; get a V4 signed PUT URL, or already_uploaded: true",
+        DEVICE,
+        ChunkAnnouncement,
+        201,
+        (400, *_AUTH_ERRORS, 409, 413, 429),
+    ),
+    "heartbeat": Operation(
+        "Report the device's health", DEVICE, Heartbeat, 200, (400, 401, 403, 413)
+    ),
+}
+
+
+def document(urls: Map) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for the rules of `urls`."""
+    schemas: dict[str, Any] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in urls.iter_rules():
+        op = OPERATIONS[rule.endpoint]
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(rule, op, schemas)
+    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template=_REF)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "SalesControl ingest API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                ADMIN: {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},
+                DEVICE: {"type": "http", "scheme": "bearer", "description": "the device token"},
+            },
+        },
+    }
+
+
+_REF = "#/components/schemas/{model}"
+
+
+def _operation(rule: Any, op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "operationId": rule.endpoint,
+        "summary": op.summary,
+        "security": [{op.auth: []}] if op.auth else [],
+        "parameters": [
+            {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
+            for arg in sorted(rule.arguments)
+        ],
+        "responses": {str(op.ok): {"description": "success", "content": _json({"type": "object"})}},
+    }
+    if op.body is not None:
+        schema = op.body.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[op.body.__name__] = schema
+        result["requestBody"] = {
+            "required": True,
+            "content": _json({"$ref": _REF.format(model=op.body.__name__)}),
+        }
+    for status in op.errors:
+        result["responses"][str(status)] = {
+            "description": _ERRORS[status],
+            "content": _json({"$ref": _REF.format(model="ErrorBody")}),
+        }
+        if status == 429:
+            result["responses"]["429"]["headers"] = {
+                "Retry-After": {"description": "seconds", "schema": {"type": "integer"}}
+            }
+    return result
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}

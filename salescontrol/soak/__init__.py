@@ -1,0 +1,1 @@
+"""Load, fault and hostile-input runs against a local stack (`python -m salescontrol soak`)."""

@@ -1,0 +1,133 @@
+"""Bad chunks on purpose, each with the outcome the pipeline owes it.
+
+The load run mixes these into the good traffic; at the end every bad one must have ended
+where `expected` says (refused by ingest, REJECTED by vad with a reason containing one of
+`reason_words`, or processed like a good one) and every good one must be DONE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 16000
+
+# Where a chunk ends up: refused at announcement (no row), REJECTED by vad, or DONE.
+REFUSED, REJECTED, DONE = "REFUSED", "REJECTED", "DONE"
+
+
+@dataclass(frozen=True)
+class Expected:
+    status: str
+    reason_words: tuple[str, ...] = ()  # the recorded error contains one of these
+    field: str | None = None  # for REFUSED: the field the 400 names
+
+    def matches(self, status: str, reason: str | None) -> bool:
+        """Whether an observed (status, error or refused field) is this outcome."""
+        if status != self.status:
+            return False
+        text = (reason or "").lower()
+        return not self.reason_words or any(word in text for word in self.reason_words)
+
+
+@dataclass(frozen=True)
+class BadChunk:
+    kind: str
+    data: bytes
+    duration_sec: float  # what the device announces
+    sample_rate: int
+    expected: Expected
+    codec: str = "opus"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def announcement(self, chunk_id: str, started_at: str) -> dict:
+        """The ingest announcement a device would send for this file."""
+        return {
+            "chunk_id": chunk_id,
+            "started_at": started_at,
+            "duration_sec": self.duration_sec,
+            "size_bytes": len(self.data),
+            "sha256": self.sha256,
+            "codec": self.codec,
+            "sample_rate": self.sample_rate,
+        }
+
+
+def _opus(samples: np.ndarray, rate: int) -> bytes:
+    out = io.BytesIO()
+    sf.write(out, samples.astype("float32"), rate, format="OGG", subtype="OPUS")
+    return out.getvalue()
+
+
+def _noise(rng: random.Random, seconds: float, rate: int, channels: int = 1) -> np.ndarray:
+    gen = np.random.default_rng(rng.getrandbits(32))
+    shape = (int(seconds * rate), channels) if channels > 1 else (int(seconds * rate),)
+    return 0.1 * gen.standard_normal(shape)
+
+
+def zero_bytes(rng: random.Random) -> BadChunk:
+    return BadChunk("zero_bytes", b"", 10.0, SAMPLE_RATE, Expected(REJECTED, ("empty", "zero")))
+
+
+def truncated_ogg(rng: random.Random) -> BadChunk:
+    whole = _opus(_noise(rng, 10, SAMPLE_RATE), SAMPLE_RATE)
+    cut = whole[: len(whole) // 2]  # the upload of a Pi that lost power mid-write
+    return BadChunk(
+        "truncated_ogg",
+        cut,
+        10.0,
+        SAMPLE_RATE,
+        Expected(REJECTED, ("truncat", "decod", "duration")),
+    )
+
+
+def random_bytes(rng: random.Random) -> BadChunk:
+    data = rng.randbytes(20_000)
+    return BadChunk(
+        "random_bytes", data, 10.0, SAMPLE_RATE, Expected(REJECTED, ("not audio", "decod"))
+    )
+
+
+def wrong_sample_rate(rng: random.Random) -> BadChunk:
+    # 48 kHz stereo instead of 16 kHz mono: converted, not rejected (issue 4).
+    data = _opus(_noise(rng, 10, 48000, channels=2), 48000)
+    return BadChunk("wrong_sample_rate", data, 10.0, 48000, Expected(DONE))
+
+
+def ten_minutes(rng: random.Random) -> BadChunk:
+    # Longer than MAX_CHUNK_DURATION_SEC (300 s): ingest refuses the announcement.
+    data = _opus(np.zeros(600 * 8000), 8000)
+    return BadChunk("ten_minutes", data, 600.0, 8000, Expected(REFUSED, field="duration_sec"))
+
+
+def silence_only(rng: random.Random) -> BadChunk:
+    # Valid audio without speech: DONE with no speech segments and no dialogue.
+    return BadChunk(
+        "silence_only",
+        _opus(np.zeros(30 * SAMPLE_RATE), SAMPLE_RATE),
+        30.0,
+        SAMPLE_RATE,
+        Expected(DONE),
+    )
+
+
+KINDS: dict[str, Callable[[random.Random], BadChunk]] = {
+    f.__name__: f
+    for f in (zero_bytes, truncated_ogg, random_bytes, wrong_sample_rate, ten_minutes, silence_only)
+}
+
+
+def mix(count: int, seed: int = 0) -> list[BadChunk]:
+    """`count` bad chunks cycling through every kind, reproducible from `seed`."""
+    rng = random.Random(seed)
+    names = sorted(KINDS)
+    return [KINDS[names[i % len(names)]](rng) for i in range(count)]

@@ -1,0 +1,102 @@
+"""The fault injectors of the load run, each against its own throwaway local stack."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from salescontrol import pubsub
+from salescontrol.local.stack import LocalStack
+from salescontrol.soak import faults
+
+
+@pytest.fixture(scope="module")
+def own_stack() -> Iterator[LocalStack]:
+    """A stack of its own: these tests kill its parts."""
+    workdir = Path(tempfile.mkdtemp(prefix="salescontrol-faults-"))
+    running = LocalStack(workdir, ingest_port=0, echo=lambda line: None)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("OPENAI_API_KEY", "ANALYZER", "DATABASE_URL"):
+            patch.delenv(name, raising=False)
+        running.start()
+    yield running
+    running.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def poll(check, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {check}"
+        time.sleep(0.2)
+    return result
+
+
+def admin(stack: LocalStack, method: str, path: str, **kwargs) -> requests.Response:
+    headers = {"Authorization": f"Bearer {stack.admin_token}"}
+    return requests.request(
+        method, stack.url("ingest") + path, headers=headers, timeout=30, **kwargs
+    )
+
+
+def test_killed_function_is_restarted_and_serves(own_stack) -> None:
+    before = next(s.proc.pid for s in own_stack.services if s.name == "ingest")
+    fault = faults.kill_process(own_stack, "ingest")
+    after = next(s.proc.pid for s in own_stack.services if s.name == "ingest")
+    assert after != before and fault.recovery_sec > 0
+    own_stack.check_alive()
+    assert poll(lambda: _ok(own_stack.url("ingest") + "/health"))
+
+
+def test_postgres_restart_keeps_the_data_and_clients_reconnect(own_stack) -> None:
+    body = {
+        "device_id": str(uuid.uuid4()),
+        "point_id": str(uuid.uuid4()),
+        "register_id": str(uuid.uuid4()),
+    }
+    assert admin(own_stack, "POST", "/api/v1/admin/devices", json=body).status_code == 201
+    fault = faults.restart_postgres(own_stack)
+    assert fault.kind == "postgres_restart" and fault.recovery_sec > 0
+    path = f"/api/v1/admin/devices/{body['device_id']}"
+    # The function's pooled connections died with the server: 503s, then answers again.
+    answer = poll(lambda: (r := admin(own_stack, "GET", path)).status_code != 503 and [r])[0]
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["device_id"] == body["device_id"]
+
+
+def test_push_endpoint_errors_then_duplicates(own_stack, monkeypatch) -> None:
+    for key, value in own_stack.env.items():
+        monkeypatch.setenv(key, value)
+    pubsub.publisher.cache_clear()
+    target = own_stack.url("analyze")
+    with faults.FaultProxy(target, faults.ERROR) as proxy:
+        with faults.push_through(own_stack, "analyze", proxy):
+            pubsub.publish("transcripts-ready", {"dialogue_id": str(uuid.uuid4()), "force": False})
+            poll(lambda: proxy.counts.get(faults.ERROR, 0) >= 1)
+            proxy.mode = faults.DUPLICATE  # the endpoint recovers; redelivery goes twice
+            poll(lambda: sum(v for k, v in proxy.counts.items() if k.startswith("forwarded_")) >= 2)
+        forwarded = {k: v for k, v in proxy.counts.items() if k.startswith("forwarded_")}
+        assert all(int(k.split("_")[1]) < 500 for k in forwarded), forwarded
+    pubsub.publisher.cache_clear()
+
+
+def test_device_network_down_then_up(own_stack) -> None:
+    with faults.FaultProxy(own_stack.url("ingest"), faults.DOWN) as network:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(network.url + "/health", timeout=5)
+        network.mode = faults.PASS
+        assert requests.get(network.url + "/health", timeout=5).json() == {"status": "healthy"}
+
+
+def _ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
