@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from asr_service import models
 from asr_service.transcribe import Options, Transcript, transcribe
+from salescontrol import audio
 from salescontrol.config import Settings
 from salescontrol.errors import BadInput
 
@@ -18,20 +18,13 @@ ACCURATE = "accurate"
 
 
 def decode(data: bytes | Path, name: str) -> np.ndarray:
-    """Audio bytes or a file as 16 kHz mono float32, or BadInput naming `name`.
-
-    Uses faster-whisper's PyAV decoder until salescontrol/audio.py is shared.
-    """
-    from faster_whisper import decode_audio
-
-    source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
+    """Audio bytes or a file as 16 kHz mono float32 (the pipeline's one decoder), or
+    BadInput naming `name`."""
+    raw = data.read_bytes() if isinstance(data, Path) else data
     try:
-        audio = decode_audio(source, sampling_rate=16000)
-    except Exception as exc:  # PyAV raises its own error tree for every kind of damage
-        raise BadInput(f"{name}: audio cannot be decoded ({type(exc).__name__}: {exc})") from None
-    if audio.size == 0:
-        raise BadInput(f"{name}: audio has no samples")
-    return audio
+        return audio.decode(raw)
+    except audio.DecodeError as exc:
+        raise BadInput(f"{name}: {exc}") from None
 
 
 class Engine:
