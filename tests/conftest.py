@@ -23,6 +23,9 @@ _SETTING_NAMES = [name for name, _, _ in config.describe()]
 
 
 def _clear_caches() -> None:
+    if storage.client.cache_info().currsize:
+        # Close its pooled connections now: dropped unclosed, they warn at some later GC.
+        storage.client()._http.close()
     config.settings.cache_clear()
     storage.client.cache_clear()
     pubsub.publisher.cache_clear()

@@ -78,7 +78,7 @@ def test_hallucinations_are_dropped_and_speech_kept() -> None:
 def test_undecodable_audio_is_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "bad.ogg"
     bad.write_bytes(b"OggS" + os.urandom(2000))
-    with pytest.raises(BadInput, match=r"bad\.ogg: truncated ogg"):
+    with pytest.raises(BadInput, match=r"bad\.ogg: truncated (or corrupt )?ogg"):
         decode(bad, "bad.ogg")
 
 
