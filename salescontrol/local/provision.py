@@ -17,8 +17,8 @@ from salescontrol.topology import Topology
 
 
 def create_bucket(project: str, bucket: str) -> None:
-    with contextlib.suppress(gexc.Conflict):
-        storage.Client(project=project).create_bucket(bucket)
+    with storage.Client(project=project) as client, contextlib.suppress(gexc.Conflict):
+        client.create_bucket(bucket)
 
 
 def create_topics(project: str, topo: Topology) -> None:

@@ -589,9 +589,8 @@ class Run:
             if r.status == "AWAITING_UPLOAD" and not self._bad_refused(r.chunk_id)
         ]
         report.check("no chunk left announced but not uploaded", not waiting, str(waiting[:5]))
-        names = {
-            b.name for b in storage.Client().bucket(self.stack.bucket).list_blobs(prefix="chunks/")
-        }
+        with storage.Client() as client:
+            names = {b.name for b in client.bucket(self.stack.bucket).list_blobs(prefix="chunks/")}
         missing = [
             r.object_name
             for r in rows
