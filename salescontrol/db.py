@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,12 +11,21 @@ from sqlalchemy.engine import Connection, Engine
 
 from salescontrol.config import settings
 
+_ENGINES: dict[str | None, Engine] = {}
 
-@functools.cache
+
 def engine(url: str | None = None) -> Engine:
     """The engine for `url` (default: DATABASE_URL), created once and reused."""
-    url = url or settings().require("database_url")
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if url not in _ENGINES:
+        target = url or settings().require("database_url")
+        _ENGINES[url] = sa.create_engine(target, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    """Close every engine's pooled connections and forget the engines (settings changed)."""
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()
 
 
 @contextmanager

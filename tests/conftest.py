@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -29,6 +30,13 @@ def _clear_caches() -> None:
     config.settings.cache_clear()
     storage.client.cache_clear()
     pubsub.publisher.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage() -> Iterator[None]:
+    """Collect after each test, so an unclosed socket fails the test that leaked it."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

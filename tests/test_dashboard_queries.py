@@ -278,9 +278,9 @@ def test_a_page_without_its_database_says_so_in_russian(monkeypatch) -> None:
 
     monkeypatch.setenv("DATABASE_URL", "postgresql+pg8000://nobody@127.0.0.1:1/none")
     config.settings.cache_clear()
-    db.engine.cache_clear()
+    db.dispose_engines()
     page = pages.PAGES["/"]()
     alerts = [alert for part in page.main for alert in part.select(pn.pane.Alert)]
     shown = " ".join(str(alert.object) for alert in alerts)
     assert shown.startswith(S.PAGE_FAILED.split(":")[0])
-    db.engine.cache_clear()
+    db.dispose_engines()
