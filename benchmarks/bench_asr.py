@@ -65,6 +65,7 @@ def measure(name: str, transcribe_file, files: list[tuple[Path, str]], repeats: 
 
 
 def main() -> None:
+    load_at_start = os.getloadavg()[0]
     settings = config.load({})
     model_dir = models.default_model_dir(Path(settings.whisper_cache_dir))
     from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -145,8 +146,9 @@ def main() -> None:
         f"for the naive call: {speedup:.2f}x faster, CER {worker_row['cer']:.3f} vs "
         f"{naive_row['cer']:.3f} (acceptance: >= 1.5x and CER no worse: "
         f"{'met' if passed else 'NOT met'}). Two dialogues at once on cpu_threads=1 x "
-        f"num_workers=2 gave RTF {parallel_rtf:.3f} per audio second. Timings were taken on "
-        "a shared machine under load from other jobs; ratios are steadier than absolutes."
+        f"num_workers=2 gave RTF {parallel_rtf:.3f} per audio second. Load average when the "
+        f"run started: {load_at_start:.2f} (timings taken under load vary 2-3x; ratios are "
+        "steadier than absolutes)."
     )
     write_result(
         "asr",
