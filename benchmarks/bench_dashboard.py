@@ -152,6 +152,8 @@ def bench_browser(env: dict[str, str], any_id) -> dict[str, tuple[float, float]]
 def main() -> None:
     import sqlalchemy as sa
 
+    load_at_start = os.getloadavg()[0]
+
     from dashboard import demo
     from salescontrol import config, db
     from salescontrol.local.stack import LocalStack
@@ -204,8 +206,8 @@ def main() -> None:
         f"in, from navigation until the page's content is on screen: slowest median "
         f"{_ms(browser_worst)} ms ({verdict(browser_worst)} the target); the devices page "
         f"(15 rows, no aggregates) takes {_ms(floor)} ms, which is Panel/Bokeh's own "
-        f"floor here. Taken on a shared 2-core machine under a load of several other "
-        f"engineers' test runs; re-run on a quiet machine for the real figures.",
+        f"floor here. Load average when the run started: {load_at_start:.2f} (under the load "
+        f"of other jobs these figures were 2-3x higher).",
         [
             {
                 "title": "Pages (ms)",
