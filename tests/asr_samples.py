@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import io
-import re
 
-import jiwer
 import numpy as np
 import soundfile as sf
-from num2words import num2words
 
 from salescontrol import synth
 
@@ -59,19 +56,6 @@ def dialogue_audio(
     if noise_db is None:
         return audio
     return synth.mix(audio, synth.shop_noise(len(audio) / synth.RATE, level_db=noise_db, seed=7))
-
-
-def normalise(text: str) -> str:
-    """Lower case, ё as е, numbers as Russian words, no punctuation, single spaces."""
-    text = text.lower().replace("ё", "е").replace("%", " процентов")
-    text = re.sub(r"\d+", lambda m: " " + num2words(int(m.group()), lang="ru") + " ", text)
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
-
-
-def cer(reference: str, hypothesis: str) -> float:
-    """Character error rate after `normalise`."""
-    return jiwer.cer(normalise(reference), normalise(hypothesis))
 
 
 def opus_bytes(audio: np.ndarray) -> bytes:

@@ -16,7 +16,8 @@ from asr_service.engine import Engine, decode
 from asr_service.transcribe import Options, filter_segments
 from salescontrol import config, synth
 from salescontrol.errors import BadInput, ConfigError
-from tests.asr_samples import DIALOGUE, SHORT, cer, dialogue_audio, script
+from salescontrol.evaluation import cer
+from tests.asr_samples import DIALOGUE, SHORT, dialogue_audio, script
 
 pytestmark = pytest.mark.slow
 

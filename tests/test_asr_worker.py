@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from salescontrol import messages
+from salescontrol.evaluation import cer
 from salescontrol.local.stack import LocalStack
 from salescontrol.messages import AsrRequest
-from tests.asr_samples import SHORT, cer, dialogue_audio, opus_bytes, script
+from tests.asr_samples import SHORT, dialogue_audio, opus_bytes, script
 from tests.asr_support import WorkerProcess, dialogue_state, eventually, make_dialogue, watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator, pytest.mark.postgres]
