@@ -3,17 +3,24 @@
 `python benchmarks/bench_soak.py [--devices N --minutes M --faults ...]` (the options of
 `python -m salescontrol soak`; `nox -s soak -- ...` runs this). Without options it runs
 the default size with faults and 300 fuzz examples. Writes benchmarks/results/soak.json:
-throughput, latency, components' CPU/memory, faults with recovery times, invariants.
+throughput, latency, components' CPU/memory, backlog, faults with recovery times, bad
+inputs and the invariants (with faults, against a fault-free run of the same input).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
 from common import write_result
 
 from salescontrol.soak import runner
+
+
+def _row(what: str, figure: dict | None) -> list:
+    figure = figure or {}
+    return [what, figure.get("p50"), figure.get("p95"), figure.get("p99"), figure.get("n")]
 
 
 def main() -> int:
@@ -22,28 +29,45 @@ def main() -> int:
     args = parser.parse_args(sys.argv[1:] or ["--faults", "--fuzz-examples", "300"])
     report = runner.run(runner.options_from(args))
     opts, figures = report.options, report.figures
-    latency = figures.get("announce_to_upload_sec", {})
+    reference = report.reference.get("figures", {})
+    kinds = Counter(f"{f['kind']} {f['target'][:8]}" for f in report.faults)
     summary = (
-        f"{opts['devices']} devices x {opts['minutes']} min of audio "
-        f"({opts['chunk_sec']} s chunks), faults {opts['faults']}, "
-        f"{opts['bad_chunks']} bad chunks, replayed as fast as the recorders encode. "
-        f"{figures['chunks_uploaded']} chunks uploaded in {figures['replay_sec']} s: "
-        f"{figures['chunks_per_sec_accepted']} chunks/s, {figures['ingest_requests_per_sec']} "
-        f"ingest requests/s; {len(report.faults)} faults injected; invariants "
-        f"{'hold' if report.ok else 'BROKEN'} (stages not in this checkout are listed as "
-        "not_present). Only ingest and upload exist here: vad, assemble and ASR (issues 4, 5) "
-        "are needed for processed-chunk, dialogue and latency-to-analysis figures."
+        f"{opts['devices']} devices x {opts['minutes']} min of audio ({opts['chunk_sec']} s "
+        f"chunks, {figures['dialogues_laid']} dialogues laid), {opts['bad_chunks']} bad "
+        f"chunks, replayed as fast as the recorders encode; faults {opts['faults']}. "
+        f"{figures['chunks_uploaded']} chunks up in {figures['replay_sec']} s, everything "
+        f"analysed after {figures['drained_sec']} s: {figures['chunks_per_sec_processed']} "
+        f"chunks/s, {figures['dialogues_per_sec']} dialogues/s, "
+        f"{figures['audio_minutes_per_wall_minute']} audio min per wall min; "
+        f"{len(report.faults)} faults injected; invariants {'hold' if report.ok else 'BROKEN'}."
+        + (
+            f" The fault-free reference run of the same input drained in "
+            f"{reference.get('drained_sec')} s."
+            if reference
+            else ""
+        )
     )
+    latency_rows = [
+        _row(
+            "end to end: chunk holding a dialogue's end uploaded -> analysis stored (s)",
+            figures.get("e2e_latency_sec"),
+        ),
+        _row("ingest: announced -> upload confirmed (s)", figures.get("announce_to_upload_sec")),
+    ]
+    if reference:
+        latency_rows.append(
+            _row("end to end, fault-free reference run (s)", reference.get("e2e_latency_sec"))
+        )
     tables = [
         {
             "title": "Throughput",
             "columns": ["figure", "value"],
-            "rows": [[k, str(v)] for k, v in figures.items()],
+            "rows": [[k, str(v)] for k, v in figures.items() if not isinstance(v, dict)],
         },
         {
-            "title": "Ingest latency, announce to upload confirmed (s)",
-            "columns": ["p50", "p95", "p99"],
-            "rows": [[latency.get("p50"), latency.get("p95"), latency.get("p99")]],
+            "title": "Latency",
+            "columns": ["what", "p50", "p95", "p99", "n"],
+            "rows": latency_rows,
         },
         {
             "title": "Components",
@@ -54,16 +78,32 @@ def main() -> int:
             ],
         },
         {
-            "title": "Peak backlog per stage (from statuses)",
-            "columns": ["stage", "peak"],
+            "title": "Peak backlog per subscription (from statuses)",
+            "columns": ["subscription", "peak"],
             "rows": [[k, v] for k, v in report.backlog_peak.items()],
         },
         {
-            "title": "Faults",
-            "columns": ["kind", "target", "recovery s"],
+            "title": "Faults survived",
+            "columns": ["kind", "times", "recovery s (max)"],
             "rows": [
-                [f["kind"], f["target"][:12], round(f["recovery_sec"] or 0, 2)]
-                for f in report.faults
+                [
+                    kind,
+                    count,
+                    max(
+                        round(f["recovery_sec"] or 0, 1)
+                        for f in report.faults
+                        if f"{f['kind']} {f['target'][:8]}" == kind
+                    ),
+                ]
+                for kind, count in sorted(kinds.items())
+            ],
+        },
+        {
+            "title": "Bad inputs tried",
+            "columns": ["kind", "expected", "outcome", "reason"],
+            "rows": [
+                [b["kind"], b["expected"], b["outcome"], b["reason"][:70]]
+                for b in report.bad_inputs
             ],
         },
         {

@@ -100,3 +100,40 @@ def _ok(url: str) -> bool:
         return requests.get(url, timeout=2).ok
     except requests.RequestException:
         return False
+
+
+def test_duplicator_publishes_each_message_once_more(own_stack) -> None:
+    from google.cloud import pubsub_v1
+
+    from salescontrol.local.stack import _env
+
+    with _env(own_stack.env):
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path(own_stack.project, "soak-duplicator-test")
+    watch = subscriber.subscription_path(own_stack.project, "soak-duplicator-watch")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=watch, topic=topic)
+    duplicator = faults.Duplicator(own_stack, "soak-duplicator-test")
+    try:
+        publisher.publish(topic, b'{"n": 1}', origin="test").result(30)
+        seen = []
+
+        def pulled() -> bool:
+            answer = subscriber.pull(subscription=watch, max_messages=10, timeout=5)
+            for received in answer.received_messages:
+                seen.append(received.message)
+                subscriber.acknowledge(subscription=watch, ack_ids=[received.ack_id])
+            return len(seen) >= 2
+
+        poll(pulled, timeout=30)
+        time.sleep(2)  # a copy of the copy would arrive by now
+        pulled()
+    finally:
+        duplicator.close()
+        subscriber.close()
+        publisher.stop()
+    assert [m.data for m in seen] == [b'{"n": 1}'] * 2
+    assert sorted(faults.Duplicator.MARK in m.attributes for m in seen) == [False, True]
+    assert all(m.attributes["origin"] == "test" for m in seen)
+    assert duplicator.copies == 1

@@ -1,11 +1,15 @@
 """The load run: N simulated devices replay recordings into a local stack, with faults.
 
-`run(Options(...))` starts a LocalStack, registers the devices through the admin API,
-replays one recording per device through the recorder (`recorder.replay`, faster than
-real time, each device behind a FaultProxy standing for its network), sends the bad
-chunks of `badaudio`, injects faults while that runs, samples CPU/memory of every
-component, then checks the invariants. An invariant that needs a stage this checkout does
-not have (vad, assemble, asr) is reported as `not_present`, never as passed.
+`run(Options(...))` prepares the input (`inputs`: devices and recordings from the seed),
+and with `faults` first plays it through a fault-free stack, the reference. Then the
+measured run: a fresh LocalStack, the devices registered through the admin API, each
+replaying its recording through the recorder's own code (`recorder.replay`, faster than
+real time, behind a FaultProxy standing for its network), the bad chunks of `badaudio`,
+and, with `faults`, every push delivered twice, every ASR request published twice, one
+device recording offline and draining its backlog in random order, and faults injected
+at random moments until the pipeline has drained. CPU/memory of every component and the
+backlog per stage are sampled; at the end the invariants are checked, among them that
+the dialogues, transcripts and analyses equal the reference's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import argparse
 import hashlib
 import logging
 import random
-import statistics
 import tempfile
 import threading
 import time
@@ -25,19 +28,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import psutil
 import requests
-import soundfile as sf
 import sqlalchemy as sa
 import yaml
 from google.cloud import pubsub_v1, storage
 
 from salescontrol.local.stack import LocalStack, _env
-from salescontrol.soak import badaudio, faults, fuzz
+from salescontrol.soak import badaudio, canonical, faults, fuzz, inputs, measure
 
-PASSED, FAILED, NOT_PRESENT = "passed", "failed", "not_present"
-RATE = 16000
+PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "not_applicable"
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,9 @@ class Options:
     bad_chunks: int = 6
     chunk_sec: float = 60.0
     speed: float = 0.0  # 0: as fast as the encoder goes
+    outage_sec: float = 180.0  # longest device network outage (below SWEEP_DELAY_SEC)
     seed: int = 0
-    timeout_sec: float = 1800.0
+    timeout_sec: float = 3600.0
     fuzz_examples: int = 0  # after the run: property-based requests against the ingest API
     workdir: Path | None = None
 
@@ -69,13 +69,15 @@ class Report:
     faults: list[dict[str, Any]] = field(default_factory=list)
     components: dict[str, dict[str, float]] = field(default_factory=dict)
     backlog_peak: dict[str, int] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)  # the fault-free run's figures
+    bad_inputs: list[dict[str, Any]] = field(default_factory=list)  # each bad chunk's fate
 
     @property
     def ok(self) -> bool:
         return all(c.status != FAILED for c in self.checks)
 
     def check(self, name: str, holds: bool | None, detail: str = "") -> None:
-        status = NOT_PRESENT if holds is None else PASSED if holds else FAILED
+        status = NOT_APPLICABLE if holds is None else PASSED if holds else FAILED
         self.checks.append(Check(name, status, detail))
 
     def as_dict(self) -> dict[str, Any]:
@@ -86,10 +88,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The soak options, shared by `python -m salescontrol soak` and bench_soak.py."""
     parser.add_argument("--devices", type=int, default=Options.devices)
     parser.add_argument("--minutes", type=float, default=Options.minutes, help="audio per device")
-    parser.add_argument("--faults", action="store_true", help="inject faults during the run")
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="inject faults, duplicate every message, and compare with a fault-free run",
+    )
     parser.add_argument("--bad-chunks", type=int, default=Options.bad_chunks)
     parser.add_argument("--chunk-sec", type=float, default=Options.chunk_sec)
     parser.add_argument("--speed", type=float, default=Options.speed, help="0: fastest")
+    parser.add_argument(
+        "--outage-sec", type=float, default=Options.outage_sec, help="longest network outage"
+    )
     parser.add_argument("--seed", type=int, default=Options.seed)
     parser.add_argument("--timeout-sec", type=float, default=Options.timeout_sec)
     parser.add_argument("--fuzz-examples", type=int, default=Options.fuzz_examples)
@@ -101,165 +110,172 @@ def options_from(args: argparse.Namespace) -> Options:
     return Options(**{k: v for k, v in vars(args).items() if k in names})
 
 
-def shop_recording(path: Path, minutes: float, seed: int) -> Path:
-    """Talk-like bursts (warbling tones, 1-20 s) between pauses over shop noise."""
-    rng = np.random.default_rng(seed)
-    total = int(minutes * 60 * RATE)
-    audio = 0.01 * rng.standard_normal(total).astype("float32")
-    at = 0
-    while at < total:
-        at += int(rng.uniform(2, 30) * RATE)
-        length = min(int(rng.uniform(1, 20) * RATE), total - at)
-        if length <= 0:
-            break
-        t = np.arange(length) / RATE
-        pitch = rng.uniform(120, 260)
-        audio[at : at + length] += (
-            0.2 * np.sin(2 * np.pi * pitch * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2
-        ).astype("float32")
-        at += length
-    sf.write(path, audio, RATE, subtype="PCM_16")
-    return path
+@dataclass(frozen=True)
+class Input:
+    """What both runs replay: devices, their recordings, the time line, the bad device."""
+
+    devices: list[inputs.Device]
+    recordings: dict[str, Path]  # device id -> recording
+    dialogues_laid: int
+    start: datetime  # where every device's recording begins
+    bad_device: inputs.Device
 
 
-class Sampler:
-    """CPU and memory per stack component, and work per stage, once a second."""
-
-    def __init__(self, stack: LocalStack, engine: sa.Engine) -> None:
-        self.stack, self.engine = stack, engine
-        self.cpu: dict[str, list[float]] = {}
-        self.rss: dict[str, list[float]] = {}
-        self.backlog_peak: dict[str, int] = {}
-        self.missed = 0
-        self._stop = threading.Event()
-        self._procs: dict[int, psutil.Process] = {}
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _proc(self, pid: int) -> psutil.Process:
-        # Keep Process objects: cpu_percent() measures since the previous call on it.
-        if pid not in self._procs:
-            self._procs[pid] = psutil.Process(pid)
-        return self._procs[pid]
-
-    def _loop(self) -> None:
-        while not self._stop.wait(1.0):
-            for service in list(self.stack.services):
-                try:
-                    root = self._proc(service.proc.pid)
-                    tree = [root, *root.children(recursive=True)]
-                    cpu = sum(self._proc(p.pid).cpu_percent() for p in tree)
-                    rss = sum(p.memory_info().rss for p in tree) / 2**20
-                except psutil.Error:
-                    continue  # restarted by a fault just now
-                self.cpu.setdefault(service.name, []).append(cpu)
-                self.rss.setdefault(service.name, []).append(rss)
-            try:
-                for stage, count in stage_backlog(self.engine).items():
-                    self.backlog_peak[stage] = max(self.backlog_peak.get(stage, 0), count)
-            except Exception:  # Postgres is being restarted: sample on
-                self.missed += 1
-
-    def components(self) -> dict[str, dict[str, float]]:
-        return {
-            name: {
-                "cpu_mean_pct": round(statistics.fmean(self.cpu[name]), 1),
-                "cpu_peak_pct": round(max(self.cpu[name]), 1),
-                "rss_peak_mib": round(max(self.rss[name]), 1),
-            }
-            for name in self.cpu
-        }
-
-
-def stage_backlog(engine: sa.Engine) -> dict[str, int]:
-    """Work waiting per stage, from the statuses (the emulator has no backlog metric)."""
-    with engine.connect() as conn:
-        chunks = dict(
-            conn.execute(sa.text("SELECT status, count(*) FROM audio_chunks GROUP BY status")).all()
+def prepare(options: Options, workdir: Path, echo: Callable[[str], None]) -> Input:
+    devices = inputs.devices(options.devices + 1, options.seed)
+    recordings, laid = {}, 0
+    (workdir / "recordings").mkdir(parents=True, exist_ok=True)
+    for device in devices[:-1]:
+        path = workdir / "recordings" / f"{device.index}.flac"
+        recordings[device.device_id], count = inputs.recording(
+            path, options.minutes, options.seed * 1000 + device.index
         )
-        asr = conn.execute(
-            sa.text("SELECT count(*) FROM dialogues WHERE asr_status IN ('QUEUED', 'PROCESSING')")
-        ).scalar_one()
-    return {
-        "ingest (announced, not uploaded)": chunks.get("AWAITING_UPLOAD", 0),
-        "vad (uploaded, not processed)": chunks.get("UPLOADED", 0) + chunks.get("PROCESSING", 0),
-        "asr (dialogues queued)": asr,
-    }
+        laid += count
+    echo(f"soak: {options.devices} recordings of {options.minutes} min, {laid} dialogues laid")
+    # The time line ends an hour ago: nothing lies in the future, and the bad chunks fit
+    # before the recordings.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=options.minutes + 60)
+    return Input(devices[:-1], recordings, laid, start, devices[-1])
 
 
 class Run:
-    """One soak run; `execute()` returns its Report."""
+    """One run of the input on a fresh stack; `execute()` returns its Report."""
 
-    def __init__(self, options: Options, echo: Callable[[str], None] = print) -> None:
-        self.options, self.echo = options, echo
+    def __init__(
+        self,
+        options: Options,
+        given: Input,
+        workdir: Path,
+        with_faults: bool,
+        echo: Callable[[str], None] = print,
+    ) -> None:
+        self.options, self.input, self.with_faults, self.echo = options, given, with_faults, echo
         self.rng = random.Random(options.seed)
         self.report = Report(options={k: str(v) for k, v in asdict(options).items()})
-        self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="salescontrol-soak-"))
+        self.workdir = workdir
         self.stack = LocalStack(self.workdir / "stack", ingest_port=0, echo=lambda line: None)
-        self.devices: list[dict[str, Any]] = []
+        self.tokens: dict[str, str] = {}
+        self.networks: dict[str, faults.FaultProxy] = {}
         self.results: dict[str, Any] = {}
         self.bad: list[tuple[badaudio.BadChunk, str, int, dict]] = []
+        self.push_proxies: dict[str, faults.FaultProxy] = {}
+        self.dump: canonical.Dump = {}
+        self._background: list[threading.Thread] = []
+        self.replayed_at: dict[str, float] = {}  # device id -> when its chunks were all up
+        # With faults, device 0 records offline and drains its backlog in random order.
+        self.offline = given.devices[0].device_id if with_faults else None
 
     # --- phases -----------------------------------------------------------------------
 
     def execute(self) -> Report:
-        self.echo(f"soak: starting a local stack in {self.workdir}")
-        # Twenty agents logging every chunk would drown the run's own lines.
-        logging.getLogger("recorder").setLevel(logging.WARNING)
+        self.echo(f"soak: starting a local stack in {self.stack.workdir}")
+        # Twenty agents logging every retry during outages would drown the run's own lines,
+        # and so would the pool's tracebacks for connections cut by a Postgres restart.
+        logging.getLogger("recorder").setLevel(logging.ERROR)
+        logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
         self.stack.start()
         try:
             with _env(self.stack.env):
                 self._run()
         finally:
-            for device in self.devices:
-                device["network"].close()
+            for proxy in [*self.networks.values(), *self.push_proxies.values()]:
+                proxy.close()
             self.stack.stop()
         return self.report
 
     def _run(self) -> None:
         engine = sa.create_engine(self.stack.env["DATABASE_URL"], pool_pre_ping=True)
-        opts = self.options
-        recording = shop_recording(self.workdir / "shop.wav", opts.minutes, opts.seed)
         began = time.monotonic()
-        self.devices = [self._register() for _ in range(opts.devices)]
+        for device in [*self.input.devices, self.input.bad_device]:
+            self._register(device)
         self.report.figures["registration_per_sec"] = round(
-            opts.devices / (time.monotonic() - began), 1
+            len(self.tokens) / (time.monotonic() - began), 1
         )
-        sampler = Sampler(self.stack, engine)
+        duplicator = self._duplicate_everything() if self.with_faults else None
+        sampler = measure.Sampler(self.stack, engine)
         sampler.start()
         began = time.monotonic()
         threads = [
-            threading.Thread(target=self._replay, args=(d, recording), daemon=True)
-            for d in self.devices
+            threading.Thread(target=self._replay, args=(d,), daemon=True)
+            for d in self.input.devices
         ]
         threads.append(threading.Thread(target=self._send_bad_chunks, daemon=True))
         for thread in threads:
             thread.start()
-        if opts.faults:
+        busy = self._busy(engine, threads)
+        if self.with_faults:
             # In this thread: restarted children die with the thread that spawned them
             # (PR_SET_PDEATHSIG), so the main thread, which outlives the run, spawns them.
-            self._inject_faults(lambda: any(t.is_alive() for t in threads))
+            self._inject_faults(busy)
         for thread in threads:
             thread.join()
-        replay_sec = time.monotonic() - began
-        if "vad" in self.stack.topology.functions:
-            self._drain(engine)
+        replay_sec = max(self.replayed_at.values(), default=began) - began
+        self._wait_settled(engine, busy, began)
+        drained_sec = time.monotonic() - began
+        for thread in self._background:
+            thread.join()
         sampler.stop()
-        self.stack.check_alive()
-        self._figures(engine, replay_sec)
+        if duplicator:
+            self.report.faults.append(self._duplicates_summary(duplicator))
+            duplicator.close()
+        self._figures(engine, replay_sec, drained_sec)
         self.report.components = sampler.components()
         self.report.backlog_peak = sampler.backlog_peak
+        self.dump = canonical.dump(engine)
         self._invariants(engine)
-        self._ingest_capacity()
-        if opts.fuzz_examples:
-            self._fuzz(engine, opts.fuzz_examples)
+        if self.with_faults:
+            self._ingest_capacity()
+            if self.options.fuzz_examples:
+                self._fuzz(engine, self.options.fuzz_examples)
         engine.dispose()
+
+    def _busy(self, engine: sa.Engine, threads: list[threading.Thread]) -> Callable[[], bool]:
+        """Whether devices are still replaying or the pipeline still has work."""
+
+        def busy() -> bool:
+            if any(t.is_alive() for t in threads):
+                return True
+            try:
+                return bool(measure.unsettled(engine))
+            except sa.exc.DBAPIError:
+                return True  # Postgres restarting
+
+        return busy
+
+    def _wait_settled(self, engine: sa.Engine, busy: Callable[[], bool], began: float) -> None:
+        deadline = began + self.options.timeout_sec
+        last = 0.0
+        while busy() and time.monotonic() < deadline:
+            if time.monotonic() - last > 30:
+                last = time.monotonic()
+                with engine.connect() as conn:
+                    waiting = conn.execute(measure.BACKLOG_SQL).one()._asdict()
+                self.echo(f"soak: draining, {time.monotonic() - began:.0f} s: {waiting}")
+            time.sleep(1)
+
+    def _duplicate_everything(self) -> faults.Duplicator:
+        """Every push goes through a proxy that delivers it twice; every ASR request is
+        published twice."""
+        for sub in self.stack.topology.subscriptions:
+            target = self.stack.topology.push_target(sub)
+            if target is None:
+                continue
+            proxy = faults.FaultProxy(self.stack.url(target.name), faults.DUPLICATE)
+            self.push_proxies[sub] = proxy
+            faults.point_push(self.stack, sub, proxy.url + "/")
+        return faults.Duplicator(self.stack, self.stack.topology.subscriptions["asr"].topic)
+
+    def _duplicates_summary(self, duplicator: faults.Duplicator) -> dict[str, Any]:
+        counts = {sub: dict(p.counts) for sub, p in self.push_proxies.items()}
+        return asdict(
+            faults.Fault(
+                "duplicate_delivery",
+                "every push subscription and asr-requests",
+                0.0,
+                None,
+                {"pushes": counts, "asr_requests_copied": duplicator.copies},
+            )
+        )
 
     def _ingest_capacity(self, seconds: float = 10.0) -> None:
         """Every device asks for upload URLs as fast as it can, all at once."""
@@ -270,9 +286,9 @@ class Run:
         lock = threading.Lock()
         deadline = time.monotonic() + seconds
 
-        def device_loop(device: dict[str, Any]) -> None:
+        def device_loop(token: str) -> None:
             with requests.Session() as session:
-                session.headers["Authorization"] = f"Bearer {device['token']}"
+                session.headers["Authorization"] = f"Bearer {token}"
                 while time.monotonic() < deadline:
                     announce(session)
 
@@ -292,46 +308,43 @@ class Run:
                 latencies.append(time.monotonic() - t0)
                 statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
 
-        threads = [threading.Thread(target=device_loop, args=(d,)) for d in self.devices]
+        tokens = [self.tokens[d.device_id] for d in self.input.devices]
+        threads = [threading.Thread(target=device_loop, args=(t,)) for t in tokens]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        cuts = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
         self.report.figures["upload_url_burst"] = {
-            "devices": len(self.devices),
+            "devices": len(tokens),
             "seconds": seconds,
             "requests_per_sec": round(len(latencies) / seconds, 1),
             "granted_per_sec": round(statuses.get(201, 0) / seconds, 1),
             "by_status": dict(sorted(statuses.items())),
-            "latency_ms": {
-                "p50": round(cuts[49] * 1000),
-                "p95": round(cuts[94] * 1000),
-                "p99": round(cuts[98] * 1000),
-            },
+            "latency_ms": measure.percentiles([x * 1000 for x in latencies], 0),
         }
         self.report.check(
             "upload-URL burst: no 5xx", all(code < 500 for code in statuses), str(statuses)
         )
 
     def _fuzz(self, engine: sa.Engine, examples: int) -> None:
-        victim, attacker = self.devices[0], self._register()
+        victim = self.input.devices[0]
+        attacker = inputs.devices(1, self.options.seed + 1)[0]
+        self._register(attacker)
         with engine.connect() as conn:
             chunk_ids = [
                 str(c)
                 for c in conn.execute(
                     sa.text("SELECT chunk_id FROM audio_chunks WHERE device_id = :d LIMIT 5"),
-                    {"d": victim["device_id"]},
+                    {"d": victim.device_id},
                 ).scalars()
             ] or [str(uuid.uuid4())]
-        attacker["network"].close()
         began = time.monotonic()
         try:
             result = fuzz.run(
                 self.stack.url("ingest"),
                 self.stack.admin_token,
-                attacker["token"],
-                fuzz.Victim(victim["device_id"], victim["token"], chunk_ids),
+                self.tokens[attacker.device_id],
+                fuzz.Victim(victim.device_id, self.tokens[victim.device_id], chunk_ids),
                 examples,
             )
         except fuzz.FuzzFailure as exc:
@@ -344,56 +357,30 @@ class Run:
             result.examples / (time.monotonic() - began), 1
         )
 
-    def _drain(self, engine: sa.Engine) -> None:
-        """Wait until no uploaded chunk is still waiting for vad (or the run's timeout)."""
-        deadline = time.monotonic() + self.options.timeout_sec
-        began = time.monotonic()
-        while time.monotonic() < deadline:
-            with engine.connect() as conn:
-                waiting = conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM audio_chunks "
-                        "WHERE status IN ('UPLOADED', 'PROCESSING')"
-                    )
-                ).scalar_one()
-            if not waiting:
-                break
-            time.sleep(1)
-        self.report.figures["vad_drain_sec"] = round(time.monotonic() - began, 1)
-
-    def _register(self) -> dict[str, Any]:
-        body = {
-            "device_id": str(uuid.uuid4()),
-            "point_id": str(uuid.uuid4()),
-            "register_id": str(uuid.uuid4()),
-            "point_name": "soak",
-        }
+    def _register(self, device: inputs.Device) -> None:
         answer = requests.post(
             self.stack.url("ingest") + "/api/v1/admin/devices",
-            json=body,
+            json=device.identity(),
             headers={"Authorization": f"Bearer {self.stack.admin_token}"},
             timeout=30,
         )
         answer.raise_for_status()
-        return {
-            **body,
-            "token": answer.json()["token"],
-            "network": faults.FaultProxy(self.stack.url("ingest")),
-        }
+        self.tokens[device.device_id] = answer.json()["token"]
 
-    def _replay(self, device: dict[str, Any], recording: Path) -> None:
+    def _device_config(self, device: inputs.Device) -> Any:
         from recorder import config as recorder_config
-        from recorder import replay
 
-        root = self.workdir / "devices" / device["device_id"]
+        network = faults.FaultProxy(self.stack.url("ingest"))
+        self.networks[device.device_id] = network
+        root = self.workdir / "devices" / str(device.index)
         root.mkdir(parents=True)
         settings = {
-            "device_id": device["device_id"],
-            "point_id": device["point_id"],
-            "register_id": device["register_id"],
+            "device_id": device.device_id,
+            "point_id": device.point_id,
+            "register_id": device.register_id,
             "server": {
-                "url": device["network"].url,
-                "token": device["token"],
+                "url": network.url,
+                "token": self.tokens[device.device_id],
                 "timeout_sec": 30,
                 "retry_initial_sec": 0.5,
                 "retry_max_sec": 5,
@@ -409,20 +396,79 @@ class Run:
             "healthcheck": {"enabled": False, "port": 0, "host": "127.0.0.1"},
         }
         (root / "config.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
-        config = recorder_config.load(root / "config.yaml")
-        self.results[device["device_id"]] = replay.run(
-            config, recording, speed=self.options.speed, timeout=self.options.timeout_sec
+        return recorder_config.load(root / "config.yaml")
+
+    def _replay(self, device: inputs.Device) -> None:
+        from recorder import replay
+
+        config = self._device_config(device)
+        recording = self.input.recordings[device.device_id]
+        offline = device.device_id == self.offline
+        self.results[device.device_id] = replay.run(
+            config,
+            recording,
+            speed=self.options.speed,
+            start=self.input.start,
+            timeout=self.options.timeout_sec,
+            upload=not offline,
+        )
+        if offline:
+            self._drain_in_random_order(device, config)
+        self.replayed_at[device.device_id] = time.monotonic()
+
+    def _drain_in_random_order(self, device: inputs.Device, config: Any) -> None:
+        """The offline device: its network comes back after an outage, and the backlog
+        goes up in random order (the recorder's own upload code, one chunk at a time)."""
+        from recorder.health import Health
+        from recorder.replay import ReplayResult
+        from recorder.spool import Spool
+        from recorder.uploader import Result, Uploader
+
+        outage = self.rng.uniform(self.options.outage_sec / 3, self.options.outage_sec)
+        at = time.time()
+        time.sleep(outage)
+        spool = Spool(config.storage.spool_dir)
+        health = Health(device.device_id, spool)
+        uploader = Uploader(config.server, spool, health)
+        backlog_files = spool.pending()
+        random.Random(self.options.seed).shuffle(backlog_files)
+        began = time.monotonic()
+        deadline = began + self.options.timeout_sec
+        try:
+            for path in backlog_files:
+                while uploader.upload(path).result not in (Result.DELIVERED, Result.REFUSED):
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+        finally:
+            uploader.session.close()
+        recorded = self.results[device.device_id]
+        snapshot = health.snapshot()
+        self.results[device.device_id] = ReplayResult(
+            drained=not spool.pending(),
+            chunks_recorded=recorded.chunks_recorded,
+            uploaded=snapshot["uploaded"],
+            moved_to_failed=snapshot["moved_to_failed"] + recorded.moved_to_failed,
+            health=snapshot,
+        )
+        self.report.faults.append(
+            asdict(
+                faults.Fault(
+                    "offline_backlog",
+                    device.device_id,
+                    at,
+                    time.monotonic() - began,
+                    {"outage_sec": round(outage, 1), "chunks_in_random_order": len(backlog_files)},
+                )
+            )
         )
 
     def _send_bad_chunks(self) -> None:
         """Bad chunks on purpose, announced and uploaded by one more device."""
-        if not self.options.bad_chunks:
-            return
-        device = self._register()
-        device["network"].close()
-        started = datetime.now(UTC) - timedelta(minutes=self.options.minutes + 10)
+        device = self.input.bad_device
+        started = self.input.start - timedelta(minutes=self.options.bad_chunks + 5)
         url = self.stack.url("ingest") + "/api/v1/chunks/upload-url"
-        auth = {"Authorization": f"Bearer {device['token']}"}
+        auth = {"Authorization": f"Bearer {self.tokens[device.device_id]}"}
         for i, chunk in enumerate(badaudio.mix(self.options.bad_chunks, self.options.seed)):
             body = chunk.announcement(
                 str(uuid.uuid4()), (started + timedelta(minutes=i)).isoformat()
@@ -442,119 +488,156 @@ class Run:
                 payload = answer.json()
             self.bad.append((chunk, body["chunk_id"], answer.status_code, payload))
 
-    def _inject_faults(self, running: Callable[[], bool]) -> None:
-        """Each kind of fault at random moments, in turn, while the devices replay."""
-        kinds = [
-            self._kill_ingest,
-            self._restart_postgres,
-            self._network_down,
-            self._push_errors,
-            self._duplicate_pushes,
-            self._kill_analyze,
-        ]
-        # Faults on parts this checkout lacks are named, not skipped in silence.
-        absent = [
-            f"sigkill {name}: "
-            + (
-                "injector not implemented yet"
-                if name in self.stack.topology.functions
-                else f"no {name} function (issue 4)"
-            )
-            for name in ("vad", "assemble")
-        ]
-        asr = any(s.name == "asr" for s in self.stack.services)
-        absent.append(
-            "SIGTERM of the ASR worker: "
-            + ("injector not implemented yet" if asr else "not in the local stack (issue 5)")
-        )
-        self.report.figures["faults_not_available"] = absent
-        while running():
-            self.rng.shuffle(kinds)
-            for inject in kinds:
-                time.sleep(self.rng.uniform(0.5, 2))
-                if not running():
-                    return
-                fault = inject()
+    # --- faults -------------------------------------------------------------------------
+
+    def _inject_faults(self, busy: Callable[[], bool]) -> None:
+        """Each kind of fault at random moments, in turn, until the pipeline has drained
+        and every kind has happened at least once. A network outage comes first, while
+        the devices are still recording."""
+        kinds: dict[str, Callable[[], faults.Fault | None]] = {
+            **{
+                f"sigkill {f}": lambda f=f: faults.kill_process(self.stack, f)
+                for f in self._functions()
+            },
+            "sigterm asr": lambda: faults.preempt(self.stack, "asr"),
+            "postgres restart": lambda: faults.restart_postgres(self.stack),
+            "push 500": self._push_errors,
+        }
+        self._network_down()
+        injected: set[str] = set()
+        names = sorted(kinds)
+        deadline = time.monotonic() + self.options.timeout_sec
+        while (busy() or injected != set(names)) and time.monotonic() < deadline:
+            self.rng.shuffle(names)
+            for name in names:
+                time.sleep(self.rng.uniform(1, 5))
+                fault = kinds[name]()
+                injected.add(name)
+                if fault is None:
+                    continue
                 self.echo(
-                    f"soak: fault {fault.kind} on {fault.target}, "
+                    f"soak: fault {fault.kind} on {fault.target[:12]}, "
                     f"recovered in {fault.recovery_sec or 0:.1f} s"
                 )
                 self.report.faults.append(asdict(fault))
+                if self.rng.random() < 0.3:
+                    self._network_down()
 
-    def _kill_ingest(self) -> faults.Fault:
-        return faults.kill_process(self.stack, "ingest")
-
-    def _kill_analyze(self) -> faults.Fault:
-        return faults.kill_process(self.stack, "analyze")
-
-    def _restart_postgres(self) -> faults.Fault:
-        return faults.restart_postgres(self.stack)
-
-    def _network_down(self) -> faults.Fault:
-        device = self.rng.choice(self.devices)
-        seconds = self.rng.uniform(2, 8)
-        at = time.time()
-        device["network"].mode = faults.DOWN
-        time.sleep(seconds)
-        device["network"].mode = faults.PASS
-        return faults.Fault("network_down", device["device_id"], at, seconds)
+    def _functions(self) -> list[str]:
+        # The sweeper is a timer's target, not on the data path.
+        return [f for f in self.stack.topology.functions if f != "sweeper"]
 
     def _push_errors(self) -> faults.Fault:
-        seconds = self.rng.uniform(2, 6)
+        sub = self.rng.choice(sorted(self.push_proxies))
+        proxy = self.push_proxies[sub]
+        seconds = self.rng.uniform(3, 10)
         at = time.time()
-        proxy = faults.FaultProxy(self.stack.url("analyze"), faults.ERROR)
-        with proxy, faults.push_through(self.stack, "analyze", proxy):
-            time.sleep(seconds)
-        return faults.Fault("push_500", "analyze", at, seconds, {"answered_500": proxy.counts})
+        before = dict(proxy.counts)
+        proxy.mode = faults.ERROR
+        time.sleep(seconds)
+        proxy.mode = faults.DUPLICATE
+        answered = proxy.counts.get(faults.ERROR, 0) - before.get(faults.ERROR, 0)
+        # Recovered: the first redelivery that reaches the function after the window.
+        ok_before = _forwarded_ok(proxy.counts)
+        began = time.monotonic()
+        while (
+            answered and _forwarded_ok(proxy.counts) == ok_before and time.monotonic() - began < 120
+        ):
+            time.sleep(0.1)
+        return faults.Fault(
+            "push_500", sub, at, seconds + time.monotonic() - began, {"answered_500": answered}
+        )
 
-    def _duplicate_pushes(self) -> faults.Fault:
-        seconds = self.rng.uniform(2, 6)
+    def _network_down(self) -> faults.Fault | None:
+        """A live device loses its network for a while (in the background: minutes)."""
+        live = [
+            d
+            for d in self.input.devices
+            if d.device_id != self.offline
+            and d.device_id in self.networks
+            and d.device_id not in self.replayed_at  # still replaying
+            and self.networks[d.device_id].mode == faults.PASS
+        ]
+        if not live:
+            return None
+        device = self.rng.choice(live)
+        seconds = self.rng.uniform(self.options.outage_sec / 3, self.options.outage_sec)
+        thread = threading.Thread(
+            target=self._outage, args=(device, seconds), name="outage", daemon=True
+        )
+        self._background.append(thread)
+        thread.start()
+        return None  # reported by _outage when the device has caught up
+
+    def _outage(self, device: inputs.Device, seconds: float) -> None:
+        from recorder.spool import Spool
+
+        network = self.networks[device.device_id]
+        spool = Spool(self.workdir / "devices" / str(device.index) / "spool")
         at = time.time()
-        proxy = faults.FaultProxy(self.stack.url("analyze"), faults.DUPLICATE)
-        with proxy, faults.push_through(self.stack, "analyze", proxy):
-            time.sleep(seconds)
-        return faults.Fault("duplicate_push", "analyze", at, seconds, {"counts": proxy.counts})
+        network.mode = faults.DOWN
+        time.sleep(seconds)
+        backlog_files = len(spool.pending())
+        network.mode = faults.PASS
+        began = time.monotonic()
+        while spool.pending() and time.monotonic() - began < self.options.timeout_sec:
+            time.sleep(0.5)
+        self.echo(f"soak: network of device {device.index} was down {seconds:.0f} s")
+        self.report.faults.append(
+            asdict(
+                faults.Fault(
+                    "network_down",
+                    device.device_id,
+                    at,
+                    time.monotonic() - began,
+                    {"down_sec": round(seconds, 1), "backlog_chunks": backlog_files},
+                )
+            )
+        )
 
     # --- results ------------------------------------------------------------------------
 
-    def _figures(self, engine: sa.Engine, replay_sec: float) -> None:
+    def _figures(self, engine: sa.Engine, replay_sec: float, drained_sec: float) -> None:
         with engine.connect() as conn:
-            rows = (
-                conn.execute(
+            upload = [
+                float(x)
+                for x in conn.execute(
                     sa.text(
                         "SELECT EXTRACT(EPOCH FROM uploaded_at - created_at) FROM audio_chunks "
                         "WHERE uploaded_at IS NOT NULL"
                     )
-                )
-                .scalars()
-                .all()
-            )
+                ).scalars()
+            ]
+            e2e = [float(x) for x in conn.execute(measure.LATENCY_SQL).scalars() if x is not None]
+            totals = conn.execute(measure.TOTALS_SQL).one()
         uploaded = sum(r.uploaded for r in self.results.values())
         requests_total = sum(
             v
-            for d in self.devices
-            for k, v in d["network"].counts.items()
+            for network in self.networks.values()
+            for k, v in network.counts.items()
             if k.startswith("forwarded_")
         )
         figures = self.report.figures
         figures["replay_sec"] = round(replay_sec, 1)
+        figures["drained_sec"] = round(drained_sec, 1)
         figures["chunks_uploaded"] = uploaded
         figures["chunks_per_sec_accepted"] = round(uploaded / replay_sec, 2)
+        figures["chunks_processed"] = totals.processed
+        figures["chunks_per_sec_processed"] = round(totals.processed / drained_sec, 2)
+        figures["dialogues_laid"] = self.input.dialogues_laid
+        figures["dialogues"] = totals.dialogues
+        figures["dialogues_analysed"] = totals.analysed
+        figures["dialogues_per_sec"] = round(totals.analysed / drained_sec, 3)
         figures["ingest_requests"] = requests_total
         figures["ingest_requests_per_sec"] = round(requests_total / replay_sec, 2)
         figures["audio_minutes_per_wall_minute"] = round(
-            self.options.devices * self.options.minutes / (replay_sec / 60), 1
+            self.options.devices * self.options.minutes / (drained_sec / 60), 1
         )
-        if len(rows) >= 2:
-            cuts = statistics.quantiles([float(r) for r in rows], n=100)
-            figures["announce_to_upload_sec"] = {
-                "p50": round(cuts[49], 2),
-                "p95": round(cuts[94], 2),
-                "p99": round(cuts[98], 2),
-            }
+        figures["announce_to_upload_sec"] = measure.percentiles(upload, 2)
+        figures["e2e_latency_sec"] = measure.percentiles(e2e, 1)
 
     def _invariants(self, engine: sa.Engine) -> None:
-        report, functions = self.report, self.stack.topology.functions
+        report = self.report
         with engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
@@ -562,13 +645,18 @@ class Run:
                     "started_at FROM audio_chunks"
                 )
             ).all()
+            dialogues = conn.execute(
+                sa.text(
+                    "SELECT dialogue_id, audio_object, asr_status, analysis_status FROM dialogues"
+                )
+            ).all()
         by_device: dict[str, list] = {}
         for row in rows:
             by_device.setdefault(row.device, []).append(row)
         lost = []
-        for device in self.devices:
-            result = self.results.get(device["device_id"])
-            mine = by_device.get(device["device_id"], [])
+        for device in self.input.devices:
+            result = self.results.get(device.device_id)
+            mine = by_device.get(device.device_id, [])
             if (
                 result is None
                 or not result.drained
@@ -577,55 +665,51 @@ class Run:
                 or len(mine) != result.chunks_recorded
             ):
                 summary = result and {k: v for k, v in asdict(result).items() if k != "health"}
-                lost.append(f"{device['device_id']}: {summary}, rows {len(mine)}")
+                lost.append(f"device {device.index}: {summary}, rows {len(mine)}")
         report.check(
             "every chunk a device made was announced and uploaded", not lost, "; ".join(lost[:5])
         )
         twice = len(rows) - len({(r.device, r.started_at) for r in rows})
         report.check("no chunk recorded twice", twice == 0, f"{twice} duplicates")
-        waiting = [
-            r.chunk_id
+        final = [
+            f"{r.chunk_id} {r.status}"
             for r in rows
-            if r.status == "AWAITING_UPLOAD" and not self._bad_refused(r.chunk_id)
+            if r.status not in ("DONE", "REJECTED") and not self._bad_refused(r.chunk_id)
         ]
-        report.check("no chunk left announced but not uploaded", not waiting, str(waiting[:5]))
+        unexplained = [r.chunk_id for r in rows if r.status == "REJECTED" and not r.error]
+        report.check(
+            "every chunk DONE or REJECTED with a reason",
+            not final and not unexplained,
+            f"not final: {final[:5]}; rejected without reason: {unexplained[:5]}",
+        )
+        good_rejected = [
+            f"{r.chunk_id}: {r.error}"
+            for r in rows
+            if r.device != self.input.bad_device.device_id and r.status != "DONE"
+        ]
+        report.check("every good chunk DONE", not good_rejected, str(good_rejected[:5]))
+        report.check("each bad chunk REJECTED/refused as expected", *self._bad_outcomes(rows))
         with storage.Client() as client:
-            names = {b.name for b in client.bucket(self.stack.bucket).list_blobs(prefix="chunks/")}
+            bucket = client.bucket(self.stack.bucket)
+            names = {b.name for b in bucket.list_blobs(prefix="chunks/")}
+            names |= {b.name for b in bucket.list_blobs(prefix="dialogues/")}
         missing = [
             r.object_name
             for r in rows
             if r.status != "AWAITING_UPLOAD" and r.object_name not in names
         ]
         report.check("every uploaded chunk's object exists", not missing, str(missing[:5]))
-        refused = [
-            (c.kind, status, p.get("field"))
-            for c, _, status, p in self.bad
-            if c.expected.status == badaudio.REFUSED
+        no_audio = [str(d.dialogue_id) for d in dialogues if d.audio_object not in names]
+        report.check("every dialogue's audio object exists", not no_audio, str(no_audio[:5]))
+        unfinished = [
+            f"{d.dialogue_id} asr {d.asr_status} analysis {d.analysis_status}"
+            for d in dialogues
+            if d.asr_status != "DONE" or d.analysis_status not in ("DONE", "SKIPPED")
         ]
         report.check(
-            "bad chunks refused at ingest name the field",
-            all(s == 400 and f == "duration_sec" for _, s, f in refused) if refused else None,
-            str(refused),
-        )
-        vad = "vad" in functions
-        final = [r for r in rows if r.status not in ("DONE", "REJECTED")]
-        report.check(
-            "every chunk DONE or REJECTED with a reason",
-            (not final and all(r.error for r in rows if r.status == "REJECTED")) if vad else None,
-            "" if vad else "stage not present: no vad function in this checkout (issue 4)",
-        )
-        report.check(
-            "each bad chunk REJECTED/processed as expected",
-            self._bad_outcomes(rows) if vad else None,
-            "" if vad else "stage not present: no vad function in this checkout (issue 4)",
-        )
-        dialogues = {"assemble", "vad"} <= set(functions)
-        report.check(
-            "dialogues, transcripts, analyses equal to a fault-free run",
-            None,
-            "stage not present: no assemble function / ASR worker (issues 4, 5)"
-            if not dialogues
-            else "comparison with a fault-free run is not implemented yet",
+            "every dialogue transcribed and analysed",
+            bool(dialogues) and not unfinished,
+            f"{len(dialogues)} dialogues; {unfinished[:5]}",
         )
         dead = self._dead_letters()
         report.check("dead-letter topics empty (except bad on purpose)", not dead, str(dead))
@@ -634,12 +718,26 @@ class Run:
     def _bad_refused(self, chunk_id: Any) -> bool:
         return any(cid == str(chunk_id) for _, cid, status, _ in self.bad if status >= 400)
 
-    def _bad_outcomes(self, rows: list) -> bool:
+    def _bad_outcomes(self, rows: list) -> tuple[bool | None, str]:
         status = {str(r.chunk_id): (r.status, r.error) for r in rows}
-        return all(
-            chunk.expected.matches(*status.get(cid, ("REFUSED", p.get("field"))))
-            for chunk, cid, _, p in self.bad
-        )
+        for chunk, cid, code, payload in self.bad:
+            seen = status.get(cid, (badaudio.REFUSED, f"{code} {payload.get('field')}"))
+            field_named = payload.get("field") == chunk.expected.field
+            ok = chunk.expected.matches(*seen) and (
+                chunk.expected.status != badaudio.REFUSED or field_named
+            )
+            self.report.bad_inputs.append(
+                {
+                    "kind": chunk.kind,
+                    "expected": chunk.expected.status,
+                    "outcome": seen[0],
+                    "reason": seen[1] or "",
+                    "as_expected": ok,
+                }
+            )
+        outcomes = self.report.bad_inputs
+        detail = "; ".join(f"{b['kind']}: {b['outcome']} ({b['reason'][:60]})" for b in outcomes)
+        return (all(b["as_expected"] for b in outcomes) if outcomes else None), detail
 
     def _dead_letters(self) -> dict[str, int]:
         client = pubsub_v1.SubscriberClient()
@@ -660,8 +758,12 @@ class Run:
             return False
 
 
+def _forwarded_ok(counts: dict[str, int]) -> int:
+    return sum(v for k, v in counts.items() if k.startswith("forwarded_2"))
+
+
 def _retrying(
-    method: str, url: str, deadline_sec: float = 120.0, **kwargs: Any
+    method: str, url: str, deadline_sec: float = 300.0, **kwargs: Any
 ) -> requests.Response:
     """A request retried like a device does while faults take the server away."""
     deadline = time.monotonic() + deadline_sec
@@ -678,8 +780,43 @@ def _retrying(
 
 
 def run(options: Options, echo: Callable[[str], None] = print) -> Report:
-    """Run the load test described by `options` and return its report."""
-    return Run(options, echo).execute()
+    """Run the load test described by `options` and return its report.
+
+    With faults the input is first played through a fault-free stack; the run with
+    faults must end with the same dialogues, transcripts and analyses."""
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="salescontrol-soak-"))
+    given = prepare(options, workdir, echo)
+    reference = None
+    if options.faults:
+        echo("soak: the fault-free reference run")
+        reference = Run(options, given, workdir / "reference", False, echo)
+        reference.execute()
+        echo("soak: the run with faults")
+    measured = Run(options, given, workdir / "run", options.faults, echo)
+    report = measured.execute()
+    if reference is None:
+        report.check(
+            "dialogues, transcripts, analyses equal to a fault-free run",
+            None,
+            "this run is the fault-free one (--faults compares a faulted run with it)",
+        )
+    else:
+        report.reference = {
+            "figures": reference.report.figures,
+            "checks_failed": [asdict(c) for c in reference.report.checks if c.status == FAILED],
+        }
+        report.check(
+            "the fault-free reference run's invariants hold",
+            reference.report.ok,
+            str(report.reference["checks_failed"])[:300],
+        )
+        diff = canonical.differences(reference.dump, measured.dump)
+        report.check(
+            "dialogues, transcripts, analyses equal to a fault-free run",
+            bool(reference.dump.get("dialogues")) and not diff,
+            "; ".join(diff) or f"rows: {canonical.size(measured.dump)}",
+        )
+    return report
 
 
 __all__ = ["Options", "Report", "add_arguments", "options_from", "run"]
