@@ -10,10 +10,15 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
+import requests
 import soundfile as sf
 
 SAMPLE_RATE = 16000
@@ -131,3 +136,48 @@ def mix(count: int, seed: int = 0) -> list[BadChunk]:
     rng = random.Random(seed)
     names = sorted(KINDS)
     return [KINDS[names[i % len(names)]](rng) for i in range(count)]
+
+
+Sent = tuple[BadChunk, str, int, dict]  # chunk, its chunk id, last HTTP status, answer
+
+
+def send(ingest_url: str, token: str, chunks: list[BadChunk], started: datetime) -> list[Sent]:
+    """Announce and upload each chunk as a device would (one a minute from `started`),
+    retrying while faults take the server away; return what ingest answered."""
+    url = ingest_url + "/api/v1/chunks/upload-url"
+    auth = {"Authorization": f"Bearer {token}"}
+    sent = []
+    for i, chunk in enumerate(chunks):
+        body = chunk.announcement(str(uuid.uuid4()), (started + timedelta(minutes=i)).isoformat())
+        answer = _retrying("POST", url, json=body, headers=auth)
+        payload = answer.json()
+        if answer.status_code in (200, 201) and "upload" in payload:
+            put = requests.put(
+                payload["upload"]["url"],
+                data=chunk.data,
+                headers=payload["upload"]["headers"],
+                timeout=60,
+            )
+            put.raise_for_status()
+            # Announce again, as a device does, so ingest records the upload.
+            answer = _retrying("POST", url, json=body, headers=auth)
+            payload = answer.json()
+        sent.append((chunk, body["chunk_id"], answer.status_code, payload))
+    return sent
+
+
+def _retrying(
+    method: str, url: str, deadline_sec: float = 300.0, **kwargs: Any
+) -> requests.Response:
+    """A request retried like a device does while faults take the server away."""
+    deadline = time.monotonic() + deadline_sec
+    while True:
+        try:
+            answer = requests.request(method, url, timeout=30, **kwargs)
+            if answer.status_code < 500 and answer.status_code != 429:
+                return answer
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{method} {url} kept failing for {deadline_sec} s")
+        time.sleep(0.5)

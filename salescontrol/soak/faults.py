@@ -55,7 +55,7 @@ def serving(stack: LocalStack, name: str) -> bool:
         return False
 
 
-def kill_process(stack: LocalStack, name: str, wait_sec: float = 10.0) -> Fault:
+def kill_process(stack: LocalStack, name: str, wait_sec: float = 30.0) -> Fault:
     """SIGKILL `name` (its whole process group), mid-request when one comes within
     `wait_sec`, and restart it."""
     deadline = time.monotonic() + wait_sec

@@ -25,6 +25,7 @@ RATE = audio.RATE
 EDGE_SEC = 30.0  # quiet at both ends: every dialogue is closed by evidence of silence
 GAP_SEC = (30.0, 240.0)  # quiet between two dialogues; above SILENCE_GAP_SEC (12 s)
 NOISE_DB = -38.0  # the demo's background level
+RECORDINGS = 4  # distinct recordings, shared round-robin by the devices
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ the dialogues, transcripts and analyses equal the reference's.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import random
 import tempfile
@@ -30,11 +29,10 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
-import yaml
 from google.cloud import pubsub_v1, storage
 
 from salescontrol.local.stack import LocalStack, _env
-from salescontrol.soak import badaudio, canonical, faults, fuzz, inputs, measure
+from salescontrol.soak import badaudio, burst, canonical, devices, faults, fuzz, inputs, measure
 
 PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "not_applicable"
 
@@ -46,7 +44,9 @@ class Options:
     faults: bool = False
     bad_chunks: int = 6
     chunk_sec: float = 60.0
-    speed: float = 0.0  # 0: as fast as the encoder goes
+    speed: float = (
+        60.0  # chunks released to each device at this multiple of real time; 0: all at once
+    )
     outage_sec: float = 180.0  # longest device network outage (below SWEEP_DELAY_SEC)
     seed: int = 0
     timeout_sec: float = 3600.0
@@ -95,7 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--bad-chunks", type=int, default=Options.bad_chunks)
     parser.add_argument("--chunk-sec", type=float, default=Options.chunk_sec)
-    parser.add_argument("--speed", type=float, default=Options.speed, help="0: fastest")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=Options.speed,
+        help="multiple of real time at which each device's chunks come (0: all at once)",
+    )
     parser.add_argument(
         "--outage-sec", type=float, default=Options.outage_sec, help="longest network outage"
     )
@@ -112,30 +117,49 @@ def options_from(args: argparse.Namespace) -> Options:
 
 @dataclass(frozen=True)
 class Input:
-    """What both runs replay: devices, their recordings, the time line, the bad device."""
+    """What both runs replay: devices, their chunks, the time line, the bad device."""
 
     devices: list[inputs.Device]
-    recordings: dict[str, Path]  # device id -> recording
+    chunks: dict[str, list[Path]]  # device id -> its recording's encoded chunks
     dialogues_laid: int
     start: datetime  # where every device's recording begins
     bad_device: inputs.Device
+    encode_sec: float
 
 
 def prepare(options: Options, workdir: Path, echo: Callable[[str], None]) -> Input:
-    devices = inputs.devices(options.devices + 1, options.seed)
-    recordings, laid = {}, 0
-    (workdir / "recordings").mkdir(parents=True, exist_ok=True)
-    for device in devices[:-1]:
-        path = workdir / "recordings" / f"{device.index}.flac"
-        recordings[device.device_id], count = inputs.recording(
-            path, options.minutes, options.seed * 1000 + device.index
-        )
-        laid += count
-    echo(f"soak: {options.devices} recordings of {options.minutes} min, {laid} dialogues laid")
+    """Devices from the seed; a few distinct recordings, each encoded into chunks once by
+    the recorder and shared round-robin by the devices."""
+    everyone = inputs.devices(options.devices + 1, options.seed)
+    kinds = min(options.devices, inputs.RECORDINGS)
     # The time line ends an hour ago: nothing lies in the future, and the bad chunks fit
     # before the recordings.
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=options.minutes + 60)
-    return Input(devices[:-1], recordings, laid, start, devices[-1])
+    began = time.monotonic()
+    recorded: dict[int, tuple[list[Path], int]] = {}
+
+    def make(k: int) -> None:
+        folder = workdir / "recordings" / str(k)
+        folder.mkdir(parents=True, exist_ok=True)
+        path, laid = inputs.recording(folder / "shop.flac", options.minutes, options.seed * 100 + k)
+        chunks = devices.encode(path, folder, start, options.chunk_sec, options.timeout_sec)
+        recorded[k] = (chunks, laid)
+
+    threads = [threading.Thread(target=make, args=(k,)) for k in range(kinds)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(recorded) != kinds:
+        raise RuntimeError("encoding a recording failed; see the lines above")
+    chunks = {d.device_id: recorded[d.index % kinds][0] for d in everyone[:-1]}
+    laid = sum(recorded[d.index % kinds][1] for d in everyone[:-1])
+    encode_sec = time.monotonic() - began
+    echo(
+        f"soak: {kinds} recordings of {options.minutes} min encoded by the recorder in "
+        f"{encode_sec:.0f} s; {options.devices} devices, {laid} dialogues laid"
+    )
+    return Input(everyone[:-1], chunks, laid, start, everyone[-1], round(encode_sec, 1))
 
 
 class Run:
@@ -188,6 +212,7 @@ class Run:
         began = time.monotonic()
         for device in [*self.input.devices, self.input.bad_device]:
             self._register(device)
+        self.report.figures["encode_sec"] = self.input.encode_sec
         self.report.figures["registration_per_sec"] = round(
             len(self.tokens) / (time.monotonic() - began), 1
         )
@@ -202,16 +227,18 @@ class Run:
         threads.append(threading.Thread(target=self._send_bad_chunks, daemon=True))
         for thread in threads:
             thread.start()
-        busy = self._busy(engine, threads)
+        busy = self._busy(engine, threads, began)
         if self.with_faults:
             # In this thread: restarted children die with the thread that spawned them
             # (PR_SET_PDEATHSIG), so the main thread, which outlives the run, spawns them.
             self._inject_faults(busy)
+        deadline = began + self.options.timeout_sec
+        while busy() and time.monotonic() < deadline:
+            time.sleep(1)
+        drained_sec = time.monotonic() - began
         for thread in threads:
             thread.join()
         replay_sec = max(self.replayed_at.values(), default=began) - began
-        self._wait_settled(engine, busy, began)
-        drained_sec = time.monotonic() - began
         for thread in self._background:
             thread.join()
         sampler.stop()
@@ -229,29 +256,30 @@ class Run:
                 self._fuzz(engine, self.options.fuzz_examples)
         engine.dispose()
 
-    def _busy(self, engine: sa.Engine, threads: list[threading.Thread]) -> Callable[[], bool]:
-        """Whether devices are still replaying or the pipeline still has work."""
+    def _busy(
+        self, engine: sa.Engine, threads: list[threading.Thread], began: float
+    ) -> Callable[[], bool]:
+        """Whether devices are still replaying or the pipeline still has work; says how
+        things stand every 30 s."""
+        last = [0.0]
 
         def busy() -> bool:
-            if any(t.is_alive() for t in threads):
-                return True
             try:
-                return bool(measure.unsettled(engine))
+                waiting = measure.backlog(engine)
+                owed = measure.unsettled(engine)
             except sa.exc.DBAPIError:
                 return True  # Postgres restarting
+            replaying = sum(t.is_alive() for t in threads)
+            if time.monotonic() - last[0] >= 30:
+                last[0] = time.monotonic()
+                counts = ", ".join(f"{k.split()[0]} {v}" for k, v in waiting.items())
+                self.echo(
+                    f"soak: {time.monotonic() - began:.0f} s, {replaying} devices replaying; "
+                    f"waiting: {counts}"
+                )
+            return bool(replaying or owed)
 
         return busy
-
-    def _wait_settled(self, engine: sa.Engine, busy: Callable[[], bool], began: float) -> None:
-        deadline = began + self.options.timeout_sec
-        last = 0.0
-        while busy() and time.monotonic() < deadline:
-            if time.monotonic() - last > 30:
-                last = time.monotonic()
-                with engine.connect() as conn:
-                    waiting = conn.execute(measure.BACKLOG_SQL).one()._asdict()
-                self.echo(f"soak: draining, {time.monotonic() - began:.0f} s: {waiting}")
-            time.sleep(1)
 
     def _duplicate_everything(self) -> faults.Duplicator:
         """Every push goes through a proxy that delivers it twice; every ASR request is
@@ -278,50 +306,10 @@ class Run:
         )
 
     def _ingest_capacity(self, seconds: float = 10.0) -> None:
-        """Every device asks for upload URLs as fast as it can, all at once."""
-        url = self.stack.url("ingest") + "/api/v1/chunks/upload-url"
-        started = datetime.now(UTC) - timedelta(hours=1)
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-        lock = threading.Lock()
-        deadline = time.monotonic() + seconds
-
-        def device_loop(token: str) -> None:
-            with requests.Session() as session:
-                session.headers["Authorization"] = f"Bearer {token}"
-                while time.monotonic() < deadline:
-                    announce(session)
-
-        def announce(session: requests.Session) -> None:
-            # A well-formed announcement with no file behind it: load on ingest alone.
-            chunk_id = str(uuid.uuid4())
-            body = {
-                "chunk_id": chunk_id,
-                "started_at": started.isoformat(),
-                "duration_sec": 60.0,
-                "size_bytes": 180_000,
-                "sha256": hashlib.sha256(chunk_id.encode()).hexdigest(),
-            }
-            t0 = time.monotonic()
-            answer = session.post(url, json=body, timeout=30)
-            with lock:
-                latencies.append(time.monotonic() - t0)
-                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
-
         tokens = [self.tokens[d.device_id] for d in self.input.devices]
-        threads = [threading.Thread(target=device_loop, args=(t,)) for t in tokens]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        self.report.figures["upload_url_burst"] = {
-            "devices": len(tokens),
-            "seconds": seconds,
-            "requests_per_sec": round(len(latencies) / seconds, 1),
-            "granted_per_sec": round(statuses.get(201, 0) / seconds, 1),
-            "by_status": dict(sorted(statuses.items())),
-            "latency_ms": measure.percentiles([x * 1000 for x in latencies], 0),
-        }
+        figure = burst.upload_url_burst(self.stack.url("ingest"), tokens, seconds)
+        self.report.figures["upload_url_burst"] = figure
+        statuses = figure["by_status"]
         self.report.check(
             "upload-URL burst: no 5xx", all(code < 500 for code in statuses), str(statuses)
         )
@@ -367,126 +355,52 @@ class Run:
         answer.raise_for_status()
         self.tokens[device.device_id] = answer.json()["token"]
 
-    def _device_config(self, device: inputs.Device) -> Any:
-        from recorder import config as recorder_config
-
+    def _replay(self, device: inputs.Device) -> None:
+        """One device: its chunks go up live, or, for the offline one, after an outage
+        and in random order."""
         network = faults.FaultProxy(self.stack.url("ingest"))
         self.networks[device.device_id] = network
         root = self.workdir / "devices" / str(device.index)
-        root.mkdir(parents=True)
-        settings = {
-            "device_id": device.device_id,
-            "point_id": device.point_id,
-            "register_id": device.register_id,
-            "server": {
-                "url": network.url,
-                "token": self.tokens[device.device_id],
-                "timeout_sec": 30,
-                "retry_initial_sec": 0.5,
-                "retry_max_sec": 5,
-                "heartbeat_sec": 30,
-            },
-            "recording": {
-                "chunk_duration_sec": self.options.chunk_sec,
-                "schedule_start": "00:00",
-                "schedule_end": "00:00",
-            },
-            "storage": {"spool_dir": str(root / "spool"), "max_age_days": 7, "max_size_gb": 5},
-            "logging": {"level": "WARNING", "format": "json"},
-            "healthcheck": {"enabled": False, "port": 0, "host": "127.0.0.1"},
-        }
-        (root / "config.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
-        return recorder_config.load(root / "config.yaml")
-
-    def _replay(self, device: inputs.Device) -> None:
-        from recorder import replay
-
-        config = self._device_config(device)
-        recording = self.input.recordings[device.device_id]
-        offline = device.device_id == self.offline
-        self.results[device.device_id] = replay.run(
-            config,
-            recording,
-            speed=self.options.speed,
-            start=self.input.start,
-            timeout=self.options.timeout_sec,
-            upload=not offline,
+        settings = devices.config(
+            root,
+            device.device_id,
+            device.identity(),
+            network.url,
+            self.tokens[device.device_id],
+            self.options.chunk_sec,
         )
-        if offline:
-            self._drain_in_random_order(device, config)
-        self.replayed_at[device.device_id] = time.monotonic()
-
-    def _drain_in_random_order(self, device: inputs.Device, config: Any) -> None:
-        """The offline device: its network comes back after an outage, and the backlog
-        goes up in random order (the recorder's own upload code, one chunk at a time)."""
-        from recorder.health import Health
-        from recorder.replay import ReplayResult
-        from recorder.spool import Spool
-        from recorder.uploader import Result, Uploader
-
-        outage = self.rng.uniform(self.options.outage_sec / 3, self.options.outage_sec)
-        at = time.time()
-        time.sleep(outage)
-        spool = Spool(config.storage.spool_dir)
-        health = Health(device.device_id, spool)
-        uploader = Uploader(config.server, spool, health)
-        backlog_files = spool.pending()
-        random.Random(self.options.seed).shuffle(backlog_files)
-        began = time.monotonic()
-        deadline = began + self.options.timeout_sec
-        try:
-            for path in backlog_files:
-                while uploader.upload(path).result not in (Result.DELIVERED, Result.REFUSED):
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.5)
-        finally:
-            uploader.session.close()
-        recorded = self.results[device.device_id]
-        snapshot = health.snapshot()
-        self.results[device.device_id] = ReplayResult(
-            drained=not spool.pending(),
-            chunks_recorded=recorded.chunks_recorded,
-            uploaded=snapshot["uploaded"],
-            moved_to_failed=snapshot["moved_to_failed"] + recorded.moved_to_failed,
-            health=snapshot,
+        staged = devices.stage(
+            self.input.chunks[device.device_id], device.device_id, root / "staged"
         )
-        self.report.faults.append(
-            asdict(
-                faults.Fault(
-                    "offline_backlog",
-                    device.device_id,
-                    at,
-                    time.monotonic() - began,
-                    {"outage_sec": round(outage, 1), "chunks_in_random_order": len(backlog_files)},
-                )
+        timeout = self.options.timeout_sec
+        if device.device_id != self.offline:
+            result = devices.upload_live(settings, staged, self.options.speed, timeout)
+        else:
+            outage = self.rng.uniform(self.options.outage_sec / 3, self.options.outage_sec)
+            at = time.time()
+            time.sleep(outage)
+            began = time.monotonic()
+            result = devices.upload_shuffled(settings, staged, self.options.seed, timeout)
+            fault = faults.Fault(
+                "offline_backlog",
+                device.device_id,
+                at,
+                time.monotonic() - began,
+                {"outage_sec": round(outage, 1), "chunks_in_random_order": len(staged)},
             )
-        )
+            self.report.faults.append(asdict(fault))
+        self.results[device.device_id] = result
+        self.replayed_at[device.device_id] = time.monotonic()
 
     def _send_bad_chunks(self) -> None:
         """Bad chunks on purpose, announced and uploaded by one more device."""
         device = self.input.bad_device
-        started = self.input.start - timedelta(minutes=self.options.bad_chunks + 5)
-        url = self.stack.url("ingest") + "/api/v1/chunks/upload-url"
-        auth = {"Authorization": f"Bearer {self.tokens[device.device_id]}"}
-        for i, chunk in enumerate(badaudio.mix(self.options.bad_chunks, self.options.seed)):
-            body = chunk.announcement(
-                str(uuid.uuid4()), (started + timedelta(minutes=i)).isoformat()
-            )
-            answer = _retrying("POST", url, json=body, headers=auth)
-            payload = answer.json()
-            if answer.status_code in (200, 201) and "upload" in payload:
-                put = requests.put(
-                    payload["upload"]["url"],
-                    data=chunk.data,
-                    headers=payload["upload"]["headers"],
-                    timeout=60,
-                )
-                put.raise_for_status()
-                # Announce again, as a device does, so ingest records the upload.
-                answer = _retrying("POST", url, json=body, headers=auth)
-                payload = answer.json()
-            self.bad.append((chunk, body["chunk_id"], answer.status_code, payload))
+        self.bad = badaudio.send(
+            self.stack.url("ingest"),
+            self.tokens[device.device_id],
+            badaudio.mix(self.options.bad_chunks, self.options.seed),
+            self.input.start - timedelta(minutes=self.options.bad_chunks + 5),
+        )
 
     # --- faults -------------------------------------------------------------------------
 
@@ -760,23 +674,6 @@ class Run:
 
 def _forwarded_ok(counts: dict[str, int]) -> int:
     return sum(v for k, v in counts.items() if k.startswith("forwarded_2"))
-
-
-def _retrying(
-    method: str, url: str, deadline_sec: float = 300.0, **kwargs: Any
-) -> requests.Response:
-    """A request retried like a device does while faults take the server away."""
-    deadline = time.monotonic() + deadline_sec
-    while True:
-        try:
-            answer = requests.request(method, url, timeout=30, **kwargs)
-            if answer.status_code < 500 and answer.status_code != 429:
-                return answer
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{method} {url} kept failing for {deadline_sec} s")
-        time.sleep(0.5)
 
 
 def run(options: Options, echo: Callable[[str], None] = print) -> Report:
