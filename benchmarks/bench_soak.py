@@ -34,7 +34,8 @@ def main() -> int:
     summary = (
         f"{opts['devices']} devices x {opts['minutes']} min of audio ({opts['chunk_sec']} s "
         f"chunks, {figures['dialogues_laid']} dialogues laid), {opts['bad_chunks']} bad "
-        f"chunks, replayed as fast as the recorders encode; faults {opts['faults']}. "
+        f"chunks, released to each device at {opts['speed']}x real time (0: all at once); "
+        f"faults {opts['faults']}. "
         f"{figures['chunks_uploaded']} chunks up in {figures['replay_sec']} s, everything "
         f"analysed after {figures['drained_sec']} s: {figures['chunks_per_sec_processed']} "
         f"chunks/s, {figures['dialogues_per_sec']} dialogues/s, "

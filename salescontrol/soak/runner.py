@@ -186,7 +186,7 @@ class Run:
         self.dump: canonical.Dump = {}
         self._background: list[threading.Thread] = []
         self.replayed_at: dict[str, float] = {}  # device id -> when its chunks were all up
-        # With faults, device 0 records offline and drains its backlog in random order.
+        # With faults, device 0 is offline, then sends its whole backlog in random order.
         self.offline = given.devices[0].device_id if with_faults else None
 
     # --- phases -----------------------------------------------------------------------
@@ -233,9 +233,14 @@ class Run:
             # (PR_SET_PDEATHSIG), so the main thread, which outlives the run, spawns them.
             self._inject_faults(busy)
         deadline = began + self.options.timeout_sec
-        while busy() and time.monotonic() < deadline:
+        while (still_busy := busy()) and time.monotonic() < deadline:
             time.sleep(1)
         drained_sec = time.monotonic() - began
+        self.report.check(
+            "the pipeline drained before the timeout",
+            not still_busy,
+            f"{drained_sec:.0f} s of {self.options.timeout_sec:.0f} s",
+        )
         for thread in threads:
             thread.join()
         replay_sec = max(self.replayed_at.values(), default=began) - began
