@@ -1,4 +1,5 @@
-"""`python -m asr_service`: load the models, serve /health, pull until SIGTERM, exit 0."""
+"""`python -m asr_service`: load the models, serve /health, pull until SIGTERM, exit 0
+(1 when pulling failed for good, e.g. the subscription is gone)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def main() -> int:
         signal.signal(sig, lambda *_: worker.stop())
     worker.run()
     server.shutdown()
-    return 0
+    return 1 if worker.failed else 0
 
 
 if __name__ == "__main__":

@@ -170,10 +170,10 @@ class Settings:
         "Where the offline `base` model is assembled once.",
     )
     asr_subscription: str = _setting(
-        "asr", "Pull subscription on asr-requests the worker streams from (topology.yaml)."
+        "asr", "Pull subscription on asr-requests the worker pulls from (topology.yaml)."
     )
     batch_size: int = _setting(
-        5, "Most asr-requests the worker leases at once (Pub/Sub flow control)."
+        5, "Most asr-requests the worker leases at once (it pulls no more than its free places)."
     )
     asr_concurrency: int = _setting(
         1, "Dialogues the worker transcribes at the same time (1 on CPU: threads compete)."

@@ -39,11 +39,17 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "con
 class WorkerProcess:
     """`python -m asr_service` against a stack, with its health port and log file."""
 
-    def __init__(self, stack: LocalStack, log_path: Path, **settings: str) -> None:
+    def __init__(
+        self, stack: LocalStack, log_path: Path, subscription: str | None = None, **settings: str
+    ) -> None:
+        """A worker on a new subscription of its own, or on `subscription` (kept at exit)."""
         self.port = free_port()
         self.stack_env = stack.env
+        self.owns_subscription = subscription is None
         with _env(self.stack_env):  # module-scoped callers run before stack_env is set
-            self.subscription = _subscribe(stack.project, "asr-requests", ack_deadline_seconds=600)
+            self.subscription = subscription or _subscribe(
+                stack.project, "asr-requests", ack_deadline_seconds=600
+            )
         env = {
             **os.environ,
             **stack.env,
@@ -92,6 +98,8 @@ class WorkerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if not self.owns_subscription:
+            return
         with _env(self.stack_env), pubsub_v1.SubscriberClient() as subscriber:
             subscriber.delete_subscription(subscription=self.subscription)
 

@@ -1,4 +1,5 @@
-"""SIGTERM (spot VM preemption) with a dialogue in flight: nothing lost, exit 0 in 30 s."""
+"""SIGTERM (spot VM preemption) with work in flight: nothing lost, exit 0 in 30 s, and the
+next worker on the subscription gets every message."""
 
 from __future__ import annotations
 
@@ -46,3 +47,23 @@ def test_sigterm_within_the_grace_period_finishes_the_dialogue(
         eventually(lambda: _status(engine, dialogue_id) == "PROCESSING", 60, "work in flight")
         assert worker.stop(timeout=30) == 0
     assert _status(engine, dialogue_id) == "DONE"
+
+
+def test_a_worker_started_after_a_preempted_one_gets_all_its_work(
+    stack: LocalStack, stack_env: dict, engine: sa.Engine, long_ogg: bytes, tmp_path: Path
+) -> None:
+    short_ogg = opus_bytes(dialogue_audio(SHORT))
+    first_id, first_object = make_dialogue(engine, long_ogg)
+    with WorkerProcess(stack, tmp_path / "first.log", ASR_SHUTDOWN_GRACE_SEC="0") as first:
+        messages.publish(AsrRequest(first_id, first_object))
+        eventually(lambda: _status(engine, first_id) == "PROCESSING", 60, "work in flight")
+        # More work arrives while the first dialogue is transcribed; then a preemption.
+        waiting = [make_dialogue(engine, short_ogg) for _ in range(3)]
+        for dialogue_id, object_name in waiting:
+            messages.publish(AsrRequest(dialogue_id, object_name))
+        assert first.stop(timeout=30) == 0
+        with WorkerProcess(stack, tmp_path / "second.log", first.subscription) as second:
+            for dialogue_id in [first_id, *(d for d, _ in waiting)]:
+                done = lambda d=dialogue_id: _status(engine, d) == "DONE"  # noqa: E731
+                eventually(done, 120, f"dialogue {dialogue_id} transcribed")
+            assert second.stop(timeout=30) == 0
