@@ -31,6 +31,10 @@ def main() -> int:
     opts, figures = report.options, report.figures
     reference = report.reference.get("figures", {})
     kinds = Counter(f"{f['kind']} {f['target'][:8]}" for f in report.faults)
+
+    def faults_of(kind: str) -> list[dict]:
+        return [f for f in report.faults if f"{f['kind']} {f['target'][:8]}" == kind]
+
     summary = (
         f"{opts['devices']} devices x {opts['minutes']} min of audio ({opts['chunk_sec']} s "
         f"chunks, {figures['dialogues_laid']} dialogues laid), {opts['bad_chunks']} bad "
@@ -85,16 +89,13 @@ def main() -> int:
         },
         {
             "title": "Faults survived",
-            "columns": ["kind", "times", "recovery s (max)"],
+            "columns": ["kind", "times", "mid-request", "recovery s (max)"],
             "rows": [
                 [
                     kind,
                     count,
-                    max(
-                        round(f["recovery_sec"] or 0, 1)
-                        for f in report.faults
-                        if f"{f['kind']} {f['target'][:8]}" == kind
-                    ),
+                    sum(bool(f["detail"].get("mid_request")) for f in faults_of(kind)),
+                    max(round(f["recovery_sec"] or 0, 1) for f in faults_of(kind)),
                 ]
                 for kind, count in sorted(kinds.items())
             ],
@@ -113,7 +114,10 @@ def main() -> int:
             "rows": [[c.name, c.status, c.detail[:120]] for c in report.checks],
         },
     ]
-    write_result("soak", "Load, faults and hostile input (soak)", summary, tables)
+    # The whole report too (every fault with its moment and detail, every check).
+    write_result(
+        "soak", "Load, faults and hostile input (soak)", summary, tables, report=report.as_dict()
+    )
     return 0 if report.ok else 1
 
 

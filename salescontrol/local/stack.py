@@ -58,9 +58,20 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
+# PR_SET_PDEATHSIG: a child gets SIGTERM when the stack process dies, even by SIGKILL.
+# Set by util-linux's setpriv just before it execs the program, not by a preexec_fn: with
+# one, Python runs its at-fork hooks (gRPC's among them) in the child before exec, and in
+# the soak run, whose process has gRPC threads, a restarted Postgres child aborted there
+# (SIGABRT after a gRPC epoll error line in its log) in one of about 80 restarts.
+_SETPRIV = shutil.which("setpriv")
+
+
 def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG: the child gets SIGTERM when the stack process dies, even by SIGKILL.
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _dying_with_parent(argv: list[str]) -> list[str]:
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv] if _SETPRIV else argv
 
 
 @dataclass
@@ -301,14 +312,14 @@ class LocalStack:
         log_path = self.workdir / "logs" / f"{name}.log"
         with open(log_path, "ab") as log_file:
             proc = subprocess.Popen(
-                argv,
+                _dying_with_parent(argv),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(env or {})},
                 cwd=REPO_ROOT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=None if _SETPRIV else _die_with_parent,
                 user=user,
             )
         spawn = {"name": name, "argv": argv, "env": env, "user": user, "stop_signal": stop_signal}
