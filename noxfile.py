@@ -27,6 +27,7 @@ DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "local": (),
     "demo": (),
     "bench": SPEECH + RECORDER + BROWSER,
+    "soak": SPEECH,  # the soak run's recordings are synthesised speech
 }
 
 

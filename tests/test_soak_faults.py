@@ -50,7 +50,8 @@ def test_killed_function_is_restarted_and_serves(own_stack) -> None:
     before = next(s.proc.pid for s in own_stack.services if s.name == "ingest")
     fault = faults.kill_process(own_stack, "ingest")
     after = next(s.proc.pid for s in own_stack.services if s.name == "ingest")
-    assert after != before and fault.recovery_sec > 0
+    # Python and the framework take well over 0.3 s to start: less means the old socket.
+    assert after != before and fault.recovery_sec > 0.3
     own_stack.check_alive()
     assert poll(lambda: _ok(own_stack.url("ingest") + "/health"))
 

@@ -207,6 +207,12 @@ class LocalStack:
             _signal_group(service.proc, signal.SIGKILL)
             service.proc.wait()
         self.services.remove(service)
+        # A killed group's last socket holder can outlive its leader by a moment; a port
+        # still accepting then would pass for the new child's (a recovery of 0.0 s).
+        port = self.ports.get(name)
+        deadline = time.monotonic() + 10
+        while port and _port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._spawn(**(service.spawn or {}))
         ready = {"postgres": self._postgres_ready}.get(name, lambda: _port_open(self.ports[name]))
         self._wait(name, ready)
