@@ -91,11 +91,6 @@ class Settings:
     analysis_min_words: int = _setting(
         6, "Transcripts with fewer words are SKIPPED (nothing to analyse)."
     )
-    analysis_lease_sec: float = _setting(
-        300.0,
-        "An analysis PROCESSING longer than this is taken over by a redelivery "
-        "(the analyze subscription's ack deadline).",
-    )
     # vad / assemble / sweeper
     vad_engine: str = _setting(
         "silero", "Speech detector: `silero` (ONNX, default by measurement) or `webrtc`."

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import functions_framework
@@ -221,28 +224,64 @@ def test_rate_limit_is_redelivered_then_succeeds(deliver, fake, engine, device) 
     assert status(engine, dialogue_id) == ("DONE", None)
 
 
-def set_processing(engine: sa.Engine, dialogue_id: str, since: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "UPDATE dialogues SET analysis_status = 'PROCESSING',"
-                " updated_at = now() - CAST(:since AS interval) WHERE dialogue_id = :d"
-            ),
-            {"d": dialogue_id, "since": since},
-        )
-
-
-def test_a_live_analysis_is_not_duplicated(deliver, fake, engine, device) -> None:
+def test_a_duplicate_of_a_live_analysis_is_acknowledged_without_work(
+    deliver, fake, engine, device
+) -> None:
+    fake.script, fake.slow_sec = ["slow"], 3.0
     dialogue_id = make_dialogue(engine, device, UPSELL)
-    set_processing(engine, dialogue_id, "1 second")
-    assert deliver({"dialogue_id": dialogue_id}) == 500  # retried later, not dropped
-    assert fake.requests == []
+    with ThreadPoolExecutor(1) as pool:
+        live = pool.submit(deliver, {"dialogue_id": dialogue_id})
+        deadline = time.monotonic() + 30
+        while not fake.requests and time.monotonic() < deadline:  # the LLM is answering
+            time.sleep(0.05)
+        assert status(engine, dialogue_id)[0] == "PROCESSING"
+        assert deliver({"dialogue_id": dialogue_id}) == 200  # the live one answers for it
+        assert deliver({"dialogue_id": dialogue_id, "force": True}) == 500  # forced: later
+        assert live.result() == 200
+    assert status(engine, dialogue_id) == ("DONE", None) and len(fake.requests) == 1
 
 
-def test_an_abandoned_analysis_is_taken_over(deliver, fake, engine, device) -> None:
+# A delivery that took the dialogue and was then SIGKILLed: a process of its own.
+DYING_DELIVERY = """
+import sys, time, uuid
+from salescontrol.analysis import store
+from salescontrol.db import transaction
+dialogue_id = uuid.UUID(sys.argv[1])
+with store.analysis_lock(dialogue_id) as held:
+    with transaction() as conn:
+        assert held and store.claim(conn, dialogue_id, False).claimed
+    print("claimed", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_an_analysis_whose_delivery_died_is_taken_over_at_once(
+    deliver, fake, engine, device, stack_env
+) -> None:
     dialogue_id = make_dialogue(engine, device, UPSELL)
-    set_processing(engine, dialogue_id, "1 hour")  # its instance died mid-way
-    assert deliver({"dialogue_id": dialogue_id}) == 200
+    url = stack_env["DATABASE_URL"] + "?application_name=dying-analysis"
+    dying = subprocess.Popen(
+        [sys.executable, "-c", DYING_DELIVERY, dialogue_id],
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert dying.stdout.readline().strip() == "claimed"
+        assert status(engine, dialogue_id)[0] == "PROCESSING"
+        assert deliver({"dialogue_id": dialogue_id}) == 200  # alive: it answers for it
+        assert fake.requests == []
+    finally:
+        dying.kill()
+        dying.wait()
+        dying.stdout.close()
+    with engine.connect() as conn:  # Postgres ends its sessions on their sockets' EOF
+        gone = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dying-analysis'"
+        deadline = time.monotonic() + 10
+        while conn.execute(sa.text(gone)).scalar() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert status(engine, dialogue_id)[0] == "PROCESSING"  # left as it died
+    assert deliver({"dialogue_id": dialogue_id}) == 200  # its redelivery, seconds later
     assert status(engine, dialogue_id) == ("DONE", None) and len(fake.requests) == 1
 
 

@@ -1,9 +1,11 @@
 """Analyze: the upsell verdict of a dialogue whose transcript is stored.
 
 Pushed from subscription `analyze` (topic transcripts-ready) with a TranscriptReady
-payload. Steps: decode the payload (bad → acknowledged); claim the dialogue
-(analysis_status PROCESSING; a duplicate of a finished analysis is acknowledged, one
-that races a live analysis is redelivered later); analyse the transcript with the LLM
+payload. Steps: decode the payload (bad → acknowledged); take the dialogue's analysis
+lock (a duplicate that meets a live analysis is acknowledged: that delivery's message
+stays unacknowledged until it is done, so it answers for the dialogue; a forced one is
+redelivered later); claim the dialogue (analysis_status PROCESSING; a duplicate of a
+finished analysis is acknowledged); analyse the transcript with the LLM
 (masked) or the rules; store the verdict and DONE in one transaction. Too-short
 transcripts end SKIPPED and unusable LLM answers FAILED, with the reason; a transient
 failure (LLM or database) goes back to PENDING with the reason and is raised, so Pub/Sub
@@ -21,7 +23,7 @@ import functions_framework
 from salescontrol import messages
 from salescontrol.analysis import service, store
 from salescontrol.analysis.llm import AnalysisFailed
-from salescontrol.config import settings
+from salescontrol.config import Settings, settings
 from salescontrol.db import transaction
 from salescontrol.errors import BadInput, TransientError
 from salescontrol.events import Message, handler
@@ -45,28 +47,16 @@ def _finish(dialogue_id: UUID, status: str, reason: str) -> None:
         store.mark(conn, dialogue_id, status, reason)
 
 
-@functions_framework.cloud_event
-@handler
-def analyze(message: Message) -> None:
-    """Analyse one dialogue's transcript (CloudEvent entry point)."""
-    payload = messages.parse(messages.TranscriptReady, message)
-    dialogue_id = _dialogue_id(payload)
-    ids = {"dialogue_id": str(dialogue_id), "message_id": message.message_id}
-    config = settings()
-    analyzer = service.choose(config)  # a configuration error fails loudly, before claiming
-    with transaction() as conn:
-        claim = store.claim(conn, dialogue_id, payload.force, config.analysis_lease_sec)
-    if not claim.claimed:
-        if claim.status == store.PROCESSING:
-            raise TransientError(f"dialogue {dialogue_id} is being analysed by another delivery")
-        log.info("analysis already %s, nothing to do", claim.status, extra=ids)
-        return
-    if claim.text is None:
+def _analyze(
+    dialogue_id: UUID, text: str | None, config: Settings, analyzer: str, ids: dict[str, str]
+) -> None:
+    """Analyse and store one claimed dialogue, or leave it with its status and reason."""
+    if text is None:
         _finish(dialogue_id, store.FAILED, "no transcript stored for this dialogue")
         log.warning("no transcript, analysis FAILED", extra=ids)
         return
     try:
-        result = service.analyze_text(claim.text, config, analyzer)
+        result = service.analyze_text(text, config, analyzer)
         with transaction() as conn:
             store.save(conn, dialogue_id, result)
     except service.Skipped as exc:
@@ -94,3 +84,26 @@ def analyze(message: Message) -> None:
             "completion_tokens": result.completion_tokens,
         },
     )
+
+
+@functions_framework.cloud_event
+@handler
+def analyze(message: Message) -> None:
+    """Analyse one dialogue's transcript (CloudEvent entry point)."""
+    payload = messages.parse(messages.TranscriptReady, message)
+    dialogue_id = _dialogue_id(payload)
+    ids = {"dialogue_id": str(dialogue_id), "message_id": message.message_id}
+    config = settings()
+    analyzer = service.choose(config)  # a configuration error fails loudly, before claiming
+    with store.analysis_lock(dialogue_id) as held:
+        if not held:
+            if payload.force:
+                raise TransientError(f"dialogue {dialogue_id} is being analysed; forced later")
+            log.info("a live delivery is analysing this dialogue; acknowledged", extra=ids)
+            return
+        with transaction() as conn:
+            claim = store.claim(conn, dialogue_id, payload.force)
+        if not claim.claimed:
+            log.info("analysis already %s, nothing to do", claim.status, extra=ids)
+            return
+        _analyze(dialogue_id, claim.text, config, analyzer, ids)

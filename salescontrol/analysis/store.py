@@ -2,15 +2,20 @@
 
 Status: PENDING → PROCESSING → DONE | FAILED (analysis_error = reason) | SKIPPED (reason).
 A transient failure goes back to PENDING with the reason, and the message is redelivered.
-`claim()` moves a dialogue to PROCESSING unless it is already finished (a duplicate
-delivery: nothing to do) or PROCESSING under a live lease (another delivery is on it).
+A delivery first takes the dialogue's `analysis_lock()`, held for the whole analysis by a
+transaction of its own: when another delivery holds it, that one is alive and answers
+for the dialogue. Under the lock, `claim()` moves a dialogue to PROCESSING unless it is
+already finished (a duplicate delivery: nothing to do); a PROCESSING found there was left
+by a delivery that died (its lock went with its connection) and is taken over at once.
 A forced re-analysis claims whatever the status. The analysis row is upserted on
 dialogue_id, so replays leave one row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -18,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from salescontrol.analysis.schema import Analysis
+from salescontrol.db import advisory_key, engine
 from salescontrol.errors import NotFound
 
 PENDING = "PENDING"
@@ -35,22 +41,37 @@ class Claim:
     text: str | None  # the transcript, when claimed
 
 
-def claim(conn: Connection, dialogue_id: UUID, force: bool, lease_sec: float) -> Claim:
-    """Lock the dialogue row and take the analysis over if this delivery should do it."""
+@contextlib.contextmanager
+def analysis_lock(dialogue_id: UUID) -> Iterator[bool]:
+    """Hold the dialogue's analysis lock for the block: True if this delivery has it,
+    False if a live delivery does. A transaction-level advisory lock on a connection of
+    its own, so a delivery killed mid-way (SIGKILL, a lost instance) frees it at once;
+    a lease in the row would outlive its redeliveries (5 attempts in about 150 s)."""
+    conn = engine().connect()
+    try:
+        key = {"k": advisory_key(f"analyze:{dialogue_id}")}
+        yield bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), key).scalar())
+    finally:
+        with contextlib.suppress(sa.exc.DBAPIError):  # a lost connection has no lock to free
+            conn.rollback()
+        conn.close()
+
+
+def claim(conn: Connection, dialogue_id: UUID, force: bool) -> Claim:
+    """Lock the dialogue row and take the analysis over unless it is finished (or forced).
+    Call it holding `analysis_lock()`: a PROCESSING found then was abandoned."""
     row = conn.execute(
         sa.text(
-            "SELECT d.analysis_status, d.updated_at < now() - make_interval(secs => :lease)"
-            " AS expired, t.text FROM dialogues d"
+            "SELECT d.analysis_status, t.text FROM dialogues d"
             " LEFT JOIN dialogue_transcripts t USING (dialogue_id)"
             " WHERE d.dialogue_id = :d FOR UPDATE OF d"
         ),
-        {"d": dialogue_id, "lease": lease_sec},
+        {"d": dialogue_id},
     ).one_or_none()
     if row is None:
         raise NotFound(f"dialogue {dialogue_id} does not exist")
-    status, expired, text = row
-    busy = status == PROCESSING and not expired
-    if not force and (status in FINISHED or busy):
+    status, text = row
+    if not force and status in FINISHED:
         return Claim(status, False, None)
     _set_status(conn, dialogue_id, PROCESSING, None)
     return Claim(status, True, text)
