@@ -40,7 +40,7 @@ def run(
     with Agent(config, source=source, upload=upload) as agent:
         done = agent.wait_drained if upload else agent.capture.finished.wait
         drained = done(timeout)
-        health = agent.health.snapshot()
+    health = agent.health.snapshot()  # once the agent has stopped: its last counts are in
     return ReplayResult(
         drained=drained,
         chunks_recorded=health["chunks_recorded"],

@@ -121,8 +121,8 @@ class Uploader:
         }
         answer = self._deliver(body, data)
         if answer.result is Result.DELIVERED:
+            self.health.add(uploaded=1)  # before the spool empties: drained means counted
             self.spool.remove(path)
-            self.health.add(uploaded=1)
             log.info("chunk uploaded", extra={**ids, "detail": answer.detail})
             self._record("ok", name, detail=answer.detail)
         elif answer.result is Result.REFUSED:

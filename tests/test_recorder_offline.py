@@ -242,7 +242,8 @@ def test_replay_resamples_and_mixes_down_other_recordings(tmp_path: Path) -> Non
     t = np.arange(44100 * 4) / 44100
     tone = 0.3 * np.sin(2 * np.pi * 440 * t)
     sf.write(stereo, np.stack([tone, tone], axis=1).astype("float32"), 44100)
-    start = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    # Recent: the agent's retention (7 days) deletes older chunks before we look.
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     result = replay.run(_config(tmp_path), stereo, speed=0, start=start, upload=False)
     (chunk, second) = Spool(tmp_path / "spool").pending()
     assert ChunkName.parse(chunk.name).started_at == start
