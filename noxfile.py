@@ -19,7 +19,7 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 # Debian packages a session needs beyond the base machine (installed when run as root).
-SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (salescontrol/synth.py)
+SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (devkit/synth.py)
 RECORDER = ("libportaudio2",)  # sounddevice's PortAudio, for the recorder's microphone tests
 BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwright drives it)
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {

@@ -5,7 +5,7 @@ written as ogg/opus like dialogue objects, plus a noise-only clip. The naive cal
 `WhisperModel(dir).transcribe(path)` with every default (compute type from the model,
 beam 5, temperature fallback, conditioning on previous text). The worker path decodes
 the file and runs asr_service's Engine with the default settings. RTF = processing
-seconds / audio seconds (lower is faster); CER after salescontrol.evaluation.normalise.
+seconds / audio seconds (lower is faster); CER after devkit.evaluation.normalise.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from common import write_result
 from asr_service import models
 from asr_service.engine import Engine, decode
 from asr_service.transcribe import Options, filter_segments, transcribe
-from salescontrol import config, synth
-from salescontrol.evaluation import cer
+from devkit import synth
+from devkit.evaluation import cer
+from salescontrol import config
 from tests.asr_samples import (
     DIALOGUE,
     DIALOGUE_2,

@@ -97,9 +97,9 @@ def bench_server(any_id) -> dict[str, tuple[float, float]]:
 
 
 def bench_browser(env: dict[str, str], any_id) -> dict[str, tuple[float, float]]:
-    from dashboard import headless
     from dashboard import strings as S
-    from salescontrol.local.stack import free_port
+    from devkit import headless
+    from devkit.local.stack import free_port
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -154,9 +154,9 @@ def main() -> None:
 
     load_at_start = os.getloadavg()[0]
 
-    from dashboard import demo
+    from devkit import dashboard_data
+    from devkit.local.stack import LocalStack
     from salescontrol import config, db
-    from salescontrol.local.stack import LocalStack
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     with LocalStack(workdir, ingest_port=0, echo=lambda line: None) as stack:
@@ -165,7 +165,7 @@ def main() -> None:
         engine = db.engine()
         started = time.perf_counter()
         with engine.begin() as conn:
-            demo.generate(conn, DIALOGUES)
+            dashboard_data.generate(conn, DIALOGUES)
         generated = time.perf_counter() - started
         print(f"generated {DIALOGUES} dialogues in {generated:.1f} s")
         with engine.connect() as conn:

@@ -15,8 +15,9 @@ from typing import Any
 
 from common import RESULTS, write_result
 
+from devkit.paths import DEMO_AUDIO, DEMO_TRUTH
+from devkit.pipeline_run import missing_stages
 from salescontrol import config
-from salescontrol.pipeline_run import DEMO_AUDIO, DEMO_TRUTH, missing_stages
 
 SPEED = 10.0
 # The acceptance figures: (key, how to compare, target).

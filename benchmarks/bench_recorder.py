@@ -23,7 +23,7 @@ import psutil
 import yaml
 from common import write_result
 
-from salescontrol import synth
+from devkit import synth
 
 REPO = Path(__file__).resolve().parent.parent
 

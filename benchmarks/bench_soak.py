@@ -15,7 +15,7 @@ from collections import Counter
 
 from common import write_result
 
-from salescontrol.soak import runner
+from devkit.soak import runner
 
 
 def _row(what: str, figure: dict | None) -> list:

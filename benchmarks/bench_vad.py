@@ -13,7 +13,8 @@ import time
 import numpy as np
 from common import write_result
 
-from salescontrol import audio, scene, synth, timeline, vad
+from devkit import scene, synth
+from salescontrol import audio, timeline, vad
 from salescontrol.config import load
 
 NOISE_LEVELS_DB = (-45.0, -35.0, -30.0)

@@ -1,1 +1,1 @@
-"""The SalesControl dashboard (Panel): `python -m salescontrol dashboard`."""
+"""The SalesControl dashboard (Panel): `python -m dashboard`."""

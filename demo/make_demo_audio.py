@@ -5,7 +5,7 @@
 Nine dialogues in about seven minutes of shop noise: seven sales (three upsells accepted,
 two refused, two with only service questions such as a bag or a receipt), a staff talk and
 a delivery. The seller is festival's Russian voice; customers and staff are the same voice
-pitch-shifted (salescontrol/synth.py). Gaps between dialogues (20–30 s) are well over
+pitch-shifted (devkit/synth.py). Gaps between dialogues (20–30 s) are well over
 SILENCE_GAP_SEC (12 s); pauses inside one (0.4–1.2 s) well under it. The truth JSON is the
 format `python -m salescontrol eval` reads: each dialogue's first and last speech second,
 its text, whether an upsell was attempted and accepted, and its kind.
@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root
 
+from devkit import synth
 from recorder.writer import encoder  # the recorder's own opus settings
-from salescontrol import synth
 
 HERE = Path(__file__).resolve().parent
 BITRATE = 24000

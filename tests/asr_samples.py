@@ -7,7 +7,7 @@ import io
 import numpy as np
 import soundfile as sf
 
-from salescontrol import synth
+from devkit import synth
 
 # (speaker pitch in cents, phrase): the seller at the voice's pitch, the customer lower.
 DIALOGUE: list[tuple[int, str]] = [

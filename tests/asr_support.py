@@ -18,8 +18,8 @@ import requests
 import sqlalchemy as sa
 from google.cloud import pubsub_v1
 
+from devkit.local.stack import LocalStack, _env, free_port
 from salescontrol import chunks, devices, storage
-from salescontrol.local.stack import LocalStack, _env, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from devkit.local.stack import DATABASE, LocalStack
 from salescontrol import config, db, migrate, pubsub, storage
-from salescontrol.local.stack import DATABASE, LocalStack
 
 REPO = Path(__file__).resolve().parent.parent
 _SETTING_NAMES = [name for name, _, _ in config.describe()]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from devkit.local.stack import LocalStack
 from salescontrol import messages
-from salescontrol.local.stack import LocalStack
 from salescontrol.messages import AsrRequest
 from tests.asr_samples import SHORT, dialogue_audio, opus_bytes
 from tests.asr_support import WorkerProcess, dialogue_state, eventually, make_dialogue

@@ -14,9 +14,10 @@ from faster_whisper.transcribe import Segment
 from asr_service import models
 from asr_service.engine import Engine, decode
 from asr_service.transcribe import Options, filter_segments
-from salescontrol import config, synth
+from devkit import synth
+from devkit.evaluation import cer
+from salescontrol import config
 from salescontrol.errors import BadInput, ConfigError
-from salescontrol.evaluation import cer
 from tests.asr_samples import DIALOGUE, SHORT, dialogue_audio, script
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from devkit.evaluation import cer
+from devkit.local.stack import LocalStack
 from salescontrol import messages
-from salescontrol.evaluation import cer
-from salescontrol.local.stack import LocalStack
 from salescontrol.messages import AsrRequest
 from tests.asr_samples import SHORT, dialogue_audio, opus_bytes, script
 from tests.asr_support import WorkerProcess, dialogue_state, eventually, make_dialogue, watch

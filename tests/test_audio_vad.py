@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from salescontrol import assembly, audio, scene, vad
+from devkit import scene
+from salescontrol import assembly, audio, vad
 from salescontrol.config import load
 from salescontrol.errors import ConfigError
 

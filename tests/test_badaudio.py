@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from salescontrol.soak import badaudio
+from devkit.soak import badaudio
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int]:

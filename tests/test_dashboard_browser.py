@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from dashboard_data import add_device, add_dialogue
 from google.cloud import pubsub_v1
 
-from dashboard import headless
 from dashboard import strings as S
-from salescontrol import devices, storage, synth
-from salescontrol.local.stack import free_port
+from devkit import headless, synth
+from devkit.local.stack import free_port
+from salescontrol import devices, storage
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"

@@ -23,9 +23,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from salescontrol import config, demo
-from salescontrol.evaluation import load_truth
-from salescontrol.pipeline_run import DEMO_TRUTH
+from devkit import demo
+from devkit.evaluation import load_truth
+from devkit.paths import DEMO_TRUTH
+from salescontrol import config
 
 REPO = Path(__file__).resolve().parent.parent
 READY = "The stack stays up"

@@ -1,4 +1,4 @@
-"""The evaluation's scoring on hand-made cases (salescontrol/evaluation.py)."""
+"""The evaluation's scoring on hand-made cases (devkit/evaluation.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salescontrol import evaluation as ev
+from devkit import evaluation as ev
 from salescontrol.errors import BadInput
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ import requests
 import sqlalchemy as sa
 from test_ingest import announcement
 
+from devkit.soak import fuzz
 from salescontrol import devices, ratelimit, signed_urls
-from salescontrol.soak import fuzz
 
 UPLOAD = "/api/v1/chunks/upload-url"
 

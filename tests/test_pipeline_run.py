@@ -10,10 +10,11 @@ import pytest
 import sqlalchemy as sa
 from recorder_kit import eventually, tone_file
 
+from devkit import demo
+from devkit import pipeline_run as pr
+from devkit.local.stack import LocalStack
 from recorder import replay
-from salescontrol import demo, topology
-from salescontrol import pipeline_run as pr
-from salescontrol.local.stack import LocalStack
+from salescontrol import topology
 
 
 def test_missing_stages_names_what_nothing_consumes() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from salescontrol.soak import runner
+from devkit.soak import runner
 
 
 @pytest.mark.slow

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devkit.local.stack import LocalStack
+from devkit.soak import faults
 from salescontrol import pubsub
-from salescontrol.local.stack import LocalStack
-from salescontrol.soak import faults
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def _ok(url: str) -> bool:
 def test_duplicator_publishes_each_message_once_more(own_stack) -> None:
     from google.cloud import pubsub_v1
 
-    from salescontrol.local.stack import _env
+    from devkit.local.stack import _env
 
     with _env(own_stack.env):
         publisher = pubsub_v1.PublisherClient()

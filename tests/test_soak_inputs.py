@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import soundfile as sf
 
-from salescontrol.soak import canonical, inputs
+from devkit.soak import canonical, inputs
 
 
 def test_devices_and_recordings_repeat_for_a_seed(tmp_path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from salescontrol import synth
+from devkit import synth
 
 
 def test_speech_is_audible_and_pitch_shift_changes_it() -> None:

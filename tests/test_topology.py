@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from google.cloud import pubsub_v1
 
+from devkit.local import provision
 from salescontrol import topology
-from salescontrol.local import provision
 
 
 def test_every_topic_and_subscription_exists_with_its_dead_letter(stack, stack_env) -> None:

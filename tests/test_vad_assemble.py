@@ -29,7 +29,8 @@ import soundfile as sf
 import sqlalchemy as sa
 from google.cloud import pubsub_v1
 
-from salescontrol import audio, config, messages, pubsub, scene, storage, sweeper
+from devkit import scene
+from salescontrol import audio, config, messages, pubsub, storage, sweeper
 from salescontrol.config import load
 
 UPLOAD = "/api/v1/chunks/upload-url"

@@ -27,14 +27,13 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
+from devkit.local import provision
+from devkit.local.prereqs import Programs, find_programs
+from devkit.paths import FUNCTIONS_DIR, REPO_ROOT
 from salescontrol import migrate, topology
 from salescontrol.devices import new_token
 from salescontrol.errors import PrerequisiteError, SalesControlError
-from salescontrol.local import provision
-from salescontrol.local.prereqs import Programs, find_programs
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 DATABASE = "salescontrol"
 START_TIMEOUT_SEC = 60.0
 

@@ -9,8 +9,8 @@ import threading
 import psutil
 import sqlalchemy as sa
 
-from salescontrol.evaluation import percentile
-from salescontrol.local.stack import LocalStack
+from devkit.evaluation import percentile
+from devkit.local.stack import LocalStack
 
 
 class Sampler:

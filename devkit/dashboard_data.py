@@ -1,6 +1,6 @@
 """Generated shop data for demos and the dashboard benchmark, inserted by SQL alone.
 
-`python -m dashboard.demo N` fills DATABASE_URL with N dialogues spread over the last
+`python -m devkit.dashboard_data N` fills DATABASE_URL with N dialogues spread over the last
 30 days across 5 points x 3 registers, each with a transcript and an analysis, and N audio
 chunks (a few rejected or stuck).
 """

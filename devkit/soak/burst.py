@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from salescontrol.soak.measure import percentiles
+from devkit.soak.measure import percentiles
 
 
 def upload_url_burst(ingest_url: str, tokens: list[str], seconds: float = 10.0) -> dict[str, Any]:

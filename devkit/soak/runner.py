@@ -31,8 +31,8 @@ import requests
 import sqlalchemy as sa
 from google.cloud import pubsub_v1, storage
 
-from salescontrol.local.stack import LocalStack, _env
-from salescontrol.soak import badaudio, burst, canonical, devices, faults, fuzz, inputs, measure
+from devkit.local.stack import LocalStack, _env
+from devkit.soak import badaudio, burst, canonical, devices, faults, fuzz, inputs, measure
 
 PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "not_applicable"
 

@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from salescontrol import audio, evaluation, synth
+from devkit import evaluation, synth
+from devkit.paths import DEMO_AUDIO, DEMO_TRUTH
+from salescontrol import audio
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
-DEMO_AUDIO = DEMO_DIR / "shop_morning.ogg"
-DEMO_TRUTH = DEMO_DIR / "shop_morning.truth.json"
 RATE = audio.RATE
 EDGE_SEC = 30.0  # quiet at both ends: every dialogue is closed by evidence of silence
 GAP_SEC = (30.0, 240.0)  # quiet between two dialogues; above SILENCE_GAP_SEC (12 s)

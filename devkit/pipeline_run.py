@@ -28,12 +28,10 @@ import requests
 import soundfile as sf
 import sqlalchemy as sa
 
+from devkit.local.stack import LocalStack
 from salescontrol import topology
 from salescontrol.errors import PrerequisiteError, SalesControlError
-from salescontrol.local.stack import REPO_ROOT, LocalStack
 
-DEMO_AUDIO = REPO_ROOT / "demo" / "shop_morning.ogg"
-DEMO_TRUTH = REPO_ROOT / "demo" / "shop_morning.truth.json"
 CHUNK_SEC = 60.0  # the seed's recorder default
 # Subscriptions that no function pushes from are pulled by a long-running worker.
 PULL_WORKERS = {"asr": "asr_service"}

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from salescontrol import synth, timeline, vad
+from devkit import synth
+from salescontrol import timeline, vad
 
 SELLER = [
     "Здравствуйте! Вам подсказать что-нибудь?",

@@ -8,9 +8,9 @@ import sys
 import time
 from typing import Any
 
-from salescontrol import evaluation
-from salescontrol.local.stack import LocalStack, free_port
-from salescontrol.pipeline_run import DialogueResult, Run
+from devkit import evaluation
+from devkit.local.stack import LocalStack, free_port
+from devkit.pipeline_run import DialogueResult, Run
 
 DASHBOARD_START_SEC = 90.0
 _ANSWER = {True: "да", False: "нет", None: "—"}
@@ -108,10 +108,8 @@ def scores_table(scores: dict[str, Any]) -> str:
 
 
 def dashboard_available() -> bool:
-    """Whether this checkout has the dashboard (its package and its CLI command)."""
-    from salescontrol import cli
-
-    return importlib.util.find_spec("dashboard") is not None and hasattr(cli, "cmd_dashboard")
+    """Whether this checkout has the dashboard package."""
+    return importlib.util.find_spec("dashboard") is not None
 
 
 def start_dashboard(stack: LocalStack) -> str | None:
@@ -119,7 +117,7 @@ def start_dashboard(stack: LocalStack) -> str | None:
     port = free_port()
     log = stack.spawn(
         "dashboard",
-        [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(port)],
+        [sys.executable, "-m", "dashboard", "--port", str(port)],
     )
     deadline = time.monotonic() + DASHBOARD_START_SEC
     while time.monotonic() < deadline:

@@ -25,7 +25,7 @@ import psutil
 import requests
 from google.cloud import pubsub_v1
 
-from salescontrol.local.stack import LocalStack, _env
+from devkit.local.stack import LocalStack, _env
 
 PASS, ERROR, DOWN, DUPLICATE = "pass", "error", "down", "duplicate"
 
