@@ -33,6 +33,7 @@ from asr_service.health import Metrics
 from asr_service.transcribe import Interrupted
 from salescontrol import messages
 from salescontrol.config import Settings
+from salescontrol.dialogues import AsrStatus
 from salescontrol.errors import BadInput, TransientError
 from salescontrol.events import Message
 from salescontrol.messages import AsrRequest
@@ -88,14 +89,14 @@ class Worker:
             log.error("asr request failed: %s", exc.reason, extra=ids)
             if request is not None:
                 self._settle(
-                    lambda r=request, e=exc: jobs.mark(r.dialogue_id, jobs.FAILED, e.reason)
+                    lambda r=request, e=exc: jobs.mark(r.dialogue_id, AsrStatus.FAILED, e.reason)
                 )
             self.metrics.add(failed=1)
             self._ack(received)
         except Interrupted:
             log.warning("transcription interrupted by shutdown; nacked", extra=ids)
             assert request is not None
-            self._settle(lambda r=request: jobs.mark(r.dialogue_id, jobs.QUEUED))
+            self._settle(lambda r=request: jobs.mark(r.dialogue_id, AsrStatus.QUEUED))
             self.metrics.add(retried=1)
             self._nack(received)
         except (TransientError, SQLAlchemyError, gexc.GoogleAPIError) as exc:
@@ -181,10 +182,11 @@ class Worker:
                 log.warning("could not extend %d leases: %s", len(ack_ids), exc)
 
     def _settle(self, action: Callable[[], None]) -> None:
-        """Record a status; a database outage must not stop the ack/nack that follows."""
+        """Record a status; a database outage (or an id that names no row) must not stop
+        the ack/nack that follows."""
         try:
             action()
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, BadInput) as exc:
             log.warning("could not record the asr status: %s", exc)
 
     # --- the loop -----------------------------------------------------------------------

@@ -16,7 +16,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salescontrol import chunks
+from salescontrol import backlog
+from salescontrol.chunks import ChunkStatus
 
 # What a dialogue list can be sorted by: label -> SQL expression (a whitelist).
 SORTS = {
@@ -278,35 +279,15 @@ def dialogue(conn: Connection, dialogue_id: UUID) -> dict[str, Any] | None:
 class PipelineState:
     chunks: list[dict[str, Any]]  # status, count, last_created
     dialogues: list[dict[str, Any]]  # asr_status, analysis_status, count
-    stuck: list[dict[str, Any]]  # kind, id, status, updated_at
+    stuck: list[dict[str, Any]]  # stage, id, status, updated_at (salescontrol.backlog)
     stuck_total: int
     rejected: list[dict[str, Any]]  # chunk_id, device, started_at, error
 
 
-# Work that should move on by itself; older than the timeout it counts as stuck.
-_STUCK = """
-    SELECT 'chunk' AS kind, chunk_id AS id, status, updated_at FROM audio_chunks
-    WHERE status IN ('UPLOADED', 'PROCESSING') AND updated_at < :cutoff
-    UNION ALL
-    SELECT 'asr', dialogue_id, asr_status, updated_at FROM dialogues
-    WHERE asr_status IN ('PENDING', 'QUEUED', 'PROCESSING') AND updated_at < :cutoff
-    UNION ALL
-    SELECT 'analysis', dialogue_id, analysis_status, updated_at FROM dialogues
-    WHERE asr_status = 'DONE' AND analysis_status IN ('PENDING', 'PROCESSING')
-      AND updated_at < :cutoff
-"""
-
-
 def pipeline(conn: Connection, stuck_timeout_sec: int, limit: int = 50) -> PipelineState:
     """Counts by status, work stuck past the timeout, and the latest rejected chunks."""
-    age = {"cutoff": datetime.now(UTC) - timedelta(seconds=stuck_timeout_sec)}
-    # count(*) OVER () is taken before the LIMIT: the total comes with the first rows.
-    stuck = _rows(
-        conn,
-        f"SELECT s.*, count(*) OVER () AS total FROM ({_STUCK}) AS s "
-        "ORDER BY updated_at LIMIT :limit",
-        {**age, "limit": limit},
-    )
+    cutoff = datetime.now(UTC) - timedelta(seconds=stuck_timeout_sec)
+    stuck, stuck_total = backlog.stuck(conn, cutoff, limit)
     return PipelineState(
         chunks=_rows(
             conn,
@@ -321,13 +302,13 @@ def pipeline(conn: Connection, stuck_timeout_sec: int, limit: int = 50) -> Pipel
             {},
         ),
         stuck=stuck,
-        stuck_total=stuck[0]["total"] if stuck else 0,
+        stuck_total=stuck_total,
         rejected=_rows(
             conn,
             "SELECT c.chunk_id, c.device_id, c.started_at, c.error, c.updated_at "
             "FROM audio_chunks c WHERE c.status = :rejected "
             "ORDER BY c.updated_at DESC LIMIT :limit",
-            {"rejected": chunks.REJECTED, "limit": limit},
+            {"rejected": ChunkStatus.REJECTED, "limit": limit},
         ),
     )
 

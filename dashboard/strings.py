@@ -77,7 +77,7 @@ COLUMNS = {
     "status": "Статус",
     "count": "Количество",
     "last_created": "Последний",
-    "kind": "Что",
+    "stage": "Что",
     "id": "Идентификатор",
     "updated_at": "С тех пор",
     "chunk_id": "Чанк",
@@ -103,7 +103,8 @@ STATUSES = {
     "FAILED": "ошибка",
     "SKIPPED": "пропущен",
 }
-KINDS = {"chunk": "чанк", "asr": "расшифровка", "analysis": "анализ"}
+# The pipeline stages of salescontrol.backlog.
+STAGES = {"vad": "чанк", "asr": "расшифровка", "analyze": "анализ"}
 OPEN = "Открыть"
 PAGE = "Страница {page} из {pages} · найдено {total}"
 PREV = "← Назад"

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from google.api_core import exceptions as gexc
 from sqlalchemy.engine import Connection
 
-from salescontrol import audio, chunks, messages, storage, timeline
+from salescontrol import audio, chunks, dialogues, messages, storage, timeline
+from salescontrol.chunks import ChunkStatus
 from salescontrol.config import Settings, settings
 from salescontrol.db import advisory_key, transaction
 from salescontrol.errors import TransientError
@@ -152,7 +153,11 @@ def known_timeline(
     """What is known of [lo, hi]: processed or rejected chunks, closed spans, and all
     time before the device's first chunk; plus the chunks themselves."""
     spans = _chunks(conn, device_id, lo, hi)
-    covered = [(c.start_ms, c.end_ms) for c in spans if c.status in (chunks.DONE, chunks.REJECTED)]
+    covered = [
+        (c.start_ms, c.end_ms)
+        for c in spans
+        if c.status in (ChunkStatus.DONE, ChunkStatus.REJECTED)
+    ]
     covered += _closed_spans(conn, device_id, lo, hi)
     first = _first_chunk_ms(conn, device_id)
     if first is not None:
@@ -184,7 +189,7 @@ def cut(chunk_list: list[ChunkSpan], fetch: _ChunkAudio, start_ms: int, end_ms: 
     """Audio of [start_ms, end_ms] from processed chunks; missing stretches are silence."""
     out = np.zeros(round((end_ms - start_ms) * audio.RATE / 1000), dtype=np.float32)
     for chunk in chunk_list:
-        if chunk.status != chunks.DONE or chunk.end_ms <= start_ms or chunk.start_ms >= end_ms:
+        if chunk.status != ChunkStatus.DONE or chunk.end_ms <= start_ms or chunk.start_ms >= end_ms:
             continue
         samples = fetch.get(chunk)
         if samples is None:
@@ -242,23 +247,14 @@ def _close(
     pad = round(settings().dialogue_pad_sec * 1000)
     clip = cut(chunk_list, fetch, span.start_ms - pad, span.end_ms + pad)
     _upload_once(object_name, audio.encode_opus(clip))
-    conn.execute(
-        sa.text(
-            "INSERT INTO dialogues (dialogue_id, device_id, point_id, register_id, start_ms, "
-            "end_ms, started_at, ended_at, speech_sec, audio_object, asr_status) "
-            "SELECT :id, d.device_id, d.point_id, d.register_id, :s, :e, :sa, :ea, :sp, :o, "
-            "'QUEUED' FROM devices d WHERE d.device_id = :d ON CONFLICT DO NOTHING"
-        ),
-        {
-            "id": did,
-            "d": device_id,
-            "s": span.start_ms,
-            "e": span.end_ms,
-            "sa": started_at,
-            "ea": at_ms(span.end_ms),
-            "sp": span.speech_ms / 1000,
-            "o": object_name,
-        },
+    dialogues.create(
+        conn,
+        did,
+        device_id,
+        (span.start_ms, span.end_ms),
+        (started_at, at_ms(span.end_ms)),
+        span.speech_ms / 1000,
+        object_name,
     )
     log.info(
         "dialogue closed",

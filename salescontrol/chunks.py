@@ -1,45 +1,63 @@
-"""Audio chunks: the bucket layout and the announce-then-upload handshake.
+"""Audio chunks (table `audio_chunks`): the bucket layout, the announce-then-upload
+handshake and the vad stage's bookkeeping.
 
 A device announces a chunk (its id, time, size and hash) before uploading it. The
 announcement is idempotent on `chunk_id`: asking again with the same facts gives a new
 upload URL while the object is missing, and "already uploaded" once it is there, so the
 device can delete its copy. The same id with different facts is a conflict.
+
+Status: AWAITING_UPLOAD -> UPLOADED -> PROCESSING -> DONE, or REJECTED with `error`.
+The vad stage claims a chunk per object generation (a repeated notification of a
+generation already DONE or REJECTED is skipped), then rejects it or stores its speech
+segments and DONE in one transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
+from salescontrol import topology
+from salescontrol.db import advisory_key
 from salescontrol.errors import Conflict
 
 # codec -> (content type, file extension)
 CODECS = {"opus": ("audio/ogg", "ogg"), "wav": ("audio/wav", "wav")}
 
-AWAITING_UPLOAD = "AWAITING_UPLOAD"
-UPLOADED = "UPLOADED"
-PROCESSING = "PROCESSING"
-DONE = "DONE"
-REJECTED = "REJECTED"
+
+class ChunkStatus(StrEnum):
+    """audio_chunks.status (the SQL CHECK constraint lists the same values)."""
+
+    AWAITING_UPLOAD = "AWAITING_UPLOAD"
+    UPLOADED = "UPLOADED"
+    PROCESSING = "PROCESSING"
+    DONE = "DONE"
+    REJECTED = "REJECTED"
 
 
-def _day_prefix(kind: str, device_id: UUID, at: datetime) -> str:
-    return f"{kind}/{device_id}/{at:%Y/%m/%d}"
+# The bucket's layout, as topology.yaml names it (Terraform's lifecycle rules read it too).
+CHUNKS_PREFIX = topology.load().object_prefixes["chunks"]
+DIALOGUES_PREFIX = topology.load().object_prefixes["dialogues"]
+
+
+def _day_prefix(prefix: str, device_id: UUID, at: datetime) -> str:
+    return f"{prefix}{device_id}/{at:%Y/%m/%d}"
 
 
 def chunk_object_name(device_id: UUID, started_at: datetime, chunk_id: UUID, codec: str) -> str:
     """chunks/{device_id}/YYYY/MM/DD/{start:%Y%m%dT%H%M%SZ}_{chunk_id}.ogg"""
-    prefix = _day_prefix("chunks", device_id, started_at)
+    prefix = _day_prefix(CHUNKS_PREFIX, device_id, started_at)
     return f"{prefix}/{started_at:%Y%m%dT%H%M%SZ}_{chunk_id}.{CODECS[codec][1]}"
 
 
 def dialogue_object_name(device_id: UUID, started_at: datetime, dialogue_id: UUID) -> str:
     """dialogues/{device_id}/YYYY/MM/DD/{dialogue_id}.ogg"""
-    return f"{_day_prefix('dialogues', device_id, started_at)}/{dialogue_id}.ogg"
+    return f"{_day_prefix(DIALOGUES_PREFIX, device_id, started_at)}/{dialogue_id}.ogg"
 
 
 @dataclass(frozen=True)
@@ -109,5 +127,98 @@ def mark_uploaded(conn: Connection, chunk_id: UUID) -> str:
             "uploaded_at = COALESCE(uploaded_at, now()), updated_at = now() "
             "WHERE chunk_id = :c RETURNING status"
         ),
-        {"a": AWAITING_UPLOAD, "u": UPLOADED, "c": chunk_id},
+        {"a": ChunkStatus.AWAITING_UPLOAD, "u": ChunkStatus.UPLOADED, "c": chunk_id},
     ).scalar_one()
+
+
+# --- the vad stage ------------------------------------------------------------------
+
+
+def find_by_object(conn: Connection, object_name: str) -> Row | None:
+    """The announced chunk stored under `object_name`, or None."""
+    return conn.execute(
+        sa.text("SELECT * FROM audio_chunks WHERE object_name = :o"), {"o": object_name}
+    ).first()
+
+
+def record_orphan(conn: Connection, bucket: str, name: str, generation: int, size: int) -> None:
+    """Keep a note of an object no announcement names (kept, never processed)."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO orphan_objects (bucket, object_name, generation, size_bytes, reason) "
+            "VALUES (:b, :o, :g, :s, :r) ON CONFLICT DO NOTHING"
+        ),
+        {
+            "b": bucket,
+            "o": name,
+            "g": generation,
+            "s": size,
+            "r": "no announced chunk has this object name",
+        },
+    )
+
+
+def claim(conn: Connection, chunk_id: UUID, generation: int) -> bool:
+    """Mark the chunk PROCESSING unless this generation is already DONE or REJECTED."""
+    row = conn.execute(
+        sa.text(
+            "UPDATE audio_chunks SET status = :p, attempts = attempts + 1, updated_at = now() "
+            "WHERE chunk_id = :c AND NOT (status IN (:d, :r) AND object_generation = :g) "
+            "RETURNING chunk_id"
+        ),
+        {
+            "p": ChunkStatus.PROCESSING,
+            "d": ChunkStatus.DONE,
+            "r": ChunkStatus.REJECTED,
+            "c": chunk_id,
+            "g": generation,
+        },
+    ).first()
+    return row is not None
+
+
+def reject(conn: Connection, chunk_id: UUID, generation: int, error: str) -> None:
+    """REJECTED with the reason; the object stays in the bucket."""
+    conn.execute(
+        sa.text(
+            "UPDATE audio_chunks SET status = :r, error = :e, object_generation = :g, "
+            "processed_at = now(), updated_at = now() WHERE chunk_id = :c"
+        ),
+        {"r": ChunkStatus.REJECTED, "e": error, "g": generation, "c": chunk_id},
+    )
+
+
+def store_speech(
+    conn: Connection, chunk: Row, generation: int, start_ms: int, segments: list[tuple[int, int]]
+) -> None:
+    """Replace the chunk's speech segments (chunk-relative ms, placed at `start_ms` on the
+    device timeline) and mark it DONE."""
+    # Duplicate deliveries may run side by side: one writer per chunk at a time.
+    conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(f"vad:{chunk.chunk_id}")}
+    )
+    conn.execute(sa.text("DELETE FROM speech_segments WHERE chunk_id = :c"), {"c": chunk.chunk_id})
+    if segments:
+        conn.execute(
+            sa.text(
+                "INSERT INTO speech_segments (chunk_id, seq, device_id, start_ms, end_ms) "
+                "VALUES (:c, :i, :d, :s, :e)"
+            ),
+            [
+                {
+                    "c": chunk.chunk_id,
+                    "i": i,
+                    "d": chunk.device_id,
+                    "s": start_ms + a,
+                    "e": start_ms + b,
+                }
+                for i, (a, b) in enumerate(segments)
+            ],
+        )
+    conn.execute(
+        sa.text(
+            "UPDATE audio_chunks SET status = :d, error = NULL, object_generation = :g, "
+            "processed_at = :t, updated_at = now() WHERE chunk_id = :c"
+        ),
+        {"d": ChunkStatus.DONE, "g": generation, "t": datetime.now(UTC), "c": chunk.chunk_id},
+    )

@@ -30,6 +30,8 @@ from salescontrol.errors import BadInput
 log = logging.getLogger(__name__)
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+JSON_API_V1 = "JSON_API_V1"
+OBJECT_FINALIZE = "OBJECT_FINALIZE"
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,34 @@ class Message:
 
 @dataclass(frozen=True)
 class StorageObject:
-    """The object of a Cloud Storage notification (JSON_API_V1)."""
+    """The object of a Cloud Storage notification (JSON_API_V1): read from a message by
+    `storage_object()`, written by `notification()` (the sweeper's re-sent notice)."""
 
     event_type: str
     bucket: str
     name: str
     generation: int
     size: int
-    content_type: str | None
+    content_type: str | None = None
+
+    def notification(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The payload and attributes GCS publishes for this object."""
+        payload = {
+            "kind": "storage#object",
+            "bucket": self.bucket,
+            "name": self.name,
+            "generation": str(self.generation),
+            "size": str(self.size),
+            **({"contentType": self.content_type} if self.content_type else {}),
+        }
+        attributes = {
+            "payloadFormat": JSON_API_V1,
+            "eventType": self.event_type,
+            "bucketId": self.bucket,
+            "objectId": self.name,
+            "objectGeneration": str(self.generation),
+        }
+        return payload, attributes
 
 
 def message(event: CloudEvent) -> Message:
@@ -82,7 +104,7 @@ def message(event: CloudEvent) -> Message:
 
 def storage_object(msg: Message) -> StorageObject:
     """The object a bucket notification is about, or BadInput."""
-    if msg.attributes.get("payloadFormat") != "JSON_API_V1":
+    if msg.attributes.get("payloadFormat") != JSON_API_V1:
         raise BadInput(f"message {msg.message_id}: not a JSON_API_V1 storage notification")
     resource = msg.json()
     try:

@@ -5,10 +5,10 @@
    missing evidence of silence will not come. Open speech whose chunks were processed
    more than `LATE_CHUNK_WAIT_SEC` ago is closed too, even on a device still recording:
    the chunk it waits for is lost.
-2. Chunks UPLOADED or PROCESSING for longer than `STUCK_TIMEOUT_SEC` get their bucket
-   notification published again (vad skips generations it has finished).
-3. Dialogues QUEUED or PROCESSING for longer than `STUCK_TIMEOUT_SEC` go back to QUEUED
-   with a fresh asr-requests message.
+2. Work stuck longer than `STUCK_TIMEOUT_SEC` (`salescontrol.backlog`, the definition
+   the dashboard shows) is queued again: a chunk gets its bucket notification published
+   again (vad skips generations it has finished), a transcription goes back to QUEUED
+   with a fresh asr-requests message, an analysis gets a fresh transcripts-ready.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from uuid import UUID
 import sqlalchemy as sa
 from google.api_core import exceptions as gexc
 
-from salescontrol import chunks, messages, pubsub, storage
+from salescontrol import backlog, messages, pubsub, storage, topology
 from salescontrol.assembly import assemble_device
 from salescontrol.config import settings
 from salescontrol.db import transaction
+from salescontrol.dialogues import AsrStatus
 from salescontrol.errors import TransientError
+from salescontrol.events import OBJECT_FINALIZE, StorageObject
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class SweepResult:
     dialogues_closed: int
     chunks_requeued: int
     dialogues_requeued: int
+    analyses_requeued: int
 
 
 def quiet_devices(now: datetime) -> list[UUID]:
@@ -70,73 +73,56 @@ def waited_too_long(now: datetime) -> list[tuple[UUID, int]]:
     return [(r.device_id, r.before_ms) for r in rows]
 
 
-def notification(object_name: str, generation: int, size: int) -> tuple[dict, dict[str, str]]:
-    """The JSON_API_V1 OBJECT_FINALIZE payload and attributes GCS sends for an object."""
-    bucket = settings().audio_bucket
-    payload = {
-        "kind": "storage#object",
-        "bucket": bucket,
-        "name": object_name,
-        "generation": str(generation),
-        "size": str(size),
-    }
-    attributes = {
-        "payloadFormat": "JSON_API_V1",
-        "eventType": "OBJECT_FINALIZE",
-        "bucketId": bucket,
-        "objectId": object_name,
-        "objectGeneration": str(generation),
-    }
-    return payload, attributes
+def _claim_stuck(stage: backlog.Stage, now: datetime) -> list[sa.Row]:
+    """Touch up to BATCH stuck rows of `stage` (so the next tick waits again) and return
+    them; SKIP LOCKED keeps two sweepers from taking the same rows."""
+    cutoff = now - timedelta(seconds=settings().stuck_timeout_sec)
+    touch = ", asr_status = :queued" if stage is backlog.ASR else ""
+    with transaction() as conn:
+        return conn.execute(
+            sa.text(
+                f"UPDATE {stage.table} SET updated_at = :now{touch} WHERE {stage.key} IN "
+                f"(SELECT id FROM ({backlog.stuck_query(stage)}) s ORDER BY updated_at "
+                f"LIMIT :n FOR UPDATE SKIP LOCKED) AND {stage.owed} RETURNING *"
+            ),
+            {"now": now, "cutoff": cutoff, "n": BATCH, "queued": AsrStatus.QUEUED},
+        ).all()
 
 
 def requeue_chunks(now: datetime) -> int:
-    cutoff = now - timedelta(seconds=settings().stuck_timeout_sec)
-    with transaction() as conn:
-        rows = conn.execute(
-            sa.text(
-                "UPDATE audio_chunks SET updated_at = :now WHERE chunk_id IN (SELECT chunk_id "
-                "FROM audio_chunks WHERE status IN (:u, :p) AND updated_at < :cutoff "
-                "ORDER BY updated_at LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING object_name"
-            ),
-            {
-                "now": now,
-                "u": chunks.UPLOADED,
-                "p": chunks.PROCESSING,
-                "cutoff": cutoff,
-                "n": BATCH,
-            },
-        ).all()
+    """Stuck chunks: their bucket notification again (vad skips finished generations)."""
     count = 0
-    for row in rows:
+    for row in _claim_stuck(backlog.VAD, now):
         try:
             blob = storage.bucket().get_blob(row.object_name)
         except gexc.GoogleAPIError as exc:
             raise TransientError(f"looking up {row.object_name}: {exc}") from exc
         if blob is None:
             continue
-        payload, attributes = notification(row.object_name, blob.generation, blob.size)
-        pubsub.publish("chunk-uploaded", payload, **attributes)
+        notice = StorageObject(
+            OBJECT_FINALIZE, settings().audio_bucket, blob.name, blob.generation, blob.size
+        )
+        payload, attributes = notice.notification()
+        pubsub.publish(topology.load().chunk_notification.topic, payload, **attributes)
         count += 1
     return count
 
 
 def requeue_dialogues(now: datetime) -> int:
-    cutoff = now - timedelta(seconds=settings().stuck_timeout_sec)
-    with transaction() as conn:
-        rows = conn.execute(
-            sa.text(
-                "UPDATE dialogues SET asr_status = 'QUEUED', updated_at = :now "
-                "WHERE dialogue_id IN (SELECT dialogue_id FROM dialogues WHERE asr_status IN "
-                "('QUEUED', 'PROCESSING') AND updated_at < :cutoff ORDER BY updated_at "
-                "LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING dialogue_id, audio_object"
-            ),
-            {"now": now, "cutoff": cutoff, "n": BATCH},
-        ).all()
+    """Stuck transcriptions: QUEUED again with a fresh asr-requests message."""
+    rows = _claim_stuck(backlog.ASR, now)
     for row in rows:
         messages.publish(
             messages.AsrRequest(dialogue_id=str(row.dialogue_id), audio_object=row.audio_object)
         )
+    return len(rows)
+
+
+def requeue_analyses(now: datetime) -> int:
+    """Stuck analyses: a fresh transcripts-ready message (analyze claims it again)."""
+    rows = _claim_stuck(backlog.ANALYZE, now)
+    for row in rows:
+        messages.publish(messages.TranscriptReady(dialogue_id=str(row.dialogue_id)))
     return len(rows)
 
 
@@ -148,7 +134,11 @@ def sweep(now: datetime | None = None) -> SweepResult:
     stale = waited_too_long(now)
     closed += sum(len(assemble_device(d, force_before_ms=ms)) for d, ms in stale)
     result = SweepResult(
-        len(devices) + len(stale), closed, requeue_chunks(now), requeue_dialogues(now)
+        len(devices) + len(stale),
+        closed,
+        requeue_chunks(now),
+        requeue_dialogues(now),
+        requeue_analyses(now),
     )
     if any(vars(result).values()):
         log.info("sweep: %s", result)

@@ -46,10 +46,17 @@ class Topology:
     subscriptions: dict[str, Subscription]
     notifications: tuple[Notification, ...]
     functions: dict[str, Function]
+    object_prefixes: dict[str, str]  # "chunks" / "dialogues" -> "chunks/" / "dialogues/"
 
     def push_target(self, subscription: str) -> Function | None:
         """The function a subscription pushes to, if any."""
         return next((f for f in self.functions.values() if f.trigger == subscription), None)
+
+    @property
+    def chunk_notification(self) -> Notification:
+        """The bucket notification that announces new chunks."""
+        prefix = self.object_prefixes["chunks"]
+        return next(n for n in self.notifications if n.object_prefix == prefix)
 
     @property
     def all_topics(self) -> list[str]:
@@ -88,4 +95,10 @@ def load(path: Path = TOPOLOGY_FILE) -> Topology:
         for n in raw["bucket_notifications"]
     )
     funcs = {name: Function(name, spec["trigger"]) for name, spec in raw["functions"].items()}
-    return Topology(dict(raw["topics"]), subs, notes, funcs)
+    prefixes = dict(raw["object_prefixes"])
+    for note in notes:
+        if note.object_prefix not in prefixes.values():
+            raise ValueError(
+                f"{path}: notification prefix {note.object_prefix} is no object prefix"
+            )
+    return Topology(dict(raw["topics"]), subs, notes, funcs, prefixes)

@@ -221,8 +221,8 @@ def test_pipeline_shows_stuck_work_and_rejected_chunks(shop) -> None:
     with engine.connect() as conn:
         p = queries.pipeline(conn, stuck_timeout_sec=600)
         relaxed = queries.pipeline(conn, stuck_timeout_sec=7200)
-    stuck = {(s["kind"], s["status"]) for s in p.stuck}
-    assert ("asr", "QUEUED") in stuck and ("chunk", "PROCESSING") in stuck
+    stuck = {(s["stage"], s["status"]) for s in p.stuck}
+    assert ("asr", "QUEUED") in stuck and ("vad", "PROCESSING") in stuck
     assert p.stuck_total == len(p.stuck)
     assert relaxed.stuck_total == 0
     assert [r["error"] for r in p.rejected] == ["opus decode failed: bad header"]

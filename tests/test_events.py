@@ -107,3 +107,11 @@ def test_non_pubsub_event_type_is_refused() -> None:
     )
     with pytest.raises(BadInput, match="unexpected event type"):
         events.message(event)
+
+
+def test_a_built_notification_reads_back_as_the_same_object() -> None:
+    """The sweeper's re-sent notification and vad's parser are one record."""
+    obj = events.StorageObject("OBJECT_FINALIZE", "b", "chunks/x.ogg", 17, 2048, "audio/ogg")
+    payload, attributes = obj.notification()
+    msg = events.Message("m1", attributes, json.dumps(payload).encode())
+    assert events.storage_object(msg) == obj

@@ -74,9 +74,7 @@ def test_the_core_names_the_dev_kit_in_one_place_only() -> None:
 def test_a_deployable_imports_the_core_and_itself_only(deployable: str) -> None:
     own = DEPLOYABLES[deployable]
     allowed = {own} if deployable == "recorder" else {CORE, own}
-    bad = {
-        f: sorted(i - allowed) for f, i in own_imports(REPO / deployable).items() if i - allowed
-    }
+    bad = {f: sorted(i - allowed) for f, i in own_imports(REPO / deployable).items() if i - allowed}
     assert bad == {}
 
 

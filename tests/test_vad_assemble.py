@@ -32,6 +32,7 @@ from google.cloud import pubsub_v1
 from devkit import scene
 from salescontrol import audio, config, messages, pubsub, storage, sweeper
 from salescontrol.config import load
+from salescontrol.events import OBJECT_FINALIZE, StorageObject
 
 UPLOAD = "/api/v1/chunks/upload-url"
 CHUNK_SEC = 20
@@ -210,7 +211,10 @@ def test_shuffled_and_duplicated_delivery_gives_identical_dialogues_and_bucket(
     # Every message a second time: the bucket notification and the chunk-vad-done.
     for s in sent:
         blob = storage.bucket().get_blob(s.object_name)
-        payload, attributes = sweeper.notification(s.object_name, blob.generation, blob.size)
+        notice = StorageObject(
+            OBJECT_FINALIZE, blob.bucket.name, blob.name, blob.generation, blob.size
+        )
+        payload, attributes = notice.notification()
         pubsub.publish("chunk-uploaded", payload, **attributes)
     wait_done(engine, sent)
     for s in sent:

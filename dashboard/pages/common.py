@@ -110,8 +110,8 @@ def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 value = yes_no(value)
             elif key == "status" or key.endswith("_status"):
                 value = status(value)
-            elif key == "kind":
-                value = S.KINDS.get(value, value)
+            elif key == "stage":
+                value = S.STAGES.get(value, value)
             elif isinstance(value, uuid.UUID):
                 value = str(value)
             out[key] = value

@@ -37,7 +37,7 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
         f"### {S.DIALOGUE_STATUSES}",
         maybe(p.dialogues, ["asr_status", "analysis_status", "count"]),
         f"### {S.STUCK.format(minutes=timeout // 60, total=p.stuck_total)}",
-        maybe(p.stuck, ["kind", "id", "status", "updated_at"]),
+        maybe(p.stuck, ["stage", "id", "status", "updated_at"]),
         f"### {S.REJECTED}",
         maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
         f"### {S.DEAD_LETTERS}",

@@ -25,21 +25,14 @@ from salescontrol.analysis import service, store
 from salescontrol.analysis.llm import AnalysisFailed
 from salescontrol.config import Settings, settings
 from salescontrol.db import transaction
-from salescontrol.errors import BadInput, TransientError
+from salescontrol.dialogues import AnalysisStatus
+from salescontrol.errors import TransientError
 from salescontrol.events import Message, handler
+from salescontrol.ids import parse_id
 from salescontrol.log import setup_logging
 
 setup_logging(settings().log_level, settings().log_format)
 log = logging.getLogger("analyze")
-
-
-def _dialogue_id(payload: messages.TranscriptReady) -> UUID:
-    try:
-        return UUID(payload.dialogue_id)
-    except ValueError:
-        raise BadInput(
-            f"dialogue_id {payload.dialogue_id!r} is not a UUID", "dialogue_id"
-        ) from None
 
 
 def _finish(dialogue_id: UUID, status: str, reason: str) -> None:
@@ -52,7 +45,7 @@ def _analyze(
 ) -> None:
     """Analyse and store one claimed dialogue, or leave it with its status and reason."""
     if text is None:
-        _finish(dialogue_id, store.FAILED, "no transcript stored for this dialogue")
+        _finish(dialogue_id, AnalysisStatus.FAILED, "no transcript stored for this dialogue")
         log.warning("no transcript, analysis FAILED", extra=ids)
         return
     try:
@@ -60,18 +53,18 @@ def _analyze(
         with transaction() as conn:
             store.save(conn, dialogue_id, result)
     except service.Skipped as exc:
-        _finish(dialogue_id, store.SKIPPED, str(exc))
+        _finish(dialogue_id, AnalysisStatus.SKIPPED, str(exc))
         log.info("analysis SKIPPED: %s", exc, extra=ids)
         return
     except AnalysisFailed as exc:
-        _finish(dialogue_id, store.FAILED, str(exc))
+        _finish(dialogue_id, AnalysisStatus.FAILED, str(exc))
         log.warning("analysis FAILED: %s", exc, extra=ids)
         return
     except Exception as exc:
         # Back to PENDING with the reason (if the database is reachable) so the dashboard
         # shows why; raised so the message is redelivered and the dialogue claimed again.
         with contextlib.suppress(Exception):
-            _finish(dialogue_id, store.PENDING, f"{exc} (will be retried)")
+            _finish(dialogue_id, AnalysisStatus.PENDING, f"{exc} (will be retried)")
         raise
     log.info(
         "analysis DONE",
@@ -91,7 +84,7 @@ def _analyze(
 def analyze(message: Message) -> None:
     """Analyse one dialogue's transcript (CloudEvent entry point)."""
     payload = messages.parse(messages.TranscriptReady, message)
-    dialogue_id = _dialogue_id(payload)
+    dialogue_id = parse_id(payload.dialogue_id, "dialogue_id")
     ids = {"dialogue_id": str(dialogue_id), "message_id": message.message_id}
     config = settings()
     analyzer = service.choose(config)  # a configuration error fails loudly, before claiming

@@ -8,15 +8,14 @@ asr-requests message for each newly closed dialogue after the commit.
 from __future__ import annotations
 
 import logging
-from uuid import UUID
 
 import functions_framework
 
 from salescontrol import messages
 from salescontrol.assembly import assemble_device
 from salescontrol.config import settings
-from salescontrol.errors import BadInput
 from salescontrol.events import Message, handler
+from salescontrol.ids import parse_id
 from salescontrol.log import setup_logging
 
 setup_logging(settings().log_level, settings().log_format)
@@ -27,11 +26,7 @@ log = logging.getLogger("assemble")
 @handler
 def assemble(msg: Message) -> None:
     done = messages.parse(messages.ChunkVadDone, msg)
-    try:
-        device_id = UUID(done.device_id)
-    except ValueError:
-        raise BadInput(f"message {msg.message_id}: bad device_id", "device_id") from None
-    closed = assemble_device(device_id)
+    closed = assemble_device(parse_id(done.device_id, "device_id"))
     log.info(
         "assembled: %d dialogues closed",
         len(closed),

@@ -20,7 +20,6 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
 import functions_framework
 import pydantic
@@ -40,6 +39,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
 from salescontrol import chunks, devices, ratelimit, storage
+from salescontrol.chunks import ChunkStatus
 from salescontrol.config import settings
 from salescontrol.db import transaction
 from salescontrol.errors import (
@@ -51,6 +51,7 @@ from salescontrol.errors import (
     TransientError,
     Unauthorized,
 )
+from salescontrol.ids import parse_id
 from salescontrol.log import setup_logging
 
 setup_logging(settings().log_level, settings().log_format)
@@ -108,13 +109,6 @@ class _TooLarge(Exception):
     pass
 
 
-def _uuid(value: str, field: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise BadInput(f"{field} must be a UUID", field) from None
-
-
 def _require_admin(request: Request) -> None:
     expected = settings().require("admin_token")
     given = _bearer(request)
@@ -165,14 +159,14 @@ def list_devices(request: Request) -> Response:
 def get_device(request: Request, device_id: str) -> Response:
     _require_admin(request)
     with transaction() as conn:
-        return devices.get(conn, _uuid(device_id, "device_id")).public(), 200
+        return devices.get(conn, parse_id(device_id, "device_id")).public(), 200
 
 
 def update_device(request: Request, device_id: str) -> Response:
     _require_admin(request)
     body: DeviceUpdate = _body(request, DeviceUpdate)
     with transaction() as conn:
-        device = devices.set_enabled(conn, _uuid(device_id, "device_id"), body.is_enabled)
+        device = devices.set_enabled(conn, parse_id(device_id, "device_id"), body.is_enabled)
     log.info("device updated", extra={"device_id": device_id, "is_enabled": body.is_enabled})
     return device.public(), 200
 
@@ -181,7 +175,7 @@ def rotate_token(request: Request, device_id: str) -> Response:
     _require_admin(request)
     body: TokenRotation = _body(request, TokenRotation)
     with transaction() as conn:
-        generated = devices.rotate_token(conn, _uuid(device_id, "device_id"), body.token)
+        generated = devices.rotate_token(conn, parse_id(device_id, "device_id"), body.token)
     log.info("device token rotated", extra={"device_id": device_id})
     result: dict[str, Any] = {"device_id": device_id, "rotated": True}
     if generated:
@@ -210,7 +204,7 @@ def upload_url(request: Request) -> Response:
         chunk = chunks.announce(conn, ann)
     status = chunk.status
     if (
-        status == chunks.AWAITING_UPLOAD
+        status == ChunkStatus.AWAITING_UPLOAD
         and not chunk.created
         and storage.object_exists(chunk.object_name)
     ):
@@ -221,7 +215,7 @@ def upload_url(request: Request) -> Response:
         "object_name": chunk.object_name,
         "status": status,
     }
-    if status != chunks.AWAITING_UPLOAD:
+    if status != ChunkStatus.AWAITING_UPLOAD:
         log.info("chunk already uploaded", extra={**ids, "status": status})
         return {**result, "already_uploaded": True}, 200
     signed = storage.signed_put_url(chunk.object_name, ann.content_type, ann.size_bytes)

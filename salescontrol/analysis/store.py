@@ -24,14 +24,8 @@ from sqlalchemy.engine import Connection
 
 from salescontrol.analysis.schema import Analysis
 from salescontrol.db import advisory_key, engine
+from salescontrol.dialogues import ANALYSIS_FINISHED, AnalysisStatus
 from salescontrol.errors import NotFound
-
-PENDING = "PENDING"
-PROCESSING = "PROCESSING"
-DONE = "DONE"
-FAILED = "FAILED"
-SKIPPED = "SKIPPED"
-FINISHED = (DONE, FAILED, SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -71,9 +65,9 @@ def claim(conn: Connection, dialogue_id: UUID, force: bool) -> Claim:
     if row is None:
         raise NotFound(f"dialogue {dialogue_id} does not exist")
     status, text = row
-    if not force and status in FINISHED:
+    if not force and status in ANALYSIS_FINISHED:
         return Claim(status, False, None)
-    _set_status(conn, dialogue_id, PROCESSING, None)
+    _set_status(conn, dialogue_id, AnalysisStatus.PROCESSING, None)
     return Claim(status, True, text)
 
 
@@ -87,7 +81,7 @@ def _set_status(conn: Connection, dialogue_id: UUID, status: str, error: str | N
     )
 
 
-def mark(conn: Connection, dialogue_id: UUID, status: str, reason: str) -> None:
+def mark(conn: Connection, dialogue_id: UUID, status: AnalysisStatus, reason: str) -> None:
     """Leave a dialogue without a verdict: FAILED, SKIPPED or (to retry) PENDING, with why."""
     _set_status(conn, dialogue_id, status, reason[:2000])
 
@@ -142,4 +136,4 @@ def save(conn: Connection, dialogue_id: UUID, result: Analysis) -> None:
             "cost": result.cost_usd,
         },
     )
-    _set_status(conn, dialogue_id, DONE, None)
+    _set_status(conn, dialogue_id, AnalysisStatus.DONE, None)
