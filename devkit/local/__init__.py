@@ -1,2 +1,13 @@
 """The local cloud stack: Postgres, the Pub/Sub emulator, fake-gcs-server and the
-functions under functions-framework, wired like production."""
+functions under functions-framework, wired like production.
+
+    stack        LocalStack: composes the parts below in start order; what callers use
+    supervisor   the child processes: spawn (dying with us), wait, restart, stop
+    services     one class per emulator and Python child: argv, env, port, readiness
+    postgres     the throwaway cluster: initdb, server, database and migrations
+    sweep_timer  Cloud Scheduler's part: call the sweeper function on a timer
+    provision    the bucket, topics and subscriptions of topology.yaml on the emulators
+    prereqs      find the programs (java, the emulator, postgres, fake-gcs-server)
+    files        the working directory: logs/, the signing key, env.sh
+    net          free ports and readiness probes
+"""

@@ -7,6 +7,8 @@ local counterpart. Creation is idempotent: what exists already is left as it is.
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Iterator
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -17,12 +19,30 @@ from google.pubsub_v1 import types
 from salescontrol.topology import Subscription, Topology
 
 
+@contextlib.contextmanager
+def using_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block: the client libraries find the emulators
+    through them (PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def create_bucket(project: str, bucket: str) -> None:
+    """Create `bucket` on the storage emulator."""
     with storage.Client(project=project) as client, contextlib.suppress(gexc.Conflict):
         client.create_bucket(bucket)
 
 
 def create_topics(project: str, topo: Topology) -> None:
+    """Create every topic of the topology, dead-letter topics included."""
     publisher = pubsub_v1.PublisherClient()
     for topic in topo.all_topics:
         with contextlib.suppress(gexc.AlreadyExists):
