@@ -11,6 +11,7 @@ from typing import Any
 from devkit import evaluation
 from devkit.local.stack import LocalStack, free_port
 from devkit.pipeline_run import DialogueResult, Run
+from salescontrol.dialogues import AnalysisStatus, AsrStatus
 
 DASHBOARD_START_SEC = 90.0
 _ANSWER = {True: "да", False: "нет", None: "—"}
@@ -31,7 +32,7 @@ def summary(results: list[DialogueResult]) -> str:
     ]
     for n, r in enumerate(results, start=1):
         span = f"{_clock(r.start_s)}–{_clock(r.end_s)}"
-        status = r.analysis_status if r.asr_status != "FAILED" else "ASR FAIL"
+        status = r.analysis_status if r.asr_status != AsrStatus.FAILED else "ASR FAIL"
         lines.append(
             f"{n:>2}  {span:>11}  {status:<8} {_ANSWER[r.is_sales_dialogue]:<4} "
             f"{_ANSWER[r.attempted]:<6} {_ANSWER[r.accepted if r.attempted else None]:<8} "
@@ -71,8 +72,8 @@ def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
             end=r.end_s,
             text=r.text,
             # a SKIPPED or FAILED analysis made no claim either way
-            attempted=r.attempted if r.analysis_status == "DONE" else None,
-            accepted=r.accepted if r.analysis_status == "DONE" else None,
+            attempted=r.attempted if r.analysis_status == AnalysisStatus.DONE else None,
+            accepted=r.accepted if r.analysis_status == AnalysisStatus.DONE else None,
             latency_s=r.latency_s,
         )
         for r in results

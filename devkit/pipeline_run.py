@@ -17,19 +17,21 @@ import math
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import requests
 import soundfile as sf
 import sqlalchemy as sa
 
+from devkit.admin import AdminClient, AdminError, Device
 from devkit.local.stack import LocalStack
-from salescontrol import topology
+from salescontrol import backlog, topology
+from salescontrol.chunks import ChunkStatus as chunk
+from salescontrol.dialogues import AnalysisStatus as analysis
+from salescontrol.dialogues import AsrStatus as asr
 from salescontrol.errors import PrerequisiteError, SalesControlError
 
 CHUNK_SEC = 60.0  # the seed's recorder default
@@ -63,32 +65,14 @@ def missing_stages(topo: topology.Topology | None = None) -> list[str]:
     return missing
 
 
-@dataclass(frozen=True)
-class Device:
-    device_id: str
-    point_id: str
-    register_id: str
-    token: str
-
-
 def register_device(ingest_url: str, admin_token: str, point_name: str) -> Device:
     """A new device (with its point and register) through the ingest admin API."""
-    body = {
-        "device_id": str(uuid.uuid4()),
-        "point_id": str(uuid.uuid4()),
-        "register_id": str(uuid.uuid4()),
-        "point_name": point_name,
-        "register_name": "Касса 1",
-    }
-    answer = requests.post(
-        f"{ingest_url}/api/v1/admin/devices",
-        json=body,
-        headers={"Authorization": f"Bearer {admin_token}"},
-        timeout=30,
-    )
-    if answer.status_code != 201:
-        raise PipelineError(f"registering the device failed: {answer.status_code} {answer.text}")
-    return Device(body["device_id"], body["point_id"], body["register_id"], answer.json()["token"])
+    try:
+        return AdminClient(ingest_url, admin_token).register_device(
+            point_name=point_name, register_name="Касса 1"
+        )
+    except AdminError as exc:
+        raise PipelineError(str(exc)) from None
 
 
 def recorder_config(device: Device, ingest_url: str, spool: Path, chunk_sec: float) -> Any:
@@ -128,6 +112,7 @@ class Progress:
     analysed: int = 0  # DONE
     skipped: int = 0
     analysis_failed: int = 0
+    owed: int = 0  # dialogues the ASR or analysis stage still owes work (backlog.owed)
 
     @property
     def chunks_settled(self) -> bool:
@@ -135,9 +120,7 @@ class Progress:
 
     @property
     def dialogues_settled(self) -> bool:
-        return self.analysed + self.skipped + self.analysis_failed + self.asr_failed >= (
-            self.dialogues
-        )
+        return self.owed == 0
 
     def line(self) -> str:
         rejected = f" ({self.chunks_rejected} rejected)" if self.chunks_rejected else ""
@@ -151,19 +134,19 @@ class Progress:
 
 
 _PROGRESS_SQL = sa.text(
-    """
+    f"""
     SELECT
       (SELECT count(*) FROM audio_chunks WHERE device_id = :d) AS chunks,
-      (SELECT count(*) FROM audio_chunks WHERE device_id = :d AND status = 'DONE')
+      (SELECT count(*) FROM audio_chunks WHERE device_id = :d AND status = '{chunk.DONE}')
         AS chunks_done,
-      (SELECT count(*) FROM audio_chunks WHERE device_id = :d AND status = 'REJECTED')
+      (SELECT count(*) FROM audio_chunks WHERE device_id = :d AND status = '{chunk.REJECTED}')
         AS chunks_rejected,
       count(*) AS dialogues,
-      count(*) FILTER (WHERE asr_status = 'DONE') AS transcribed,
-      count(*) FILTER (WHERE asr_status = 'FAILED') AS asr_failed,
-      count(*) FILTER (WHERE analysis_status = 'DONE') AS analysed,
-      count(*) FILTER (WHERE analysis_status = 'SKIPPED') AS skipped,
-      count(*) FILTER (WHERE analysis_status = 'FAILED') AS analysis_failed
+      count(*) FILTER (WHERE asr_status = '{asr.DONE}') AS transcribed,
+      count(*) FILTER (WHERE asr_status = '{asr.FAILED}') AS asr_failed,
+      count(*) FILTER (WHERE analysis_status = '{analysis.DONE}') AS analysed,
+      count(*) FILTER (WHERE analysis_status = '{analysis.SKIPPED}') AS skipped,
+      count(*) FILTER (WHERE analysis_status = '{analysis.FAILED}') AS analysis_failed
     FROM dialogues WHERE device_id = :d
     """
 )
@@ -172,7 +155,8 @@ _PROGRESS_SQL = sa.text(
 def progress(engine: sa.Engine, device_id: str) -> Progress:
     with engine.connect() as conn:
         row = conn.execute(_PROGRESS_SQL, {"d": device_id}).one()
-    return Progress(**row._asdict())
+        owed = backlog.owed(conn, device_id)
+    return Progress(**row._asdict(), owed=owed["asr"] + owed["analyze"])
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from google.cloud import pubsub_v1
 
 from devkit.local.stack import LocalStack, _env, free_port
+from devkit.waiting import poll_until
 from salescontrol import chunks, devices, storage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,14 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def eventually(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
+    return poll_until(check, timeout, message=what)
 
 
 class WorkerProcess:

@@ -9,13 +9,12 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 
+from devkit.admin import AdminClient
 from devkit.local.stack import DATABASE, LocalStack
 from salescontrol import config, db, migrate, pubsub, storage
 
@@ -104,41 +103,14 @@ def migrated_db(fresh_db: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-@dataclass
-class Api:
-    """A small client for the ingest function of the stack."""
-
-    base: str
-    admin_token: str
-
-    def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
-        headers = kwargs.pop("headers", {})
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
-
-    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.call(method, path, token=self.admin_token, **kwargs)
-
-    def register(self, **body) -> dict:
-        body = {
-            "device_id": str(uuid.uuid4()),
-            "point_id": str(uuid.uuid4()),
-            "register_id": str(uuid.uuid4()),
-            **body,
-        }
-        response = self.admin("POST", "/api/v1/admin/devices", json=body)
-        assert response.status_code == 201, response.text
-        return response.json()
+@pytest.fixture
+def api(stack: LocalStack) -> AdminClient:
+    """The dev kit's admin-API client, pointed at the session stack."""
+    return AdminClient(stack.url("ingest"), stack.admin_token)
 
 
 @pytest.fixture
-def api(stack: LocalStack) -> Api:
-    return Api(stack.url("ingest"), stack.admin_token)
-
-
-@pytest.fixture
-def device(api: Api) -> dict:
+def device(api: AdminClient) -> dict:
     """A freshly registered, enabled device with its one-time token."""
     return api.register()
 

@@ -6,7 +6,6 @@ import contextlib
 import json
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,7 @@ import requests
 import soundfile as sf
 import yaml
 
+from devkit.waiting import poll_until
 from recorder import config as recorder_config
 
 RATE = 16000
@@ -69,14 +69,7 @@ def tone_file(path: Path, seconds: float) -> Path:
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
-        time.sleep(0.1)
+    return poll_until(check, timeout, interval=0.1, message=what or None)
 
 
 def health(port: int) -> dict:

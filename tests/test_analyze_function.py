@@ -18,7 +18,9 @@ import pytest
 import sqlalchemy as sa
 from llm_server import FakeLLM
 
+from devkit.waiting import poll_until
 from salescontrol import messages
+from salescontrol.dialogues import ANALYSIS_FINISHED
 
 SOURCE = Path(__file__).resolve().parent.parent / "functions" / "analyze" / "main.py"
 UPSELL = (
@@ -77,23 +79,19 @@ def analysis(engine: sa.Engine, dialogue_id: str) -> sa.Row | None:
 
 
 def wait_finished(engine: sa.Engine, dialogue_id: str, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def finished() -> str | None:
         state, _ = status(engine, dialogue_id)
-        if state in ("DONE", "FAILED", "SKIPPED"):
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"dialogue {dialogue_id} still {state} after {timeout} s")
+        return state if state in ANALYSIS_FINISHED else None
+
+    return poll_until(finished, timeout, message=f"dialogue {dialogue_id} to finish")
 
 
 def wait_for(engine: sa.Engine, dialogue_id: str, check, timeout: float = 60.0) -> sa.Row:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def matched() -> sa.Row | None:
         row = analysis(engine, dialogue_id)
-        if row is not None and check(row):
-            return row
-        time.sleep(0.2)
-    raise AssertionError(f"analysis of {dialogue_id} never matched")
+        return row if row is not None and check(row) else None
+
+    return poll_until(matched, timeout, message=f"the analysis of {dialogue_id} to match")
 
 
 # --- end to end: publish on transcripts-ready, the stack's analyze function (rules) -----
@@ -231,9 +229,7 @@ def test_a_duplicate_of_a_live_analysis_is_acknowledged_without_work(
     dialogue_id = make_dialogue(engine, device, UPSELL)
     with ThreadPoolExecutor(1) as pool:
         live = pool.submit(deliver, {"dialogue_id": dialogue_id})
-        deadline = time.monotonic() + 30
-        while not fake.requests and time.monotonic() < deadline:  # the LLM is answering
-            time.sleep(0.05)
+        poll_until(lambda: fake.requests, 30, 0.05, "the LLM to be asked")  # it is answering
         assert status(engine, dialogue_id)[0] == "PROCESSING"
         assert deliver({"dialogue_id": dialogue_id}) == 200  # the live one answers for it
         assert deliver({"dialogue_id": dialogue_id, "force": True}) == 500  # forced: later
@@ -277,9 +273,7 @@ def test_an_analysis_whose_delivery_died_is_taken_over_at_once(
         dying.stdout.close()
     with engine.connect() as conn:  # Postgres ends its sessions on their sockets' EOF
         gone = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dying-analysis'"
-        deadline = time.monotonic() + 10
-        while conn.execute(sa.text(gone)).scalar() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        poll_until(lambda: not conn.execute(sa.text(gone)).scalar(), 10, 0.05, "the session end")
     assert status(engine, dialogue_id)[0] == "PROCESSING"  # left as it died
     assert deliver({"dialogue_id": dialogue_id}) == 200  # its redelivery, seconds later
     assert status(engine, dialogue_id) == ("DONE", None) and len(fake.requests) == 1

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from google.cloud import pubsub_v1
 from dashboard import strings as S
 from devkit import headless, synth
 from devkit.local.stack import free_port
+from devkit.waiting import poll_until
 from salescontrol import devices, storage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,13 +36,7 @@ pytestmark = pytest.mark.slow
 
 
 def _poll(check: Callable[[], object], what: str, timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return poll_until(check, timeout, message=what)
 
 
 @pytest.fixture

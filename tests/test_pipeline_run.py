@@ -13,6 +13,7 @@ from recorder_kit import eventually, tone_file
 from devkit import demo
 from devkit import pipeline_run as pr
 from devkit.local.stack import LocalStack
+from devkit.paths import DEMO_AUDIO
 from recorder import replay
 from salescontrol import topology
 
@@ -37,10 +38,12 @@ def test_missing_stages_names_what_nothing_consumes() -> None:
 
 
 def test_progress_line_and_when_it_counts_as_settled() -> None:
-    p = pr.Progress(chunks=8, chunks_done=7, chunks_rejected=1, dialogues=3, transcribed=3)
+    p = pr.Progress(
+        chunks=8, chunks_done=7, chunks_rejected=1, dialogues=3, transcribed=3, owed=3
+    )
     assert p.chunks_settled and not p.dialogues_settled
     assert p.line() == "chunks 8/8 (1 rejected) · dialogues 3 · transcribed 3 · analysed 0"
-    done = dataclasses.replace(p, analysed=1, skipped=1, asr_failed=1)
+    done = dataclasses.replace(p, analysed=1, skipped=1, asr_failed=1, owed=0)
     assert done.dialogues_settled
     assert done.line().endswith("analysed 2 · failed 1")
 
@@ -109,6 +112,6 @@ def test_the_demo_refuses_to_start_without_the_whole_pipeline(
     monkeypatch.setattr(pr, "missing_stages", lambda: ["no function consumes subscription vad"])
     with (
         pytest.raises(pr.PrerequisiteError, match=r"not complete.*vad"),
-        pr.pipeline(pr.DEMO_AUDIO),
+        pr.pipeline(DEMO_AUDIO),
     ):
         pass

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from devkit.admin import AdminClient
 from devkit.local.stack import LocalStack
 from devkit.soak import faults
+from devkit.waiting import poll_until
 from salescontrol import pubsub
 
 
@@ -32,18 +34,11 @@ def own_stack() -> Iterator[LocalStack]:
 
 
 def poll(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {check}"
-        time.sleep(0.2)
-    return result
+    return poll_until(check, timeout)
 
 
 def admin(stack: LocalStack, method: str, path: str, **kwargs) -> requests.Response:
-    headers = {"Authorization": f"Bearer {stack.admin_token}"}
-    return requests.request(
-        method, stack.url("ingest") + path, headers=headers, timeout=30, **kwargs
-    )
+    return AdminClient(stack.url("ingest"), stack.admin_token).admin(method, path, **kwargs)
 
 
 def test_killed_function_is_restarted_and_serves(own_stack) -> None:

@@ -13,6 +13,7 @@ import pytest
 from google.cloud import pubsub_v1
 
 from devkit.local import provision
+from devkit.waiting import poll_until
 from salescontrol import topology
 
 
@@ -99,9 +100,7 @@ def test_a_push_subscription_delivers_everything_after_its_endpoint_failed(stack
             request=provision.subscription_request(project, sub, endpoint)
         )
         sent = {publisher.publish(topic, f"m{i}".encode()).result() for i in range(20)}
-        deadline = time.monotonic() + 60
-        while len(delivered) < len(sent) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        poll_until(lambda: len(delivered) >= len(sent), 60, 0.5, "every message delivered")
         assert len(delivered) == len(sent)
         assert not subscriber.pull(subscription=dead, max_messages=10, timeout=5).received_messages
     finally:

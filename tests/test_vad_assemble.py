@@ -15,7 +15,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import sqlalchemy as sa
 from google.cloud import pubsub_v1
 
 from devkit import scene
+from devkit.waiting import poll_until
 from salescontrol import audio, config, messages, pubsub, storage, sweeper
 from salescontrol.config import load
 from salescontrol.events import OBJECT_FINALIZE, StorageObject
@@ -41,13 +41,7 @@ DEADLINE_SEC = 90.0
 
 def wait_for(what: str, probe: Callable[[], Any], deadline_sec: float = DEADLINE_SEC) -> Any:
     """Poll `probe` until it returns something truthy, or fail naming `what`."""
-    deadline = time.monotonic() + deadline_sec
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
+    return poll_until(probe, deadline_sec, 0.25, what)
 
 
 @dataclass(frozen=True)

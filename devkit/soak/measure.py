@@ -11,6 +11,9 @@ import sqlalchemy as sa
 
 from devkit.evaluation import percentile
 from devkit.local.stack import LocalStack
+from salescontrol import backlog as pipeline_backlog
+from salescontrol.chunks import ChunkStatus
+from salescontrol.dialogues import AnalysisStatus
 
 
 class Sampler:
@@ -68,20 +71,10 @@ class Sampler:
         }
 
 
-BACKLOG_SQL = sa.text(
-    """
-    SELECT
-      (SELECT count(*) FROM audio_chunks WHERE status IN ('UPLOADED', 'PROCESSING')) AS vad,
-      (SELECT count(*) FROM speech_segments WHERE NOT closed) AS assemble,
-      (SELECT count(*) FROM dialogues WHERE asr_status IN ('PENDING', 'QUEUED', 'PROCESSING'))
-        AS asr,
-      (SELECT count(*) FROM dialogues WHERE asr_status = 'DONE'
-         AND analysis_status IN ('PENDING', 'PROCESSING')) AS analyze
-    """
-)
 # Work waiting per subscription, read from the statuses (the emulator has no backlog
-# metric). Open speech waits for the next chunk's evidence, so "assemble" is never 0
-# while a device is mid-dialogue.
+# metric) by salescontrol.backlog, the definition the sweeper and the dashboard use. Open
+# speech waits for the next chunk's evidence, so "assemble" is never 0 while a device is
+# mid-dialogue.
 BACKLOG_NAMES = {
     "vad": "vad (chunks uploaded, not processed)",
     "assemble": "assemble (speech segments not yet in a dialogue)",
@@ -92,19 +85,10 @@ BACKLOG_NAMES = {
 
 def backlog(engine: sa.Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        row = conn.execute(BACKLOG_SQL).one()._asdict()
-    return {BACKLOG_NAMES[k]: v for k, v in row.items()}
+        owed = pipeline_backlog.owed(conn)
+    return {BACKLOG_NAMES[k]: v for k, v in owed.items()}
 
 
-UNSETTLED_SQL = sa.text(
-    """
-    SELECT
-      (SELECT count(*) FROM audio_chunks WHERE status IN ('UPLOADED', 'PROCESSING'))
-    + (SELECT count(*) FROM speech_segments WHERE NOT closed)
-    + (SELECT count(*) FROM dialogues WHERE asr_status NOT IN ('DONE', 'FAILED')
-         OR (asr_status = 'DONE' AND analysis_status IN ('PENDING', 'PROCESSING')))
-    """
-)
 # Per dialogue: the upload of the chunk holding its end -> its analysis stored.
 LATENCY_SQL = sa.text(
     """
@@ -116,11 +100,13 @@ LATENCY_SQL = sa.text(
     """
 )
 TOTALS_SQL = sa.text(
-    """
+    f"""
     SELECT
-      (SELECT count(*) FROM audio_chunks WHERE status IN ('DONE', 'REJECTED')) AS processed,
+      (SELECT count(*) FROM audio_chunks
+         WHERE status IN ('{ChunkStatus.DONE}', '{ChunkStatus.REJECTED}')) AS processed,
       (SELECT count(*) FROM dialogues) AS dialogues,
-      (SELECT count(*) FROM dialogues WHERE analysis_status IN ('DONE', 'SKIPPED'))
+      (SELECT count(*) FROM dialogues
+         WHERE analysis_status IN ('{AnalysisStatus.DONE}', '{AnalysisStatus.SKIPPED}'))
         AS analysed
     """
 )
@@ -129,7 +115,7 @@ TOTALS_SQL = sa.text(
 def unsettled(engine: sa.Engine) -> int:
     """Work the pipeline still owes: chunks, open speech, dialogues not analysed."""
     with engine.connect() as conn:
-        return conn.execute(UNSETTLED_SQL).scalar_one()
+        return sum(pipeline_backlog.owed(conn).values())
 
 
 def percentiles(values: list[float], digits: int) -> dict[str, float | None]:
