@@ -38,9 +38,7 @@ def test_missing_stages_names_what_nothing_consumes() -> None:
 
 
 def test_progress_line_and_when_it_counts_as_settled() -> None:
-    p = pr.Progress(
-        chunks=8, chunks_done=7, chunks_rejected=1, dialogues=3, transcribed=3, owed=3
-    )
+    p = pr.Progress(chunks=8, chunks_done=7, chunks_rejected=1, dialogues=3, transcribed=3, owed=3)
     assert p.chunks_settled and not p.dialogues_settled
     assert p.line() == "chunks 8/8 (1 rejected) · dialogues 3 · transcribed 3 · analysed 0"
     done = dataclasses.replace(p, analysed=1, skipped=1, asr_failed=1, owed=0)
