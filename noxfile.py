@@ -1,6 +1,7 @@
 """Developer and CI sessions. `pip install nox`, then:
 
 nox -s tests    the test suite against real Postgres, emulators and functions
+nox -s fast     the fast lane: no stack, no browser, no soak (a few minutes on 2 cores)
 nox -s lint     ruff check + ruff format --check
 nox -s local    the local cloud stack until Ctrl-C
 nox -s demo     the whole pipeline on the bundled shop recording (-- --exit to stop when done)
@@ -24,6 +25,7 @@ RECORDER = ("libportaudio2",)  # sounddevice's PortAudio, for the recorder's mic
 BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwright drives it)
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "tests": SPEECH + RECORDER + BROWSER,
+    "fast": SPEECH + RECORDER,
     "local": (),
     "demo": (),
     "bench": SPEECH + RECORDER + BROWSER,
@@ -64,6 +66,16 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest arguments after --)."""
     _install(session)
     session.run("pytest", *session.posargs)
+
+
+FAST_LANE = "not emulator and not postgres and not slow"
+
+
+@nox.session
+def fast(session: nox.Session) -> None:
+    """The fast lane: the tests that need no stack, no browser and no soak run."""
+    _install(session)
+    session.run("pytest", "-m", FAST_LANE, *session.posargs)
 
 
 @nox.session

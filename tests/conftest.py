@@ -119,9 +119,14 @@ def load_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+# Fixtures that start a local stack (the session's, or a module's own): their tests are
+# off the fast lane (`nox -s fast`: -m "not emulator and not postgres and not slow").
+STACK_FIXTURES = {"stack", "own_stack"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "stack" in getattr(item, "fixturenames", ()):
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.emulator)
             item.add_marker(pytest.mark.postgres)
 
