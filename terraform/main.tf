@@ -82,6 +82,7 @@ module "bucket" {
   location                = var.region
   chunk_retention_days    = var.chunk_retention_days
   dialogue_retention_days = var.dialogue_retention_days
+  object_prefixes         = module.topology.object_prefixes
   notifications           = module.topology.notifications
   topic_ids               = module.pubsub.topic_ids
   labels                  = var.labels

@@ -17,7 +17,8 @@ from test_ingest import announcement
 
 from devkit.soak import fuzz
 from devkit.waiting import poll_until
-from salescontrol import devices, ratelimit, signed_urls
+from devkit import signed_urls
+from salescontrol import devices, ratelimit
 
 UPLOAD = "/api/v1/chunks/upload-url"
 

@@ -165,7 +165,13 @@ def _evaluate_topology(workdir: Path, topology_file: Path, **overrides: Any) -> 
         },
         "output": {
             name: {"value": f"${{module.topology.{name}}}"}
-            for name in ("topics", "dead_letter_topics", "subscriptions", "notifications")
+            for name in (
+                "topics",
+                "dead_letter_topics",
+                "subscriptions",
+                "notifications",
+                "object_prefixes",
+            )
         }
         | {
             "functions": {"value": "${module.topology.functions}"},
@@ -261,6 +267,7 @@ def test_chunk_notification_and_asr_pull_subscription(tmp_path: Path, five_funct
             "payload_format": "JSON_API_V1",
         }
     ]
+    assert got["object_prefixes"] == topology.load().object_prefixes  # Python reads the same
     assert got["subscriptions"]["vad"]["push_function"] == "vad"
     assert got["subscriptions"]["asr"]["push_function"] is None  # pulled by the ASR VM
     assert got["functions"]["sweeper"]["http"] is True
@@ -580,10 +587,13 @@ def test_buckets_are_private_with_lifecycle_and_notification() -> None:
         r["condition"][0]["matches_prefix"][0]: r["condition"][0]["age"]
         for r in audio["lifecycle_rule"]
     }
+    # The prefixes come from topology.yaml, like the code's (salescontrol.chunks).
     assert rules == {
-        "chunks/": "${var.chunk_retention_days}",
-        "dialogues/": "${var.dialogue_retention_days}",
+        "${var.object_prefixes.chunks}": "${var.chunk_retention_days}",
+        "${var.object_prefixes.dialogues}": "${var.dialogue_retention_days}",
     }
+    call = _blocks(TF, "module")[("bucket",)]
+    assert call["object_prefixes"] == "${module.topology.object_prefixes}"
     assert all(r["action"][0]["type"] == "Delete" for r in audio["lifecycle_rule"])
     note = resources[("bucket", "google_storage_notification", "topology")]
     assert note["object_name_prefix"] == "${each.value.object_prefix}"

@@ -11,7 +11,7 @@ resource "google_storage_bucket" "audio" {
   lifecycle_rule {
     condition {
       age            = var.chunk_retention_days
-      matches_prefix = ["chunks/"]
+      matches_prefix = [var.object_prefixes.chunks]
     }
     action {
       type = "Delete"
@@ -21,7 +21,7 @@ resource "google_storage_bucket" "audio" {
   lifecycle_rule {
     condition {
       age            = var.dialogue_retention_days
-      matches_prefix = ["dialogues/"]
+      matches_prefix = [var.object_prefixes.dialogues]
     }
     action {
       type = "Delete"

@@ -23,6 +23,14 @@ variable "dialogue_retention_days" {
   type        = number
 }
 
+variable "object_prefixes" {
+  description = "Object prefixes of the bucket's layout from the topology file: chunks (raw chunks) and dialogues (dialogue audio)."
+  type = object({
+    chunks    = string
+    dialogues = string
+  })
+}
+
 variable "notifications" {
   description = "Bucket notifications from the topology: topic, object prefix, event types and payload format."
   type = list(object({

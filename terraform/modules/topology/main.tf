@@ -24,6 +24,9 @@ locals {
   # messages wait for inspection.
   dead_letter_topics = toset([for s in local.subscriptions : s.dead_letter_topic])
 
+  # The bucket's layout (chunks/, dialogues/): lifecycle rules and notifications use it.
+  object_prefixes = local.raw.object_prefixes
+
   notifications = [
     for n in local.raw.bucket_notifications : {
       topic          = n.topic

@@ -27,6 +27,11 @@ output "subscriptions" {
   }
 }
 
+output "object_prefixes" {
+  description = "The audio bucket's object prefixes by kind (chunks, dialogues)."
+  value       = local.object_prefixes
+}
+
 output "notifications" {
   description = "Bucket notifications: topic, object prefix, event types and payload format."
   value       = local.notifications
