@@ -248,7 +248,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def add_soak(sub: argparse._SubParsersAction) -> None:
-    from devkit.soak.runner import add_arguments
+    from devkit.soak.options import add_arguments
 
     p = sub.add_parser("soak", help="load/fault/bad-input run on a fresh local stack")
     add_arguments(p)

@@ -3,13 +3,18 @@
 A fault-free run and a run with faults must see identical input for their results to be
 comparable: the same devices (ids derived from the seed), the same recordings (the
 demo's dialogues laid at seeded moments into shop noise) on the same time line.
+`prepare` makes it once, for both runs.
 """
 
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +23,8 @@ import soundfile as sf
 
 from devkit import evaluation, synth
 from devkit.paths import DEMO_AUDIO, DEMO_TRUTH
+from devkit.soak.devices import encode
+from devkit.soak.options import Options
 from salescontrol import audio
 
 RATE = audio.RATE
@@ -84,3 +91,50 @@ def recording(path: Path, minutes: float, seed: int) -> tuple[Path, int]:
         at += len(clip) + int(rng.uniform(*GAP_SEC) * RATE)
     sf.write(path, out, RATE, format="FLAC")
     return path, placed
+
+
+@dataclass(frozen=True)
+class Input:
+    """What both runs replay: devices, their chunks, the time line, the bad device."""
+
+    devices: list[Device]
+    chunks: dict[str, list[Path]]  # device id -> its recording's encoded chunks
+    dialogues_laid: int
+    start: datetime  # where every device's recording begins
+    bad_device: Device
+    encode_sec: float
+
+
+def prepare(options: Options, workdir: Path, echo: Callable[[str], None]) -> Input:
+    """Devices from the seed; a few distinct recordings, each encoded into chunks once by
+    the recorder and shared round-robin by the devices."""
+    everyone = devices(options.devices + 1, options.seed)
+    kinds = min(options.devices, RECORDINGS)
+    # The time line ends an hour ago: nothing lies in the future, and the bad chunks fit
+    # before the recordings.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=options.minutes + 60)
+    began = time.monotonic()
+    recorded: dict[int, tuple[list[Path], int]] = {}
+
+    def make(k: int) -> None:
+        folder = workdir / "recordings" / str(k)
+        folder.mkdir(parents=True, exist_ok=True)
+        path, laid = recording(folder / "shop.flac", options.minutes, options.seed * 100 + k)
+        chunks = encode(path, folder, start, options.chunk_sec, options.timeout_sec)
+        recorded[k] = (chunks, laid)
+
+    threads = [threading.Thread(target=make, args=(k,)) for k in range(kinds)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(recorded) != kinds:
+        raise RuntimeError("encoding a recording failed; see the lines above")
+    chunks = {d.device_id: recorded[d.index % kinds][0] for d in everyone[:-1]}
+    laid = sum(recorded[d.index % kinds][1] for d in everyone[:-1])
+    encode_sec = time.monotonic() - began
+    echo(
+        f"soak: {kinds} recordings of {options.minutes} min encoded by the recorder in "
+        f"{encode_sec:.0f} s; {options.devices} devices, {laid} dialogues laid"
+    )
+    return Input(everyone[:-1], chunks, laid, start, everyone[-1], round(encode_sec, 1))
