@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,11 @@ import requests
 import sqlalchemy as sa
 from google.cloud import pubsub_v1
 
-from devkit.local.stack import LocalStack, _env, free_port
+from devkit.local.provision import using_env
+from devkit.local.stack import LocalStack, free_port
 from devkit.waiting import poll_until
 from salescontrol import chunks, devices, storage
+from tests.pubsub_kit import subscribe
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,8 +39,8 @@ class WorkerProcess:
         self.port = free_port()
         self.stack_env = stack.env
         self.owns_subscription = subscription is None
-        with _env(self.stack_env):  # module-scoped callers run before stack_env is set
-            self.subscription = subscription or _subscribe(
+        with using_env(self.stack_env):  # module-scoped callers run before stack_env is set
+            self.subscription = subscription or subscribe(
                 stack.project, "asr-requests", ack_deadline_seconds=600
             )
         env = {
@@ -93,18 +93,8 @@ class WorkerProcess:
             self.proc.wait()
         if not self.owns_subscription:
             return
-        with _env(self.stack_env), pubsub_v1.SubscriberClient() as subscriber:
+        with using_env(self.stack_env), pubsub_v1.SubscriberClient() as subscriber:
             subscriber.delete_subscription(subscription=self.subscription)
-
-
-def _subscribe(project: str, topic: str, **options: int) -> str:
-    """A new pull subscription on `topic` with a uuid in its name; its path."""
-    with pubsub_v1.SubscriberClient() as subscriber:
-        name = subscriber.subscription_path(project, f"test-{topic}-{uuid.uuid4().hex[:8]}")
-        subscriber.create_subscription(
-            name=name, topic=f"projects/{project}/topics/{topic}", **options
-        )
-    return name
 
 
 def make_dialogue(engine: sa.Engine, audio: bytes | None) -> tuple[str, str]:
@@ -141,26 +131,3 @@ def dialogue_state(engine: sa.Engine, dialogue_id: str) -> dict[str, Any]:
             {"d": dialogue_id},
         ).one()
     return dict(row._mapping)
-
-
-@contextmanager
-def watch(project: str, topic: str) -> Iterator[Callable[[], list[dict]]]:
-    """A temporary pull subscription on `topic`; yields a function that pulls what came."""
-    name = _subscribe(project, topic)
-    subscriber = pubsub_v1.SubscriberClient()
-    received: list[dict] = []
-
-    def pull() -> list[dict]:
-        response = subscriber.pull(subscription=name, max_messages=50, timeout=5)
-        if response.received_messages:
-            subscriber.acknowledge(
-                subscription=name, ack_ids=[m.ack_id for m in response.received_messages]
-            )
-        received.extend(json.loads(m.message.data) for m in response.received_messages)
-        return received
-
-    try:
-        yield pull
-    finally:
-        subscriber.delete_subscription(subscription=name)
-        subscriber.close()

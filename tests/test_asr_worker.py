@@ -13,7 +13,8 @@ from devkit.local.stack import LocalStack
 from salescontrol import messages
 from salescontrol.messages import AsrRequest
 from tests.asr_samples import SHORT, dialogue_audio, opus_bytes, script
-from tests.asr_support import WorkerProcess, dialogue_state, eventually, make_dialogue, watch
+from tests.asr_support import WorkerProcess, dialogue_state, eventually, make_dialogue
+from tests.pubsub_kit import Watch, bodies, watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator, pytest.mark.postgres]
 
@@ -35,21 +36,21 @@ def _done(engine: sa.Engine, dialogue_id: str) -> dict | None:
     return state if state["asr_status"] in ("DONE", "FAILED") else None
 
 
-def _ready_for(pull, dialogue_id: str, count: int = 1):
-    return lambda: len([m for m in pull() if m["dialogue_id"] == dialogue_id]) >= count
+def _ready_for(ready: Watch, dialogue_id: str, count: int = 1):
+    return lambda: sum(m["dialogue_id"] == dialogue_id for m in bodies(ready.pull())) >= count
 
 
 def test_dialogue_end_to_end(
     stack_env: dict, engine: sa.Engine, worker: WorkerProcess, short_dialogue_ogg: bytes
 ) -> None:
     dialogue_id, object_name = make_dialogue(engine, short_dialogue_ogg)
-    with watch(stack_env["GOOGLE_CLOUD_PROJECT"], "transcripts-ready") as pull:
+    with watch(stack_env["GOOGLE_CLOUD_PROJECT"], "transcripts-ready") as ready:
         messages.publish(AsrRequest(dialogue_id, object_name))
         state = eventually(lambda: _done(engine, dialogue_id), 120, "the transcript")
         assert state["asr_status"] == "DONE", state["asr_error"]
         assert cer(script(SHORT), state["text"]) <= 0.15, state["text"]
         assert state["segments"] and "words" in state["segments"][0]
-        eventually(_ready_for(pull, dialogue_id), 30, "transcripts-ready")
+        eventually(_ready_for(ready, dialogue_id), 30, "transcripts-ready")
     metrics = worker.metrics()
     assert metrics["processed"] >= 1 and metrics["rtf"] > 0 and metrics["in_flight"] == 0
 
@@ -59,7 +60,7 @@ def test_redelivery_is_idempotent_unless_forced(
 ) -> None:
     dialogue_id, object_name = make_dialogue(engine, short_dialogue_ogg)
     request = AsrRequest(dialogue_id, object_name)
-    with watch(stack_env["GOOGLE_CLOUD_PROJECT"], "transcripts-ready") as pull:
+    with watch(stack_env["GOOGLE_CLOUD_PROJECT"], "transcripts-ready") as ready:
         messages.publish(request)
         eventually(lambda: _done(engine, dialogue_id), 120, "the transcript")
         first = dialogue_state(engine, dialogue_id)
@@ -68,7 +69,7 @@ def test_redelivery_is_idempotent_unless_forced(
         messages.publish(request)
         eventually(lambda: worker.metrics()["skipped"] >= skipped + 2, 60, "two duplicates")
         assert dialogue_state(engine, dialogue_id) == first  # not transcribed again
-        eventually(_ready_for(pull, dialogue_id, 3), 30, "transcripts-ready for each")
+        eventually(_ready_for(ready, dialogue_id, 3), 30, "transcripts-ready for each")
         messages.publish(AsrRequest(dialogue_id, object_name, force=True))
         eventually(
             lambda: dialogue_state(engine, dialogue_id)["updated_at"] > first["updated_at"],

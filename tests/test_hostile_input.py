@@ -15,9 +15,9 @@ import requests
 import sqlalchemy as sa
 from test_ingest import announcement
 
+from devkit import signed_urls
 from devkit.soak import fuzz
 from devkit.waiting import poll_until
-from devkit import signed_urls
 from salescontrol import devices, ratelimit
 
 UPLOAD = "/api/v1/chunks/upload-url"

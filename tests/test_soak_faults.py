@@ -101,9 +101,9 @@ def _ok(url: str) -> bool:
 def test_duplicator_publishes_each_message_once_more(own_stack) -> None:
     from google.cloud import pubsub_v1
 
-    from devkit.local.stack import _env
+    from devkit.local.provision import using_env
 
-    with _env(own_stack.env):
+    with using_env(own_stack.env):
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
     topic = publisher.topic_path(own_stack.project, "soak-duplicator-test")

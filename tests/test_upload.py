@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +14,10 @@ import pytest
 import requests
 import soundfile as sf
 import sqlalchemy as sa
-from google.cloud import pubsub_v1
 
+from devkit.waiting import poll_until
 from salescontrol import storage
+from tests.pubsub_kit import watch
 
 UPLOAD = "/api/v1/chunks/upload-url"
 
@@ -33,30 +33,19 @@ def opus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def chunk_uploaded_messages(stack_env):
-    """A temporary pull subscription on chunk-uploaded; yields a pull function."""
-    subscriber = pubsub_v1.SubscriberClient()
-    project = stack_env["GOOGLE_CLOUD_PROJECT"]
-    name = subscriber.subscription_path(project, f"test-{uuid.uuid4().hex[:8]}")
-    subscriber.create_subscription(name=name, topic=f"projects/{project}/topics/chunk-uploaded")
+    """A temporary pull subscription on chunk-uploaded; yields a pull-by-object function."""
+    with watch(stack_env["GOOGLE_CLOUD_PROJECT"], "chunk-uploaded") as chunk_uploaded:
 
-    def pull_for(object_name: str, deadline_sec: float = 20.0) -> list:
-        found, deadline = [], time.monotonic() + deadline_sec
-        while time.monotonic() < deadline and not found:
-            response = subscriber.pull(subscription=name, max_messages=50, timeout=5)
-            if response.received_messages:
-                subscriber.acknowledge(
-                    subscription=name, ack_ids=[m.ack_id for m in response.received_messages]
-                )
-            found += [
-                m.message
-                for m in response.received_messages
-                if m.message.attributes.get("objectId") == object_name
-            ]
-        return found
+        def pull_for(object_name: str, deadline_sec: float = 20.0) -> list:
+            return poll_until(
+                lambda: [
+                    m for m in chunk_uploaded.pull() if m.attributes.get("objectId") == object_name
+                ],
+                deadline_sec,
+                message=f"the notification of {object_name}",
+            )
 
-    yield pull_for
-    subscriber.delete_subscription(subscription=name)
-    subscriber.close()
+        yield pull_for
 
 
 def test_signed_put_lands_and_notifies(

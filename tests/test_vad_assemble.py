@@ -26,13 +26,13 @@ import pytest
 import requests
 import soundfile as sf
 import sqlalchemy as sa
-from google.cloud import pubsub_v1
 
 from devkit import scene
 from devkit.waiting import poll_until
 from salescontrol import audio, config, messages, pubsub, storage, sweeper
 from salescontrol.config import load
 from salescontrol.events import OBJECT_FINALIZE, StorageObject
+from tests.pubsub_kit import bodies, watch
 
 UPLOAD = "/api/v1/chunks/upload-url"
 CHUNK_SEC = 20
@@ -385,37 +385,29 @@ def test_sweep_command_runs_one_tick(stack) -> None:
         "dialogues_closed",
         "chunks_requeued",
         "dialogues_requeued",
+        "analyses_requeued",
     }
 
 
 @pytest.fixture
 def asr_requests(stack_env):
     """A temporary pull subscription on asr-requests; yields a pull-by-dialogue function."""
-    subscriber = pubsub_v1.SubscriberClient()
-    project = stack_env["GOOGLE_CLOUD_PROJECT"]
-    name = subscriber.subscription_path(project, f"test-asr-{uuid.uuid4().hex[:8]}")
-    subscriber.create_subscription(name=name, topic=f"projects/{project}/topics/asr-requests")
+    with watch(stack_env["GOOGLE_CLOUD_PROJECT"], "asr-requests") as requests_seen:
 
-    def pull_for(dialogue_id: str) -> list[dict]:
-        found: list[dict] = []
+        def pull_for(dialogue_id: str) -> list[dict]:
+            """The requests for `dialogue_id` published since this call began."""
+            start = len(requests_seen.received)
+            return wait_for(
+                f"asr-requests for {dialogue_id}",
+                lambda: [
+                    b
+                    for b in bodies(requests_seen.pull()[start:])
+                    if b["dialogue_id"] == dialogue_id
+                ],
+                30,
+            )
 
-        def probe() -> list[dict]:
-            response = subscriber.pull(subscription=name, max_messages=50, timeout=5)
-            if response.received_messages:
-                subscriber.acknowledge(
-                    subscription=name, ack_ids=[m.ack_id for m in response.received_messages]
-                )
-            for m in response.received_messages:
-                body = json.loads(m.message.data)
-                if body["dialogue_id"] == dialogue_id:
-                    found.append(body)
-            return found
-
-        return wait_for(f"asr-requests for {dialogue_id}", probe, 30)
-
-    yield pull_for
-    subscriber.delete_subscription(subscription=name)
-    subscriber.close()
+        yield pull_for
 
 
 def test_the_sweeper_requeues_stuck_chunks_and_dialogues(

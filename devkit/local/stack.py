@@ -28,8 +28,6 @@ from salescontrol.errors import PrerequisiteError
 
 DATABASE = "salescontrol"
 
-_env = provision.using_env  # the name the soak code and the tests import
-
 
 class LocalStack:
     """Start with `start()` (or `with LocalStack(...)`), stop with `stop()`."""
@@ -98,14 +96,14 @@ class LocalStack:
         applied = pg.create_database(DATABASE)
         self.echo(f"  migrations applied: {', '.join(applied) or 'none'}")
         self._wait(gcs)
-        with _env(self.env):
+        with provision.using_env(self.env):
             provision.create_bucket(self.project, self.bucket)
             provision.create_topics(self.project, self.topology)
         for function in functions:
             self._start(function)
         for function in functions:
             self._wait(function)
-        with _env(self.env):
+        with provision.using_env(self.env):
             provision.create_subscriptions(self.project, self.topology, self._push_endpoints())
         if asr:
             self._start(asr)
@@ -221,4 +219,4 @@ class LocalStack:
         self._sweep_timer.start()
 
 
-__all__ = ["DATABASE", "LocalStack", "PrerequisiteError", "StackError", "_env", "free_port"]
+__all__ = ["DATABASE", "LocalStack", "PrerequisiteError", "StackError", "free_port"]

@@ -21,10 +21,13 @@ import numpy as np
 import requests
 import soundfile as sf
 
+from salescontrol.chunks import ChunkStatus
+
 SAMPLE_RATE = 16000
 
 # Where a chunk ends up: refused at announcement (no row), REJECTED by vad, or DONE.
-REFUSED, REJECTED, DONE = "REFUSED", "REJECTED", "DONE"
+REFUSED = "REFUSED"
+REJECTED, DONE = ChunkStatus.REJECTED, ChunkStatus.DONE
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ import psutil
 import requests
 from google.cloud import pubsub_v1
 
-from devkit.local.stack import LocalStack, _env
+from devkit.local.provision import using_env
+from devkit.local.stack import LocalStack
 
 PASS, ERROR, DOWN, DUPLICATE = "pass", "error", "down", "duplicate"
 
@@ -158,7 +159,7 @@ class FaultProxy:
 
 def point_push(stack: LocalStack, subscription: str, url: str) -> None:
     """Make `subscription` push to `url` from now on."""
-    with _env(stack.env):
+    with using_env(stack.env):
         client = pubsub_v1.SubscriberClient()
         try:
             client.modify_push_config(
@@ -191,7 +192,7 @@ class Duplicator:
 
     def __init__(self, stack: LocalStack, topic: str) -> None:
         self.copies = 0
-        with _env(stack.env):
+        with using_env(stack.env):
             self._publisher = pubsub_v1.PublisherClient()
             self._subscriber = pubsub_v1.SubscriberClient()
         self._topic = self._publisher.topic_path(stack.project, topic)

@@ -19,6 +19,8 @@ from devkit.soak.inputs import Device, Input
 from devkit.soak.report import Check, Report
 from devkit.soak.scenario import Traffic
 from recorder.replay import ReplayResult
+from salescontrol.chunks import ChunkStatus
+from salescontrol.dialogues import AnalysisStatus, AsrStatus
 
 CHUNKS_SQL = sa.text(
     "SELECT device_id::text AS device, chunk_id, object_name, status, error, started_at "
@@ -112,9 +114,10 @@ def all_final(chunks: list[Any], bad: list[badaudio.Sent]) -> Check:
     final = [
         f"{r.chunk_id} {r.status}"
         for r in chunks
-        if r.status not in ("DONE", "REJECTED") and str(r.chunk_id) not in refused
+        if r.status not in (ChunkStatus.DONE, ChunkStatus.REJECTED)
+        and str(r.chunk_id) not in refused
     ]
-    unexplained = [r.chunk_id for r in chunks if r.status == "REJECTED" and not r.error]
+    unexplained = [r.chunk_id for r in chunks if r.status == ChunkStatus.REJECTED and not r.error]
     return Check.of(
         "every chunk DONE or REJECTED with a reason",
         not final and not unexplained,
@@ -126,7 +129,7 @@ def good_done(chunks: list[Any], bad_device_id: str) -> Check:
     rejected = [
         f"{r.chunk_id}: {r.error}"
         for r in chunks
-        if r.device != bad_device_id and r.status != "DONE"
+        if r.device != bad_device_id and r.status != ChunkStatus.DONE
     ]
     return Check.of("every good chunk DONE", not rejected, str(rejected[:5]))
 
@@ -164,7 +167,7 @@ def chunk_objects_exist(chunks: list[Any], objects: set[str]) -> Check:
     missing = [
         r.object_name
         for r in chunks
-        if r.status != "AWAITING_UPLOAD" and r.object_name not in objects
+        if r.status != ChunkStatus.AWAITING_UPLOAD and r.object_name not in objects
     ]
     return Check.of("every uploaded chunk's object exists", not missing, str(missing[:5]))
 
@@ -178,7 +181,8 @@ def dialogues_finished(dialogues: list[Any]) -> Check:
     unfinished = [
         f"{d.dialogue_id} asr {d.asr_status} analysis {d.analysis_status}"
         for d in dialogues
-        if d.asr_status != "DONE" or d.analysis_status not in ("DONE", "SKIPPED")
+        if d.asr_status != AsrStatus.DONE
+        or d.analysis_status not in (AnalysisStatus.DONE, AnalysisStatus.SKIPPED)
     ]
     return Check.of(
         "every dialogue transcribed and analysed",

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from devkit.local.stack import LocalStack, _env
+from devkit.local.provision import using_env
+from devkit.local.stack import LocalStack
 from devkit.soak import (
     canonical,
     chaos,
@@ -79,7 +80,7 @@ def play(
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     stack.start()
     try:
-        with _env(stack.env), contextlib.ExitStack() as closing:
+        with using_env(stack.env), contextlib.ExitStack() as closing:
             rng = random.Random(options.seed)
             setup = Setup(stack, options, given, workdir, with_faults, rng, report.faults, echo)
             engine = sa.create_engine(stack.env["DATABASE_URL"], pool_pre_ping=True)
