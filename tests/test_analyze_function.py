@@ -273,7 +273,7 @@ def test_an_analysis_whose_delivery_died_is_taken_over_at_once(
         dying.stdout.close()
     with engine.connect() as conn:  # Postgres ends its sessions on their sockets' EOF
         gone = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dying-analysis'"
-        poll_until(lambda: not conn.execute(sa.text(gone)).scalar(), 10, 0.05, "the session end")
+        poll_until(lambda: not conn.execute(sa.text(gone)).scalar(), 30, 0.05, "the session end")
     assert status(engine, dialogue_id)[0] == "PROCESSING"  # left as it died
     assert deliver({"dialogue_id": dialogue_id}) == 200  # its redelivery, seconds later
     assert status(engine, dialogue_id) == ("DONE", None) and len(fake.requests) == 1
