@@ -4,6 +4,7 @@ a deployable imports the core and its own modules only; the recorder imports nei
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,24 @@ def test_a_deployable_imports_the_core_and_itself_only(deployable: str) -> None:
 def test_the_core_stays_small() -> None:
     lines = sum(len(p.read_text().splitlines()) for p in _python_files(REPO / CORE))
     assert lines <= CORE_LINE_BUDGET, f"salescontrol/ has {lines} lines"
+
+
+def test_the_core_alone_has_its_production_commands(tmp_path: Path) -> None:
+    """A deployed copy of the core (no dev kit beside it) still runs its own commands."""
+    import shutil
+    import subprocess
+
+    shutil.copytree(REPO / CORE, tmp_path / CORE, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "sql", tmp_path / "sql")
+    result = subprocess.run(
+        [sys.executable, "-m", CORE, "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.split("positional arguments:")[1]
+    assert all(f"    {c} " in commands for c in ("migrate", "analyze", "sweep"))
+    assert "soak" not in commands and "demo" not in commands
