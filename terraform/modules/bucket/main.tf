@@ -29,19 +29,8 @@ resource "google_storage_bucket" "audio" {
   }
 }
 
-# The GCS service agent publishes the notifications: it needs publisher on each topic.
-data "google_storage_project_service_account" "gcs" {
-  project = var.project_id
-}
-
-resource "google_pubsub_topic_iam_member" "gcs_publisher" {
-  for_each = toset([for n in var.notifications : n.topic])
-
-  topic  = var.topic_ids[each.key]
-  role   = "roles/pubsub.publisher"
-  member = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
-}
-
+# The Cloud Storage service agent's publisher grant on each topic is made in the root
+# (modules/grants); the root makes this module wait for it.
 resource "google_storage_notification" "topology" {
   for_each = { for n in var.notifications : "${n.topic}:${n.object_prefix}" => n }
 
@@ -50,6 +39,4 @@ resource "google_storage_notification" "topology" {
   object_name_prefix = each.value.object_prefix
   event_types        = each.value.event_types
   payload_format     = each.value.payload_format
-
-  depends_on = [google_pubsub_topic_iam_member.gcs_publisher]
 }

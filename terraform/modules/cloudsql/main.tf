@@ -29,7 +29,18 @@ resource "google_sql_database_instance" "main" {
       ipv4_enabled                                  = var.public_ip
       private_network                               = var.network_id
       enable_private_path_for_google_cloud_services = true
+      # Postgres refuses connections without TLS; the services verify the server's
+      # certificate against this instance's CA (DATABASE_SSL=verify-ca).
+      ssl_mode = "ENCRYPTED_ONLY"
       # No authorized_networks: the public IP, if any, only admits the Auth Proxy.
+    }
+
+    dynamic "database_flags" {
+      for_each = var.max_connections == null ? [] : [var.max_connections]
+      content {
+        name  = "max_connections"
+        value = tostring(database_flags.value)
+      }
     }
 
     maintenance_window {
