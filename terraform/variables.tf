@@ -167,7 +167,7 @@ variable "functions" {
       memory        = "512Mi"
       timeout_sec   = 300
       max_instances = 1
-      publishes     = ["chunk-uploaded", "chunk-vad-done", "asr-requests", "transcripts-ready"]
+      publishes     = ["chunk-uploaded", "asr-requests", "transcripts-ready"]
       bucket_reads  = ["chunks"]
       schedule      = "*/5 * * * *"
     }
