@@ -130,7 +130,7 @@ def root_modules(
         modules[name] = call
     all_locals = locals_of(tf_dir)
     wanted_locals: dict[str, Any] = {}
-    todo = set().union(*(_refs(m, "local") for m in modules.values()))
+    todo = set().union(*(_refs(m, "local") for m in modules.values()), _refs(outputs, "local"))
     while todo:
         name = todo.pop()
         if name in wanted_locals:
@@ -138,7 +138,10 @@ def root_modules(
         wanted_locals[name] = all_locals[name]
         todo |= _refs(all_locals[name], "local") - set(wanted_locals)
     declared = blocks(tf_dir, "variable")
-    used = set().union(*(_refs(x, "var") for x in [*modules.values(), *wanted_locals.values()]))
+    used = set().union(
+        *(_refs(x, "var") for x in [*modules.values(), *wanted_locals.values()]),
+        _refs(outputs, "var"),
+    )
     config_vars: dict[str, Any] = {}
     for name in sorted(used):
         spec = declared[(name,)]
