@@ -51,6 +51,19 @@ def test_the_default_deployment_fits_db_f1_micro(tmp_path: Path) -> None:
         assert got["db_env"][name] == {"DB_POOL_SIZE": "1", "DB_MAX_OVERFLOW": "0"}
 
 
+def test_packaged_mode_gives_each_deployable_the_pool_terraform_does(tmp_path: Path) -> None:
+    from devkit.local.packaging import FUNCTION_ENV, IMAGE_ENV
+
+    db_env = budget(tmp_path)["db_env"]
+    for name in ("ingest", "vad", "assemble", "analyze", "sweeper"):
+        assert db_env[name].items() <= FUNCTION_ENV.items(), name
+    assert db_env["asr"] == IMAGE_ENV["asr_service"]
+    assert db_env["dashboard"] == IMAGE_ENV["dashboard"]
+    assert FUNCTION_ENV["THREADS"] == "1"  # max_instance_request_concurrency = 1
+    function_module = (TF / "modules" / "function" / "main.tf").read_text(encoding="utf-8")
+    assert "max_instance_request_concurrency = 1" in function_module
+
+
 def test_each_component_gets_the_pool_the_budget_counts() -> None:
     """The environment of every deployed component carries its entry of local.db_env."""
     call = blocks(TF, "module")

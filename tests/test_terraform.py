@@ -665,3 +665,16 @@ def test_variables_are_typed_and_described_and_outputs_exist() -> None:
     assert required == ["project_id", "admin_token"]
     for name in required:
         assert re.search(rf"^{name}\s*=", example, re.MULTILINE), name
+
+
+def test_packaged_mode_runs_the_file_set_terraform_zips(
+    root_archives: dict[str, dict[str, str]],
+) -> None:
+    """`--packaged` writes each function's archive from devkit.local.packaging; it must be
+    file for file what modules/function_source gives archive_file."""
+    from devkit.local.packaging import function_files
+
+    for name, files in root_archives.items():
+        ours = function_files(ROOT / "functions" / name)
+        assert sorted(ours) == sorted(files), name
+        assert {k: v.decode("utf-8") for k, v in ours.items()} == files, name
