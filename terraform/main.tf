@@ -141,6 +141,7 @@ module "cloudsql" {
 }
 
 resource "google_artifact_registry_repository" "images" {
+  # checkov:skip=CKV_GCP_84:Google-managed encryption; Cloud KMS keys are an option a deployment may add, not a need.
   project       = var.project_id
   location      = var.region
   repository_id = var.name_prefix

@@ -1,4 +1,5 @@
 resource "google_pubsub_topic" "pipeline" {
+  # checkov:skip=CKV_GCP_83:Google-managed encryption; messages hold ids and object names, not audio or text.
   for_each = var.topics
 
   project = var.project_id
@@ -7,6 +8,7 @@ resource "google_pubsub_topic" "pipeline" {
 }
 
 resource "google_pubsub_topic" "dead_letter" {
+  # checkov:skip=CKV_GCP_83:Google-managed encryption; messages hold ids and object names, not audio or text.
   for_each = var.dead_letter_topics
 
   project = var.project_id
