@@ -40,8 +40,8 @@ def forgetful(tmp_path: Path) -> Path:
 
 
 def _start(tmp_path: Path, function: Function) -> Supervisor:
+    (tmp_path / "logs").mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor(tmp_path / "logs", echo=lambda line: None)
-    (tmp_path / "logs").mkdir(exist_ok=True)
     supervisor.spawn(function.launch())
     try:
         supervisor.wait_ready(function.name, function.ready)
