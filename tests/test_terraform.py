@@ -678,3 +678,25 @@ def test_packaged_mode_runs_the_file_set_terraform_zips(
         ours = function_files(ROOT / "functions" / name)
         assert sorted(ours) == sorted(files), name
         assert {k: v.decode("utf-8") for k, v in ours.items()} == files, name
+
+
+def test_the_dashboard_allows_its_own_websocket_origin_and_keeps_sessions_on_one_instance() -> None:
+    """Behind Cloud Run a Panel page stays blank unless Bokeh is told the host the browser
+    uses (BOKEH_ALLOW_WS_ORIGIN, which `python -m dashboard` reads): the service's
+    deterministic run.app host, which is also the URL Terraform prints."""
+    local = _locals(TF)
+    assert local["dashboard_host"] == (
+        "${local.dashboard_name}-${data.google_project.this.number}.${var.region}.run.app"
+    )
+    assert (
+        'BOKEH_ALLOW_WS_ORIGIN = join(",", concat([local.dashboard_host], var.dashboard_hosts))'
+        in (local["dashboard_env"])
+    )
+    service = _blocks(TF, "resource")[("google_cloud_run_v2_service", "dashboard")]
+    template = service["template"][0]
+    assert template["session_affinity"] is True
+    env = [d["env"] for d in template["containers"][0]["dynamic"] if "env" in d]
+    assert env[0]["for_each"] == "${local.dashboard_env}"
+    assert "local.dashboard_host" in _blocks(TF, "output")[("dashboard_url",)]["value"]
+    reads = (ROOT / "dashboard" / "__main__.py").read_text(encoding="utf-8")
+    assert 'os.environ.get("BOKEH_ALLOW_WS_ORIGIN"' in reads
