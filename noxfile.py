@@ -3,7 +3,7 @@
 nox -s tests    the test suite against real Postgres, emulators and functions
 nox -s fast     the fast lane: no stack, no browser, no soak (a few minutes on 2 cores)
 nox -s lint     ruff check + ruff format --check
-nox -s checkov  security scan of terraform/ (every finding fixed, or skipped in the code with its reason)
+nox -s checkov  security scan of terraform/ (each finding fixed, or skipped with a reason)
 nox -s local    the local cloud stack until Ctrl-C
 nox -s demo     the whole pipeline on the bundled shop recording (-- --exit to stop when done)
 """
