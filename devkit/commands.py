@@ -45,7 +45,7 @@ def _stop_on_signals() -> Iterator[None]:
 def cmd_local(args: argparse.Namespace) -> int:
     from devkit.local.stack import LocalStack
 
-    stack = LocalStack(Path(args.workdir), ingest_port=args.port)
+    stack = LocalStack(Path(args.workdir), ingest_port=args.port, packaged=args.packaged)
     try:
         with _stop_on_signals():
             print("starting the local stack ...", flush=True)
@@ -107,6 +107,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 speed=args.speed,
                 timeout=args.timeout,
                 port=args.port,
+                packaged=args.packaged,
             ) as run,
         ):
             print(demo.summary(run.results()), flush=True)
@@ -149,6 +150,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 speed=args.speed,
                 timeout=args.timeout,
                 echo=echo,
+                packaged=args.packaged,
             ) as run,
         ):
             scores = demo.evaluate(run, truth)
@@ -175,6 +177,16 @@ def cmd_soak(args: argparse.Namespace) -> int:
         print(f"{check.status:<12} {check.name}" + (f"  ({check.detail})" if check.detail else ""))
     print(f"{len(report.faults)} faults injected; invariants {'hold' if report.ok else 'BROKEN'}")
     return 0 if report.ok else 1
+
+
+def _add_packaged(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--packaged",
+        action="store_true",
+        help="run every function, the ASR worker and the dashboard from what deploys (the "
+        "archive Terraform builds, the image's files), each in a venv made from its own "
+        "requirements.txt (cached by its hash in ~/.cache/salescontrol/venvs)",
+    )
 
 
 def _add_run_options(p: argparse.ArgumentParser, speed: float) -> None:
@@ -205,6 +217,7 @@ def add_local(sub: argparse._SubParsersAction) -> None:
         default=".salescontrol-local",
         help="folder for logs, env.sh and object data; wiped at start",
     )
+    _add_packaged(p)
     p.set_defaults(func=cmd_local)
 
 
@@ -234,6 +247,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
         help="folder for logs, env.sh, object data and the recorder's spool; wiped at start",
     )
     _add_run_options(p, speed=10.0)
+    _add_packaged(p)
     p.set_defaults(func=cmd_demo)
 
 
@@ -244,6 +258,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--workdir", help="keep the stack's logs and data here (wiped at start)")
     _add_run_options(p, speed=10.0)
+    _add_packaged(p)
     p.set_defaults(func=cmd_eval)
 
 

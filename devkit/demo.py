@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import socket
-import sys
 import time
 from typing import Any
 
@@ -116,10 +115,7 @@ def dashboard_available() -> bool:
 def start_dashboard(stack: LocalStack) -> str | None:
     """Serve the dashboard on the stack's database; its URL, or None if it did not come up."""
     port = free_port()
-    log = stack.spawn(
-        "dashboard",
-        [sys.executable, "-m", "dashboard", "--port", str(port)],
-    )
+    log = stack.spawn_deployable("dashboard", "dashboard", ["--port", str(port)])
     deadline = time.monotonic() + DASHBOARD_START_SEC
     while time.monotonic() < deadline:
         stack.check_alive()

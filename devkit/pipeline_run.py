@@ -342,8 +342,10 @@ def pipeline(
     port: int = 0,
     echo: Echo = print,
     point_name: str = "Демо-магазин",
+    packaged: bool = False,
 ) -> Iterator[Run]:
-    """Start the stack, replay `audio`, wait for the pipeline; the stack runs until exit."""
+    """Start the stack (`packaged`: every deployable from what deploys, in its own venv),
+    replay `audio`, wait for the pipeline; the stack runs until exit."""
     missing = missing_stages()
     if missing:
         raise PrerequisiteError(
@@ -358,7 +360,8 @@ def pipeline(
     with contextlib.ExitStack() as cleanup:
         if workdir is None:
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="sc-run-")))
-        stack = LocalStack(workdir, ingest_port=port, echo=echo)  # wipes workdir first
+        # wipes workdir first
+        stack = LocalStack(workdir, ingest_port=port, echo=echo, packaged=packaged)
         cleanup.callback(stack.stop)
         echo("starting the local stack ...")
         stack.start()

@@ -39,6 +39,28 @@ class Settings:
     storage_emulator_host: str = _setting(
         "", "URL of fake-gcs-server; empty means real Cloud Storage."
     )
+    # Database connections: each process holds at most DB_POOL_SIZE + DB_MAX_OVERFLOW, and
+    # Terraform's connection budget (modules/connection_budget) adds them up per component.
+    db_pool_size: int = _setting(
+        5,
+        "Connections a process keeps to Postgres; Terraform sets 1 per function instance "
+        "(one request at a time).",
+    )
+    db_max_overflow: int = _setting(
+        5, "Connections a process may open beyond DB_POOL_SIZE under load; Terraform sets 0."
+    )
+    database_ssl: str = _setting(
+        "prefer",
+        "TLS to Postgres: `prefer` (TLS when offered, unverified: local stacks), `disable`, "
+        "`require` (TLS, unverified), `verify-ca` (TLS, the server certificate signed by "
+        "DATABASE_SSL_CA; Terraform's choice), `verify-full` (and its host name).",
+    )
+    database_ssl_ca: str = _setting(
+        "",
+        "CA certificate(s) of the Postgres server: PEM text (newlines may be written as "
+        "\\n) or a file path. Terraform passes Cloud SQL's server CA.",
+        "e.g. the server_ca_cert of the Cloud SQL instance",
+    )
     # Security
     admin_token: str = _setting(
         "",

@@ -28,7 +28,7 @@ module "asr" {
   max_instances         = var.asr_max_instances
   messages_per_instance = var.asr_messages_per_instance
   subscription          = var.asr_subscription
-  env                   = merge(local.common_env, local.asr_device_env, var.asr_env)
+  env                   = merge(local.common_env, local.db_env["asr"], local.asr_device_env, var.asr_env)
   secret_env            = { DATABASE_URL = google_secret_manager_secret.app["DATABASE_URL"].id }
   service_account_email = google_service_account.component["asr"].email
   subnetwork            = google_compute_subnetwork.workers.self_link
@@ -37,8 +37,8 @@ module "asr" {
   depends_on = [
     google_compute_router_nat.main,
     google_secret_manager_secret_version.app,
-    google_secret_manager_secret_iam_member.asr,
-    google_pubsub_subscription_iam_member.asr,
-    google_artifact_registry_repository_iam_member.asr,
+    google_secret_manager_secret_iam_member.grant,
+    google_pubsub_subscription_iam_member.grant,
+    google_artifact_registry_repository_iam_member.grant,
   ]
 }

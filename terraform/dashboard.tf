@@ -1,22 +1,36 @@
 # The dashboard on Cloud Run: public URL (it has its own ADMIN_TOKEN login), database
 # through the VPC connector, scaled to zero when nobody looks.
 
+locals {
+  dashboard_name = "${var.name_prefix}-dashboard"
+  # Cloud Run's deterministic URL, known before the service exists
+  # (https://cloud.google.com/run/docs/triggering/https-request#deterministic).
+  dashboard_host = "${local.dashboard_name}-${data.google_project.this.number}.${var.region}.run.app"
+  dashboard_env = merge(local.common_env, local.db_env["dashboard"], {
+    # Panel (Bokeh) refuses a websocket from a host it was not told about, and the page
+    # then stays blank: the public host, and any custom domain.
+    BOKEH_ALLOW_WS_ORIGIN = join(",", concat([local.dashboard_host], var.dashboard_hosts))
+  })
+}
+
 resource "google_cloud_run_v2_service" "dashboard" {
   count = var.deploy_images ? 1 : 0
 
   project             = var.project_id
   location            = var.region
-  name                = "${var.name_prefix}-dashboard"
+  name                = local.dashboard_name
   ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = false # stateless; everything it shows is in Cloud SQL
   labels              = var.labels
 
   template {
     service_account = google_service_account.component["dashboard"].email
+    # A Panel page and its websocket must reach the same instance, which holds the session.
+    session_affinity = true
 
     scaling {
       min_instance_count = 0
-      max_instance_count = 2
+      max_instance_count = var.dashboard_max_instances
     }
 
     vpc_access {
@@ -32,7 +46,7 @@ resource "google_cloud_run_v2_service" "dashboard" {
       }
 
       dynamic "env" {
-        for_each = local.common_env
+        for_each = local.dashboard_env
         content {
           name  = env.key
           value = env.value
@@ -56,16 +70,6 @@ resource "google_cloud_run_v2_service" "dashboard" {
 
   depends_on = [
     google_secret_manager_secret_version.app,
-    google_secret_manager_secret_iam_member.dashboard,
+    google_secret_manager_secret_iam_member.grant,
   ]
-}
-
-resource "google_cloud_run_v2_service_iam_member" "dashboard_public" {
-  count = var.deploy_images ? 1 : 0
-
-  project  = var.project_id
-  location = var.region
-  name     = google_cloud_run_v2_service.dashboard[0].name
-  role     = "roles/run.invoker"
-  member   = "allUsers"
 }

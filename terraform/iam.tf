@@ -1,5 +1,8 @@
-# One service account per component, each with only the roles it needs, granted on the
-# resource (topic, subscription, secret, bucket) wherever IAM allows. No basic roles.
+# One service account per component, and one IAM member per entry of modules/grants:
+# who gets which role on which resource, with an object-name condition where a grant on
+# the bucket would reach more than one prefix. docs/permissions.md maps each call a
+# component makes to the permission it needs; tests/test_permissions.py checks these
+# grants against it. No basic roles, no authoritative bindings.
 
 resource "google_service_account" "function" {
   for_each = module.topology.functions
@@ -27,153 +30,131 @@ resource "google_service_account" "component" {
   depends_on = [google_project_service.apis]
 }
 
+# The Cloud Storage service agent, which publishes the bucket's notifications.
+data "google_storage_project_service_account" "gcs" {
+  project = var.project_id
+
+  depends_on = [google_project_service.apis]
+}
+
+module "grants" {
+  source = "./modules/grants"
+
+  bucket              = local.bucket_name
+  object_prefixes     = module.topology.object_prefixes
+  functions           = module.topology.functions
+  function_settings   = var.functions
+  secrets             = local.available_secrets
+  subscriptions       = module.topology.subscriptions
+  dead_letter_topics  = module.topology.dead_letter_topics
+  notification_topics = toset([for n in module.topology.notifications : n.topic])
+  asr_subscription    = var.asr_subscription
+  asr_publishes       = var.asr_publishes
+  dashboard_publishes = var.dashboard_publishes
+  dashboard_deployed  = var.deploy_images
+}
+
 locals {
-  function_secret_grants = {
-    for pair in flatten([
-      for name, f in var.functions : [
-        for s in f.secrets : { function = name, secret = s }
-        if contains(local.available_secrets, s) && contains(keys(module.topology.functions), name)
-      ]
-    ]) : "${pair.function}:${pair.secret}" => pair
-  }
-  function_publish_grants = {
-    for pair in flatten([
-      for name, f in var.functions : [
-        for t in f.publishes : { function = name, topic = t }
-        if contains(keys(module.topology.functions), name)
-      ]
-    ]) : "${pair.function}:${pair.topic}" => pair
-  }
-  function_bucket_roles = {
-    for name, f in var.functions : name => f.bucket_role
-    if f.bucket_role != null && contains(keys(module.topology.functions), name)
-  }
-  url_signers = toset([
-    for name, f in var.functions : name if f.sign_urls && contains(keys(module.topology.functions), name)
-  ])
+  project_number = data.google_project.this.number
+  members = merge(
+    { for name, sa in google_service_account.function : "fn:${name}" => sa.member },
+    { for key, sa in google_service_account.component : key => sa.member },
+    {
+      "agent:pubsub"    = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+      "agent:scheduler" = "serviceAccount:service-${local.project_number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+      "agent:gcs"       = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+      public            = "allUsers"
+    },
+  )
+  service_accounts = merge(
+    { for name, sa in google_service_account.function : "fn:${name}" => sa.name },
+    { for key, sa in google_service_account.component : key => sa.name },
+  )
+  topic_ids        = merge(module.pubsub.topic_ids, module.pubsub.dead_letter_topic_ids)
+  subscription_ids = merge(module.pubsub.subscription_ids, module.pubsub.dead_letter_subscription_ids)
+  run_services = merge(
+    { for name, f in module.function : name => f.service_name },
+    { for s in google_cloud_run_v2_service.dashboard : "dashboard" => s.name },
+  )
+  grants = module.grants.grants
 }
 
-# Functions
-
-resource "google_secret_manager_secret_iam_member" "function" {
-  for_each = local.function_secret_grants
-
-  project   = var.project_id
-  secret_id = google_secret_manager_secret.app[each.value.secret].secret_id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.function[each.value.function].member
-}
-
-resource "google_pubsub_topic_iam_member" "function" {
-  for_each = local.function_publish_grants
-
-  project = var.project_id
-  topic   = module.pubsub.topic_ids[each.value.topic]
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.function[each.value.function].member
-}
-
-resource "google_storage_bucket_iam_member" "function" {
-  for_each = local.function_bucket_roles
+resource "google_storage_bucket_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "bucket" }
 
   bucket = module.bucket.name
-  role   = each.value
-  member = google_service_account.function[each.key].member
+  role   = each.value.role
+  member = local.members[each.value.member]
+
+  dynamic "condition" {
+    for_each = each.value.condition == null ? [] : [each.value.condition]
+    content {
+      title       = condition.value.title
+      description = condition.value.description
+      expression  = condition.value.expression
+    }
+  }
 }
 
-# Signing upload URLs through IAM signBlob: the function signs as itself, so it needs
-# the token creator role on its own account only (SIGNING_KEY_FILE stays unset).
-resource "google_service_account_iam_member" "url_signer" {
-  for_each = local.url_signers
-
-  service_account_id = google_service_account.function[each.key].name
-  role               = "roles/iam.serviceAccountTokenCreator"
-  member             = google_service_account.function[each.key].member
-}
-
-# Cloud Build
-
-resource "google_project_iam_member" "builder" {
-  for_each = toset(["roles/cloudbuild.builds.builder", "roles/logging.logWriter", "roles/artifactregistry.writer"])
+resource "google_pubsub_topic_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "topic" }
 
   project = var.project_id
-  role    = each.value
-  member  = google_service_account.component["builder"].member
+  topic   = local.topic_ids[each.value.resource]
+  role    = each.value.role
+  member  = local.members[each.value.member]
 }
 
-resource "google_storage_bucket_iam_member" "builder_sources" {
-  bucket = google_storage_bucket.sources.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.component["builder"].member
-}
+resource "google_pubsub_subscription_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "subscription" }
 
-# ASR workers
-
-resource "google_pubsub_subscription_iam_member" "asr" {
   project      = var.project_id
-  subscription = module.pubsub.subscription_ids[var.asr_subscription]
-  role         = "roles/pubsub.subscriber"
-  member       = google_service_account.component["asr"].member
+  subscription = local.subscription_ids[each.value.resource]
+  role         = each.value.role
+  member       = local.members[each.value.member]
 }
 
-resource "google_pubsub_topic_iam_member" "asr" {
-  for_each = toset(var.asr_publishes)
+resource "google_secret_manager_secret_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "secret" }
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.app[each.value.resource].secret_id
+  role      = each.value.role
+  member    = local.members[each.value.member]
+}
+
+resource "google_service_account_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "service_account" }
+
+  service_account_id = local.service_accounts[each.value.resource]
+  role               = each.value.role
+  member             = local.members[each.value.member]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "run_service" }
+
+  project  = var.project_id
+  location = var.region
+  name     = local.run_services[each.value.resource]
+  role     = each.value.role
+  member   = local.members[each.value.member]
+}
+
+resource "google_project_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "project" }
 
   project = var.project_id
-  topic   = module.pubsub.topic_ids[each.value]
-  role    = "roles/pubsub.publisher"
-  member  = google_service_account.component["asr"].member
+  role    = each.value.role
+  member  = local.members[each.value.member]
 }
 
-resource "google_storage_bucket_iam_member" "asr" {
-  bucket = module.bucket.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.component["asr"].member
-}
+resource "google_artifact_registry_repository_iam_member" "grant" {
+  for_each = { for key, g in local.grants : key => g if g.on == "repository" }
 
-resource "google_secret_manager_secret_iam_member" "asr" {
-  project   = var.project_id
-  secret_id = google_secret_manager_secret.app["DATABASE_URL"].secret_id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.component["asr"].member
-}
-
-resource "google_artifact_registry_repository_iam_member" "asr" {
   project    = var.project_id
   location   = var.region
   repository = google_artifact_registry_repository.images.name
-  role       = "roles/artifactregistry.reader"
-  member     = google_service_account.component["asr"].member
-}
-
-resource "google_project_iam_member" "asr" {
-  for_each = toset(["roles/logging.logWriter", "roles/monitoring.metricWriter"])
-
-  project = var.project_id
-  role    = each.value
-  member  = google_service_account.component["asr"].member
-}
-
-# Dashboard
-
-resource "google_secret_manager_secret_iam_member" "dashboard" {
-  for_each = toset(["DATABASE_URL", "ADMIN_TOKEN"])
-
-  project   = var.project_id
-  secret_id = google_secret_manager_secret.app[each.value].secret_id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.component["dashboard"].member
-}
-
-# Reads dialogue audio and signs short-lived playback URLs as itself.
-resource "google_storage_bucket_iam_member" "dashboard" {
-  bucket = module.bucket.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.component["dashboard"].member
-}
-
-resource "google_service_account_iam_member" "dashboard_signer" {
-  service_account_id = google_service_account.component["dashboard"].name
-  role               = "roles/iam.serviceAccountTokenCreator"
-  member             = google_service_account.component["dashboard"].member
+  role       = each.value.role
+  member     = local.members[each.value.member]
 }

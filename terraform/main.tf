@@ -8,13 +8,43 @@ locals {
   bucket_name   = coalesce(var.audio_bucket_name, "${var.project_id}-audio")
   registry      = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
 
-  # The environment every component shares; secrets come from Secret Manager.
+  # The environment every component shares; secrets come from Secret Manager. Postgres
+  # is reached over TLS whose server certificate must chain to the instance's CA (one
+  # line, newlines written \n, so that the ASR worker's env file can hold it).
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project_id
     AUDIO_BUCKET         = local.bucket_name
     LOG_LEVEL            = var.log_level
     LOG_FORMAT           = "json"
+    DATABASE_SSL         = "verify-ca"
+    DATABASE_SSL_CA      = replace(trimspace(module.cloudsql.server_ca_cert), "\n", "\\n")
   }
+
+  # Database connections per process (DB_POOL_SIZE), one setting per component: the
+  # same numbers go into each component's environment and into the connection budget.
+  db_pools = merge(
+    { for name, f in var.functions : name => { pool = f.db_pool_size, instances = f.max_instances } if contains(keys(module.topology.functions), name) },
+    {
+      asr       = { pool = var.asr_db_pool_size, instances = var.asr_max_instances }
+      dashboard = { pool = var.dashboard_db_pool_size, instances = var.dashboard_max_instances }
+      # `python -m salescontrol migrate` from an operator's machine, one connection.
+      migrate = { pool = 1, instances = 1 }
+    },
+  )
+  db_env = {
+    for name, c in local.db_pools : name => { DB_POOL_SIZE = tostring(c.pool), DB_MAX_OVERFLOW = "0" }
+  }
+}
+
+# Every pool times every instance must fit in the tier's max_connections minus a reserve:
+# plan fails with the sum per component otherwise.
+module "connection_budget" {
+  source = "./modules/connection_budget"
+
+  tier            = var.db_tier
+  max_connections = var.db_max_connections
+  reserve         = var.db_connection_reserve
+  consumers       = local.db_pools
 }
 
 data "google_project" "this" {
@@ -63,7 +93,6 @@ module "pubsub" {
   source = "./modules/pubsub"
 
   project_id           = var.project_id
-  project_number       = data.google_project.this.number
   topics               = module.topology.topics
   dead_letter_topics   = module.topology.dead_letter_topics
   subscriptions        = module.topology.subscriptions
@@ -87,7 +116,8 @@ module "bucket" {
   topic_ids               = module.pubsub.topic_ids
   labels                  = var.labels
 
-  depends_on = [google_project_service.apis]
+  # A notification is refused until the Cloud Storage service agent may publish.
+  depends_on = [google_project_service.apis, google_pubsub_topic_iam_member.grant]
 }
 
 module "cloudsql" {
@@ -102,6 +132,7 @@ module "cloudsql" {
   backup_retention_count = var.db_backup_retention_count
   network_id             = google_compute_network.main.id
   public_ip              = var.db_public_ip
+  max_connections        = var.db_max_connections
   database_name          = "salescontrol"
   user_name              = "salescontrol"
   labels                 = var.labels
@@ -110,6 +141,7 @@ module "cloudsql" {
 }
 
 resource "google_artifact_registry_repository" "images" {
+  # checkov:skip=CKV_GCP_84:Google-managed encryption; Cloud KMS keys are an option a deployment may add, not a need.
   project       = var.project_id
   location      = var.region
   repository_id = var.name_prefix

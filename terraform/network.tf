@@ -3,6 +3,7 @@
 # connector through which the functions and the dashboard reach the database.
 
 resource "google_compute_network" "main" {
+  # checkov:skip=CKV2_GCP_18:A custom VPC denies all ingress (implied rule) and nothing here listens for any.
   project                 = var.project_id
   name                    = var.name_prefix
   auto_create_subnetworks = false
@@ -17,6 +18,12 @@ resource "google_compute_subnetwork" "workers" {
   network                  = google_compute_network.main.id
   ip_cidr_range            = "10.10.0.0/24"
   private_ip_google_access = true
+
+  log_config {
+    aggregation_interval = "INTERVAL_10_MIN"
+    flow_sampling        = 0.5
+    metadata             = "INCLUDE_ALL_METADATA"
+  }
 }
 
 resource "google_compute_router" "main" {

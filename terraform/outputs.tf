@@ -4,8 +4,8 @@ output "ingest_url" {
 }
 
 output "dashboard_url" {
-  description = "URL of the dashboard (null until deploy_images is true)."
-  value       = try(google_cloud_run_v2_service.dashboard[0].uri, null)
+  description = "URL of the dashboard (null until deploy_images is true): the deterministic run.app host its websocket origin allows."
+  value       = var.deploy_images ? "https://${local.dashboard_host}/" : null
 }
 
 output "audio_bucket" {
@@ -46,4 +46,13 @@ output "db_password_secret" {
 output "asr_instance_group" {
   description = "The ASR managed instance group (null until deploy_images is true)."
   value       = try(module.asr[0].instance_group, null)
+}
+
+output "connection_budget" {
+  description = "Database connections each component may hold (pool x instances) and the instance's max_connections."
+  value = {
+    by_component    = module.connection_budget.by_consumer
+    total           = module.connection_budget.total
+    max_connections = module.connection_budget.max_connections
+  }
 }

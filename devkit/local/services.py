@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from devkit.local.net import http_ok, port_open
+from devkit.local.packaging import FUNCTION_ENV, IMAGE_ENV
 from devkit.local.supervisor import Launch, StackError
 from devkit.paths import FUNCTIONS_DIR, REPO_ROOT
 from salescontrol.topology import Notification
@@ -121,36 +122,68 @@ def python_env(stack_env: dict[str, str]) -> dict[str, str]:
 
 
 class Function(Service):
-    """One function of topology.yaml under functions-framework."""
+    """One function of topology.yaml under functions-framework: from this checkout, or
+    packaged (`python` of its own venv, `source` its archive's files)."""
 
-    def __init__(self, name: str, port: int, stack_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        stack_env: dict[str, str],
+        python: Path | None = None,
+        source: Path | None = None,
+    ) -> None:
         self.name, self.port, self.stack_env = name, port, stack_env
+        self.python, self.source = python, source
 
     def launch(self) -> Launch:
-        """functions-framework serving functions/<name>/main.py."""
-        source = FUNCTIONS_DIR / self.name / "main.py"
+        """functions-framework serving functions/<name>/main.py (or the archive's)."""
+        source = (self.source or FUNCTIONS_DIR / self.name) / "main.py"
         if not source.exists():
             raise StackError(f"function {self.name} of topology.yaml has no source at {source}")
         argv = [
-            *(sys.executable, "-m", "functions_framework", "--target", self.name),
-            *("--source", str(source), "--host", "127.0.0.1", "--port", str(self.port)),
+            *(str(self.python or sys.executable), "-m", "functions_framework"),
+            *("--target", self.name, "--source", str(source)),
+            *("--host", "127.0.0.1", "--port", str(self.port)),
         ]
-        return Launch(self.name, argv, env=python_env(self.stack_env))
+        if self.python is None:
+            return Launch(self.name, argv, env=python_env(self.stack_env))
+        # As Cloud Functions runs it: the archive's folder, one request at a time, the
+        # pool Terraform gives a function instance.
+        env = {**self.stack_env, "PYTHONUNBUFFERED": "1", **FUNCTION_ENV}
+        return Launch(self.name, argv, env=env, cwd=self.source, inherit_env=False)
 
 
 class AsrWorker(Service):
-    """The ASR worker (`python -m asr_service`), its /health on `port`."""
+    """The ASR worker (`python -m asr_service`), its /health on `port`; from this
+    checkout, or packaged (`python` of its own venv, `source` what its image copies)."""
 
     name = "asr"
 
-    def __init__(self, port: int, stack_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        port: int,
+        stack_env: dict[str, str],
+        python: Path | None = None,
+        source: Path | None = None,
+    ) -> None:
         self.port, self.stack_env = port, stack_env
+        self.python, self.source = python, source
 
     def launch(self) -> Launch:
         """The worker with the stack's settings."""
         # CPU, int8 and the offline base model unless the environment says otherwise.
-        env = {**python_env(self.stack_env), "ASR_HEALTH_PORT": str(self.port)}
-        return Launch(self.name, [sys.executable, "-m", "asr_service"], env=env)
+        argv = [str(self.python or sys.executable), "-m", "asr_service"]
+        if self.python is None:
+            env = {**python_env(self.stack_env), "ASR_HEALTH_PORT": str(self.port)}
+            return Launch(self.name, argv, env=env)
+        env = {
+            **self.stack_env,
+            "PYTHONUNBUFFERED": "1",
+            "ASR_HEALTH_PORT": str(self.port),
+            **IMAGE_ENV["asr_service"],
+        }
+        return Launch(self.name, argv, env=env, cwd=self.source, inherit_env=False)
 
     def ready(self) -> bool:
         """Whether /health answers 200 (the models are loaded and it pulls)."""

@@ -2,7 +2,9 @@
 
 Postgres (throwaway cluster), the Pub/Sub emulator, fake-gcs-server publishing
 OBJECT_FINALIZE notifications to the emulator, and every function of topology.yaml under
-functions-framework behind its push subscription. `LocalStack` composes them: one class
+functions-framework behind its push subscription (`packaged=True`: each function, the
+ASR worker and the dashboard from what deploys, each in its own venv; `packaging`).
+`LocalStack` composes them: one class
 per service (`services`, `postgres`, `sweep_timer`) under one `Supervisor` that runs each
 child in its own process group with SIGTERM if this process dies, so stopping the stack
 leaves nothing behind.
@@ -11,12 +13,14 @@ leaves nothing behind.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from devkit.local import files, provision
 from devkit.local.net import free_port, port_is_free
+from devkit.local.packaging import IMAGE_ENV, Packaging
 from devkit.local.postgres import Postgres, database_url
 from devkit.local.prereqs import Programs, find_programs
 from devkit.local.services import AsrWorker, FakeGcs, Function, PubSubEmulator, Service
@@ -41,6 +45,8 @@ class LocalStack:
         bucket: str = "salescontrol-audio",
         echo: Callable[[str], None] = print,
         asr: bool = True,
+        packaged: bool = False,
+        venv_cache: Path | None = None,
     ) -> None:
         self.workdir = workdir.resolve()
         self.project = project
@@ -48,6 +54,9 @@ class LocalStack:
         self.admin_token = admin_token or new_token()
         self.echo = echo
         self.asr = asr  # the ASR worker loads a Whisper model: tests that need none skip it
+        self.packaging = (
+            Packaging(self.workdir / "packaged", venv_cache, echo) if packaged else None
+        )
         self.topology = topology.load()
         self.ports: dict[str, int] = {"ingest": ingest_port or free_port()}
         self.supervisor = Supervisor(self.workdir / "logs", echo)
@@ -178,11 +187,38 @@ class LocalStack:
         gcs = FakeGcs(
             programs.fake_gcs, ports["gcs"], root, self.project, self.bucket, notes, pubsub.host
         )
-        functions = [Function(name, ports[name], env) for name in self.topology.functions]
-        asr = AsrWorker(ports["asr"], env) if self.asr else None
+        functions = [
+            Function(name, ports[name], env, *self._packaged_function(name))
+            for name in self.topology.functions
+        ]
+        asr = (
+            AsrWorker(ports["asr"], env, *self._packaged_image("asr_service")) if self.asr else None
+        )
         parts: list[Service] = [pg, pubsub, gcs, *functions, *([asr] if asr else [])]
         self._services = {s.name: s for s in parts}
         return pg, pubsub, gcs, functions, asr
+
+    def _packaged_function(self, name: str) -> tuple[Path | None, Path | None]:
+        if self.packaging is None:
+            return None, None
+        return self.packaging.function(name)
+
+    def _packaged_image(self, package: str) -> tuple[Path | None, Path | None]:
+        if self.packaging is None:
+            return None, None
+        return self.packaging.image(package)
+
+    def spawn_deployable(self, name: str, package: str, args: list[str]) -> Path:
+        """Run `python -m package ARGS` on this stack (say the dashboard), packaged like
+        the rest when the stack is; it stops with the stack."""
+        python, source = self._packaged_image(package)
+        if python is None:
+            return self.spawn(name, [sys.executable, "-m", package, *args])
+        env = {**self.env, "PYTHONUNBUFFERED": "1", **IMAGE_ENV[package]}
+        launch = Launch(
+            name, [str(python), "-m", package, *args], env=env, cwd=source, inherit_env=False
+        )
+        return self.supervisor.spawn(launch).log_path
 
     def _start(self, service: Service) -> None:
         self.supervisor.spawn(service.launch())

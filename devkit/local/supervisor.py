@@ -47,13 +47,31 @@ def _dying_with_parent(argv: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start one child: its program, extra environment, user and stop signal."""
+    """How to start one child: its program, extra environment, user, stop signal, folder,
+    and whether it inherits this process's environment (a packaged deployable does not:
+    nothing of this checkout's virtualenv or PYTHONPATH may leak into it)."""
 
     name: str
     argv: list[str]
     env: dict[str, str] | None = None
     user: str | None = None
     stop_signal: int = signal.SIGTERM
+    cwd: Path | None = None
+    inherit_env: bool = True
+
+
+# What a packaged child keeps of this process's environment.
+_BASE_ENV = ("HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "XDG_CACHE_HOME")
+_SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _environment(launch: Launch) -> dict[str, str]:
+    if launch.inherit_env:
+        base = dict(os.environ)
+    else:
+        base = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
+        base["PATH"] = _SYSTEM_PATH
+    return {**base, **(launch.env or {})}
 
 
 @dataclass
@@ -90,8 +108,8 @@ class Supervisor:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **(launch.env or {})},
-                cwd=REPO_ROOT,
+                env=_environment(launch),
+                cwd=launch.cwd or REPO_ROOT,
                 start_new_session=True,
                 preexec_fn=None if _SETPRIV else _die_with_parent,
                 user=launch.user,

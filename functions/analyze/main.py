@@ -19,12 +19,12 @@ import logging
 from uuid import UUID
 
 import functions_framework
+from sqlalchemy.engine import Connection
 
 from salescontrol import messages
 from salescontrol.analysis import service, store
 from salescontrol.analysis.llm import AnalysisFailed
 from salescontrol.config import Settings, settings
-from salescontrol.db import transaction
 from salescontrol.dialogues import AnalysisStatus
 from salescontrol.errors import TransientError
 from salescontrol.events import Message, handler
@@ -35,36 +35,41 @@ setup_logging(settings().log_level, settings().log_format)
 log = logging.getLogger("analyze")
 
 
-def _finish(dialogue_id: UUID, status: str, reason: str) -> None:
-    with transaction() as conn:
+def _finish(conn: Connection, dialogue_id: UUID, status: str, reason: str) -> None:
+    with conn.begin():
         store.mark(conn, dialogue_id, status, reason)
 
 
 def _analyze(
-    dialogue_id: UUID, text: str | None, config: Settings, analyzer: str, ids: dict[str, str]
+    conn: Connection,
+    dialogue_id: UUID,
+    text: str | None,
+    config: Settings,
+    analyzer: str,
+    ids: dict[str, str],
 ) -> None:
     """Analyse and store one claimed dialogue, or leave it with its status and reason."""
     if text is None:
-        _finish(dialogue_id, AnalysisStatus.FAILED, "no transcript stored for this dialogue")
+        _finish(conn, dialogue_id, AnalysisStatus.FAILED, "no transcript stored for this dialogue")
         log.warning("no transcript, analysis FAILED", extra=ids)
         return
     try:
         result = service.analyze_text(text, config, analyzer)
-        with transaction() as conn:
+        with conn.begin():
             store.save(conn, dialogue_id, result)
     except service.Skipped as exc:
-        _finish(dialogue_id, AnalysisStatus.SKIPPED, str(exc))
+        _finish(conn, dialogue_id, AnalysisStatus.SKIPPED, str(exc))
         log.info("analysis SKIPPED: %s", exc, extra=ids)
         return
     except AnalysisFailed as exc:
-        _finish(dialogue_id, AnalysisStatus.FAILED, str(exc))
+        _finish(conn, dialogue_id, AnalysisStatus.FAILED, str(exc))
         log.warning("analysis FAILED: %s", exc, extra=ids)
         return
     except Exception as exc:
         # Back to PENDING with the reason (if the database is reachable) so the dashboard
         # shows why; raised so the message is redelivered and the dialogue claimed again.
         with contextlib.suppress(Exception):
-            _finish(dialogue_id, AnalysisStatus.PENDING, f"{exc} (will be retried)")
+            _finish(conn, dialogue_id, AnalysisStatus.PENDING, f"{exc} (will be retried)")
         raise
     log.info(
         "analysis DONE",
@@ -88,15 +93,16 @@ def analyze(message: Message) -> None:
     ids = {"dialogue_id": str(dialogue_id), "message_id": message.message_id}
     config = settings()
     analyzer = service.choose(config)  # a configuration error fails loudly, before claiming
-    with store.analysis_lock(dialogue_id) as held:
-        if not held:
+    # One connection for the whole delivery: the one that holds the lock.
+    with store.analysis_lock(dialogue_id) as conn:
+        if conn is None:
             if payload.force:
                 raise TransientError(f"dialogue {dialogue_id} is being analysed; forced later")
             log.info("a live delivery is analysing this dialogue; acknowledged", extra=ids)
             return
-        with transaction() as conn:
+        with conn.begin():
             claim = store.claim(conn, dialogue_id, payload.force)
         if not claim.claimed:
             log.info("analysis already %s, nothing to do", claim.status, extra=ids)
             return
-        _analyze(dialogue_id, claim.text, config, analyzer, ids)
+        _analyze(conn, dialogue_id, claim.text, config, analyzer, ids)

@@ -2,9 +2,9 @@
 
 Status: PENDING → PROCESSING → DONE | FAILED (analysis_error = reason) | SKIPPED (reason).
 A transient failure goes back to PENDING with the reason, and the message is redelivered.
-A delivery first takes the dialogue's `analysis_lock()`, held for the whole analysis by a
-transaction of its own: when another delivery holds it, that one is alive and answers
-for the dialogue. Under the lock, `claim()` moves a dialogue to PROCESSING unless it is
+A delivery first takes the dialogue's `analysis_lock()`, held for the whole analysis by the
+connection the delivery then works on: when another delivery holds it, that one is alive
+and answers for the dialogue. Under the lock, `claim()` moves a dialogue to PROCESSING unless it is
 already finished (a duplicate delivery: nothing to do); a PROCESSING found there was left
 by a delivery that died (its lock went with its connection) and is taken over at once.
 A forced re-analysis claims whatever the status. The analysis row is upserted on
@@ -36,19 +36,27 @@ class Claim:
 
 
 @contextlib.contextmanager
-def analysis_lock(dialogue_id: UUID) -> Iterator[bool]:
-    """Hold the dialogue's analysis lock for the block: True if this delivery has it,
-    False if a live delivery does. A transaction-level advisory lock on a connection of
-    its own, so a delivery killed mid-way (SIGKILL, a lost instance) frees it at once;
-    a lease in the row would outlive its redeliveries (5 attempts in about 150 s)."""
-    conn = engine().connect()
-    try:
-        key = {"k": advisory_key(f"analyze:{dialogue_id}")}
-        yield bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), key).scalar())
-    finally:
-        with contextlib.suppress(sa.exc.DBAPIError):  # a lost connection has no lock to free
-            conn.rollback()
-        conn.close()
+def analysis_lock(dialogue_id: UUID) -> Iterator[Connection | None]:
+    """Hold the dialogue's analysis lock for the block: the connection that holds it (run
+    the delivery's transactions on it, `with conn.begin():`), or None when a live delivery
+    holds it. A session-level advisory lock on that one connection, so a delivery uses a
+    single connection (the functions' pool has one) and one killed mid-way (SIGKILL, a
+    lost instance) frees the lock with its session at once; a lease in the row would
+    outlive its redeliveries (5 attempts in about 150 s)."""
+    key = {"k": advisory_key(f"analyze:{dialogue_id}")}
+    with engine().connect() as conn:
+        held = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), key).scalar())
+        conn.commit()
+        if not held:
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(sa.exc.DBAPIError):  # a lost connection has no lock
+                conn.rollback()
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), key)
+                conn.commit()
 
 
 def claim(conn: Connection, dialogue_id: UUID, force: bool) -> Claim:

@@ -56,6 +56,7 @@ resource "google_compute_instance_template" "worker" {
     google-logging-enabled    = "true"
     google-monitoring-enabled = "true"
     enable-oslogin            = "TRUE"
+    block-project-ssh-keys    = "TRUE"
   }
 
   shielded_instance_config {

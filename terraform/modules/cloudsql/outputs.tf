@@ -19,3 +19,8 @@ output "database_url" {
   value       = "postgresql+pg8000://${google_sql_user.app.name}:${random_password.app.result}@${google_sql_database_instance.main.private_ip_address}:5432/${google_sql_database.app.name}"
   sensitive   = true
 }
+
+output "server_ca_cert" {
+  description = "PEM certificate of the CA that signs the instance's server certificate (DATABASE_SSL_CA)."
+  value       = google_sql_database_instance.main.server_ca_cert[0].cert
+}

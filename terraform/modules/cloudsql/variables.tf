@@ -43,6 +43,12 @@ variable "public_ip" {
   type        = bool
 }
 
+variable "max_connections" {
+  description = "The max_connections database flag, or null for the tier's default."
+  type        = number
+  default     = null
+}
+
 variable "database_name" {
   description = "Name of the application database."
   type        = string

@@ -68,23 +68,3 @@ resource "google_cloudfunctions2_function" "this" {
     }
   }
 }
-
-resource "google_cloud_run_service_iam_member" "public" {
-  count = var.public ? 1 : 0
-
-  project  = var.project_id
-  location = var.region
-  service  = google_cloudfunctions2_function.this.name # the Cloud Run service has the function name
-  role     = "roles/run.invoker"
-  member   = "allUsers"
-}
-
-resource "google_cloud_run_service_iam_member" "invoker" {
-  for_each = toset(var.invokers)
-
-  project  = var.project_id
-  location = var.region
-  service  = google_cloudfunctions2_function.this.name # the Cloud Run service has the function name
-  role     = "roles/run.invoker"
-  member   = each.value
-}

@@ -43,12 +43,6 @@ variable "public" {
   type        = bool
 }
 
-variable "invokers" {
-  description = "IAM members (serviceAccount:...) allowed to invoke the function: the push or the scheduler service account."
-  type        = list(string)
-  default     = []
-}
-
 variable "memory" {
   description = "Memory of one instance, e.g. 512Mi."
   type        = string

@@ -22,3 +22,13 @@ output "subscription_ids" {
   description = "Full IDs of the pipeline subscriptions (name => projects/P/subscriptions/name)."
   value       = { for name, s in google_pubsub_subscription.pipeline : name => s.id }
 }
+
+output "dead_letter_topic_ids" {
+  description = "Full IDs of the dead-letter topics (name => projects/P/topics/name)."
+  value       = { for name, t in google_pubsub_topic.dead_letter : name => t.id }
+}
+
+output "dead_letter_subscription_ids" {
+  description = "Full IDs of the dead-letter pull subscriptions (name => projects/P/subscriptions/name)."
+  value       = { for name, s in google_pubsub_subscription.dead_letter : name => s.id }
+}

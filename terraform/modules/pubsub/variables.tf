@@ -3,11 +3,6 @@ variable "project_id" {
   type        = string
 }
 
-variable "project_number" {
-  description = "Number of the project, which names its Pub/Sub service agent (service-NUMBER@gcp-sa-pubsub.iam.gserviceaccount.com)."
-  type        = string
-}
-
 variable "topics" {
   description = "Pipeline topics from the topology (name => description)."
   type        = map(string)
