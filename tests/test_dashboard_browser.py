@@ -19,7 +19,7 @@ import playwright.sync_api as playwright
 import pytest
 import requests
 import sqlalchemy as sa
-from dashboard_data import add_device, add_dialogue
+from dashboard_data import add_device, add_dialogue, add_user, password_of, served_dashboard
 from google.cloud import pubsub_v1
 
 from dashboard import strings as S
@@ -77,41 +77,19 @@ def shop(migrated_db: sa.Engine, stack_env: dict) -> dict:
         audio_object = conn.execute(
             sa.text("SELECT audio_object FROM dialogues WHERE dialogue_id = :d"), {"d": good}
         ).scalar_one()
+        add_user(conn, "owner", "owner")
+        add_user(conn, "viewer", "viewer", [dev.point_id])
     with tempfile.TemporaryDirectory() as tmp:
         path = synth.write(Path(tmp) / "d.ogg", synth.silence(12.0))
         storage.bucket().blob(audio_object).upload_from_filename(str(path))
-    return {"good": good, "engine": migrated_db}
+    return {"good": good, "engine": migrated_db, "device": dev}
 
 
 @pytest.fixture
 def dashboard(shop: dict, fresh_db: str, stack_env: dict, tmp_path: Path) -> Iterator[str]:
     """`python -m salescontrol dashboard` on a free port, serving the shop's database."""
-    port = free_port()
-    env = {**os.environ, **stack_env, "DATABASE_URL": fresh_db, "LOG_FORMAT": "text"}
-    log_path = tmp_path / "dashboard.log"
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-        def up() -> bool:
-            try:
-                return requests.get(base + "/login", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                assert proc.poll() is None, log_path.read_text()
-                return False
-
-        try:
-            _poll(up, "the dashboard to listen", timeout=60)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with served_dashboard(fresh_db, stack_env, tmp_path / "dashboard.log") as base:
+        yield base
 
 
 @pytest.fixture
@@ -150,17 +128,23 @@ def listener(stack_env: dict) -> Iterator[Callable[[str], dict]]:
     subscriber.close()
 
 
-def _login(page, base: str, token: str) -> None:
-    page.goto(base + "/")
-    page.get_by_label(S.LOGIN_PROMPT).fill(token)
+def _login(page, base: str, name: str, password: str | None = None, path: str = "/") -> None:
+    page.goto(base + path)
+    page.get_by_label(S.LOGIN_USER).fill(name)
+    page.get_by_label(S.LOGIN_PROMPT).fill(password_of(name) if password is None else password)
     page.get_by_role("button", name=S.LOGIN_BUTTON).click()
 
 
-def test_wrong_token_is_refused(dashboard: str, browser_page, stack_env: dict) -> None:
+def test_wrong_password_and_the_admin_token_are_refused(
+    dashboard: str, browser_page, stack_env: dict
+) -> None:
     page = browser_page
-    _login(page, dashboard, "not-" + stack_env["ADMIN_TOKEN"])
+    _login(page, dashboard, "owner", "not-" + password_of("owner"))
     playwright.expect(page.get_by_text(S.LOGIN_ERROR)).to_be_visible()
-    page.screenshot(path=ARTIFACTS / "01-wrong-token.png")
+    page.screenshot(path=ARTIFACTS / "01-wrong-password.png")
+    # The admin API's token opens the admin API only (the old "admin" login is gone).
+    _login(page, dashboard, "admin", stack_env["ADMIN_TOKEN"])
+    playwright.expect(page.get_by_text(S.LOGIN_ERROR)).to_be_visible()
     page.goto(dashboard + "/dialogues")
     assert "/login" in page.url
     playwright.expect(page.get_by_text(S.COLUMNS["summary"])).to_have_count(0)
@@ -170,7 +154,7 @@ def test_owner_logs_in_filters_opens_a_dialogue_and_reruns(
     dashboard: str, browser_page, stack_env: dict, shop: dict, listener
 ) -> None:
     page, expect = browser_page, playwright.expect
-    _login(page, dashboard, stack_env["ADMIN_TOKEN"])
+    _login(page, dashboard, "owner")
 
     # Overview: two dialogues, one upsell attempt of one sales dialogue pair, accepted.
     expect(page.get_by_text(S.KPI_ATTEMPT_RATE, exact=True)).to_be_visible()
@@ -224,7 +208,7 @@ def test_owner_registers_and_disables_a_device(
     dashboard: str, browser_page, stack_env: dict, shop: dict
 ) -> None:
     page, expect = browser_page, playwright.expect
-    _login(page, dashboard, stack_env["ADMIN_TOKEN"])
+    _login(page, dashboard, "owner")
     page.goto(dashboard + "/devices")
     expect(page.get_by_text("queue_files=3", exact=True)).to_be_visible()  # last health report
     expect(page.get_by_text("disk_free_mb=812", exact=True)).to_be_visible()
@@ -257,17 +241,24 @@ def test_owner_registers_and_disables_a_device(
     page.screenshot(path=ARTIFACTS / "07-device-disabled.png", full_page=True)
 
 
-def test_dashboard_refuses_to_start_without_admin_token(fresh_db: str) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("ADMIN_TOKEN", "DASHBOARD_OAUTH_PROVIDER")
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(free_port())],
-        cwd=REPO,
-        env={**env, "DATABASE_URL": fresh_db},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert "ADMIN_TOKEN is not set" in result.stderr
+def test_dashboard_refuses_to_start_without_its_own_cookie_secret(fresh_db: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_COOKIE_SECRET"}
+
+    def start(**extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(free_port())],
+            cwd=REPO,
+            env={**env, "DATABASE_URL": fresh_db, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    missing = start()
+    assert missing.returncode == 2
+    assert "DASHBOARD_COOKIE_SECRET is not set" in missing.stderr
+    token = "t" * 40
+    reused = start(ADMIN_TOKEN=token, DASHBOARD_COOKIE_SECRET=token)
+    assert reused.returncode == 2 and "must not be ADMIN_TOKEN" in reused.stderr
+    short = start(DASHBOARD_COOKIE_SECRET="short")
+    assert short.returncode == 2 and "at least 32 characters" in short.stderr

@@ -100,8 +100,8 @@ def shop(migrated_db: sa.Engine) -> dict:
     return {"engine": migrated_db, "ids": ids, "a1": a1, "a2": a2, "b1": b1}
 
 
-def _scope(**kw) -> queries.Scope:
-    return queries.Scope(date_from=DAY, date_to=DAY, tz=MSK, **kw)
+def _scope(reach: queries.Reach = queries.EVERY_POINT, **kw) -> queries.Scope:
+    return queries.Scope(reach=reach, date_from=DAY, date_to=DAY, tz=MSK, **kw)
 
 
 def test_overview_counts_a_local_day_and_rates_only_sales_dialogues(shop) -> None:
@@ -117,7 +117,9 @@ def test_overview_counts_a_local_day_and_rates_only_sales_dialogues(shop) -> Non
 
 
 def test_daily_trend_groups_by_moscow_day(shop) -> None:
-    scope = queries.Scope(date_from=DAY, date_to=DAY + timedelta(days=1), tz=MSK)
+    scope = queries.Scope(
+        reach=queries.EVERY_POINT, date_from=DAY, date_to=DAY + timedelta(days=1), tz=MSK
+    )
     with shop["engine"].connect() as conn:
         days = queries.daily_trend(conn, scope)
     assert [(d["day"], d["dialogues"], d["attempted"]) for d in days] == [
@@ -182,8 +184,8 @@ def test_dialogues_filter_search_sort_and_page(shop) -> None:
 
 def test_dialogue_detail_has_segments_and_analysis(shop) -> None:
     with shop["engine"].connect() as conn:
-        d = queries.dialogue(conn, shop["ids"]["a2_declined"])
-        missing = queries.dialogue(conn, uuid.uuid4())
+        d = queries.dialogue(conn, shop["ids"]["a2_declined"], queries.EVERY_POINT)
+        missing = queries.dialogue(conn, uuid.uuid4(), queries.EVERY_POINT)
     assert missing is None
     assert [s["text"] for s in d["segments"]] == ["Возьмите гарантию.", "Нет, спасибо."]
     assert d["segments"][1]["start"] == 5.0
@@ -219,8 +221,8 @@ def test_pipeline_shows_stuck_work_and_rejected_chunks(shop) -> None:
                 },
             )
     with engine.connect() as conn:
-        p = queries.pipeline(conn, stuck_timeout_sec=600)
-        relaxed = queries.pipeline(conn, stuck_timeout_sec=7200)
+        p = queries.pipeline(conn, 600, queries.EVERY_POINT)
+        relaxed = queries.pipeline(conn, 7200, queries.EVERY_POINT)
     stuck = {(s["stage"], s["status"]) for s in p.stuck}
     assert ("asr", "QUEUED") in stuck and ("vad", "PROCESSING") in stuck
     assert p.stuck_total == len(p.stuck)
@@ -228,6 +230,93 @@ def test_pipeline_shows_stuck_work_and_rejected_chunks(shop) -> None:
     assert [r["error"] for r in p.rejected] == ["opus decode failed: bad header"]
     assert {r["status"]: r["count"] for r in p.chunks} == {"PROCESSING": 1, "REJECTED": 1}
     assert sum(r["count"] for r in p.dialogues) == 6
+
+
+def _chunk(conn, dev, status: str, at: datetime, error: str | None = None) -> uuid.UUID:
+    chunk_id = uuid.uuid4()
+    conn.execute(
+        sa.text(
+            "INSERT INTO audio_chunks (chunk_id, device_id, started_at, duration_sec, "
+            "size_bytes, sha256, codec, sample_rate, object_name, status, error, "
+            "updated_at) VALUES (:c, :d, :t, 60, 10, 'x', 'opus', 16000, :o, :s, :e, :t)"
+        ),
+        {
+            "c": chunk_id,
+            "d": dev.device_id,
+            "t": at,
+            "o": f"chunks/{chunk_id}",
+            "s": status,
+            "e": error,
+        },
+    )
+    return chunk_id
+
+
+def test_a_managers_reach_keeps_every_query_to_their_points(shop) -> None:
+    """Every query a page runs, asked with point B's reach, sees point B's data only;
+    asking it for point A on top gives nothing, and an empty reach sees nothing."""
+    engine, ids, a1, b1 = shop["engine"], shop["ids"], shop["a1"], shop["b1"]
+    old = datetime.now(UTC) - timedelta(hours=1)
+    with engine.begin() as conn:
+        mine = {
+            _chunk(conn, b1, "REJECTED", old, "B: bad header"),
+            _chunk(conn, b1, "PROCESSING", old),
+        }
+        _chunk(conn, a1, "REJECTED", old, "A: bad header")
+        _chunk(conn, a1, "PROCESSING", old)
+        conn.execute(
+            sa.text(
+                "UPDATE dialogues SET asr_status = 'QUEUED', updated_at = :t "
+                "WHERE dialogue_id IN (:a, :b)"
+            ),
+            {"t": old, "a": ids["a1_no"], "b": ids["pending"]},
+        )
+    b = queries.Reach(frozenset({b1.point_id}))
+    a = queries.Reach(frozenset({a1.point_id}))
+    nowhere = queries.Reach(frozenset())
+    two_days = queries.Scope(reach=b, date_from=DAY, date_to=DAY + timedelta(days=1), tz=MSK)
+    with engine.connect() as conn:
+        # overview: KPIs, ranking, trend, products
+        summary = queries.summary(conn, _scope(b))
+        assert summary.kpis.dialogues == 2  # not_sales and pending
+        assert {r["point_name"] for r in summary.ranking} == {"Магазин Б"}
+        assert queries.top_products(conn, _scope(b)) == []
+        assert queries.top_products(conn, two_days) == [
+            {"product": "пакет", "offered": 1, "accepted": 1}
+        ]
+        assert queries.summary(conn, _scope(b, point_id=a1.point_id)).kpis.dialogues == 0
+        assert queries.summary(conn, _scope(nowhere)).kpis.dialogues == 0
+        # the filters' choices and default period
+        assert {p["point_name"] for p in queries.places(conn, b)} == {"Магазин Б"}
+        assert queries.places(conn, nowhere) == []
+        assert queries.latest_dialogue_time(conn, a) == _at(23, 30)
+        assert queries.latest_dialogue_time(conn, nowhere) is None
+        # dialogues and one dialogue
+        rows, total = queries.dialogues(conn, queries.DialogueFilter(scope=_scope(b)))
+        assert {r["dialogue_id"] for r in rows} == {ids["not_sales"], ids["pending"]}
+        assert total == 2
+        rows, total = queries.dialogues(
+            conn, queries.DialogueFilter(scope=_scope(b, register_id=a1.register_id))
+        )
+        assert (rows, total) == ([], 0)
+        assert queries.dialogue(conn, ids["a1_yes"], b) is None
+        assert queries.dialogue(conn, ids["not_sales"], b)["point_name"] == "Магазин Б"
+        # pipeline: counts, stuck, rejected
+        p = queries.pipeline(conn, 600, b)
+        assert [r["error"] for r in p.rejected] == ["B: bad header"]
+        assert {r["status"]: r["count"] for r in p.chunks} == {"PROCESSING": 1, "REJECTED": 1}
+        assert sum(r["count"] for r in p.dialogues) == 3  # not_sales, pending, next_day
+        stuck = {(s["stage"], s["id"]) for s in p.stuck}
+        assert ("asr", ids["pending"]) in stuck and ("asr", ids["a1_no"]) not in stuck
+        assert {i for stage, i in stuck if stage == "vad"} <= mine
+        assert p.stuck_total == len(p.stuck) == 2
+        everything = queries.pipeline(conn, 600, queries.EVERY_POINT)
+        assert everything.stuck_total == 4 and len(everything.rejected) == 2
+        # devices
+        assert [d["device_id"] for d in queries.devices(conn, b)] == [b1.device_id]
+        assert queries.device_point(conn, a1.device_id, b) is None
+        assert queries.device_point(conn, b1.device_id, b) == b1.point_id
+        assert queries.devices(conn, nowhere) == []
 
 
 def test_signed_get_url_downloads_the_object_from_fake_gcs(stack_env) -> None:
@@ -272,14 +361,15 @@ def test_dead_letter_counts_see_messages_without_consuming_them(dead_letter) -> 
 
 
 def test_a_page_without_its_database_says_so_in_russian(monkeypatch) -> None:
-    from dashboard import pages
+    from dashboard import pages, users
     from dashboard import strings as S
     from salescontrol import config, db
 
     monkeypatch.setenv("DATABASE_URL", "postgresql+pg8000://nobody@127.0.0.1:1/none")
     config.settings.cache_clear()
     db.dispose_engines()
-    page = pages.PAGES["/"]()
+    owner = users.User(1, "owner", users.Role.OWNER, frozenset())
+    page = pages.render(pages.overview_page, owner)
     alerts = [alert for part in page.main for alert in part.select(pn.pane.Alert)]
     shown = " ".join(str(alert.object) for alert in alerts)
     assert shown.startswith(S.PAGE_FAILED.split(":")[0])
