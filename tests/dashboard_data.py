@@ -104,6 +104,29 @@ def add_dialogue(
     return dialogue_id
 
 
+def add_chunk(
+    conn: Connection, dev: devices.Device, status: str, at: datetime, error: str | None = None
+) -> uuid.UUID:
+    """Insert an audio chunk of `dev` in `status`, last changed at `at`."""
+    chunk_id = uuid.uuid4()
+    conn.execute(
+        sa.text(
+            "INSERT INTO audio_chunks (chunk_id, device_id, started_at, duration_sec, "
+            "size_bytes, sha256, codec, sample_rate, object_name, status, error, "
+            "updated_at) VALUES (:c, :d, :t, 60, 10, 'x', 'opus', 16000, :o, :s, :e, :t)"
+        ),
+        {
+            "c": chunk_id,
+            "d": dev.device_id,
+            "t": at,
+            "o": f"chunks/{chunk_id}",
+            "s": status,
+            "e": error,
+        },
+    )
+    return chunk_id
+
+
 def password_of(name: str) -> str:
     """The password the tests give user `name`."""
     return f"{name}-pass-9f3k"

@@ -11,7 +11,7 @@ import panel as pn
 import pytest
 import requests
 import sqlalchemy as sa
-from dashboard_data import add_device, add_dialogue
+from dashboard_data import add_chunk, add_device, add_dialogue
 from google.cloud import pubsub_v1
 
 from dashboard import deadletters, queries
@@ -232,26 +232,6 @@ def test_pipeline_shows_stuck_work_and_rejected_chunks(shop) -> None:
     assert sum(r["count"] for r in p.dialogues) == 6
 
 
-def _chunk(conn, dev, status: str, at: datetime, error: str | None = None) -> uuid.UUID:
-    chunk_id = uuid.uuid4()
-    conn.execute(
-        sa.text(
-            "INSERT INTO audio_chunks (chunk_id, device_id, started_at, duration_sec, "
-            "size_bytes, sha256, codec, sample_rate, object_name, status, error, "
-            "updated_at) VALUES (:c, :d, :t, 60, 10, 'x', 'opus', 16000, :o, :s, :e, :t)"
-        ),
-        {
-            "c": chunk_id,
-            "d": dev.device_id,
-            "t": at,
-            "o": f"chunks/{chunk_id}",
-            "s": status,
-            "e": error,
-        },
-    )
-    return chunk_id
-
-
 def test_a_managers_reach_keeps_every_query_to_their_points(shop) -> None:
     """Every query a page runs, asked with point B's reach, sees point B's data only;
     asking it for point A on top gives nothing, and an empty reach sees nothing."""
@@ -259,11 +239,11 @@ def test_a_managers_reach_keeps_every_query_to_their_points(shop) -> None:
     old = datetime.now(UTC) - timedelta(hours=1)
     with engine.begin() as conn:
         mine = {
-            _chunk(conn, b1, "REJECTED", old, "B: bad header"),
-            _chunk(conn, b1, "PROCESSING", old),
+            add_chunk(conn, b1, "REJECTED", old, "B: bad header"),
+            add_chunk(conn, b1, "PROCESSING", old),
         }
-        _chunk(conn, a1, "REJECTED", old, "A: bad header")
-        _chunk(conn, a1, "PROCESSING", old)
+        add_chunk(conn, a1, "REJECTED", old, "A: bad header")
+        add_chunk(conn, a1, "PROCESSING", old)
         conn.execute(
             sa.text(
                 "UPDATE dialogues SET asr_status = 'QUEUED', updated_at = :t "
