@@ -107,7 +107,9 @@ def add_users_command(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password")
     add.set_defaults(users_func=cmd_add)
 
-    verbs.add_parser("list", help="users, roles, points, open sessions").set_defaults(func=cmd_list)
+    verbs.add_parser("list", help="users, roles, points, open sessions").set_defaults(
+        users_func=cmd_list
+    )
 
     passwd = verbs.add_parser("passwd", help="set a password; ends the user's sessions")
     passwd.add_argument("name")

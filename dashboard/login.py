@@ -144,21 +144,16 @@ class LoginHandler(_Page):
         address = client_address(self)
         user_key, address_key = throttle.user_key(name), throttle.address_key(address)
         s = settings()
-        try:
-            with db.transaction() as conn:
-                throttle.attempt(
-                    conn,
-                    [
-                        throttle.Limit(user_key, s.dashboard_login_attempts_per_user),
-                        throttle.Limit(address_key, s.dashboard_login_attempts_per_address),
-                    ],
-                    s.dashboard_login_lockout_sec,
-                )
-        except throttle.Throttled as exc:
+        limits = [
+            throttle.Limit(user_key, s.dashboard_login_attempts_per_user),
+            throttle.Limit(address_key, s.dashboard_login_attempts_per_address),
+        ]
+        with db.transaction() as conn:
+            wait = throttle.attempt(conn, limits, s.dashboard_login_lockout_sec)
+        if wait:
             log.warning("dashboard login throttled: user %r from %s", name, address)
-            minutes = max(1, round(exc.retry_after_sec / 60))
-            self.set_header("Retry-After", str(exc.retry_after_sec))
-            self.login_page(next_url, S.LOGIN_THROTTLED.format(minutes=minutes), 429)
+            self.set_header("Retry-After", str(wait))
+            self.login_page(next_url, _throttled(wait), 429)
             return
         user = await IOLoop.current().run_in_executor(None, _verify, name, password)
         if user is None:
@@ -173,6 +168,10 @@ class LoginHandler(_Page):
         log.info("dashboard login: user %r (%s) from %s", user.name, user.role, address)
         self.set_session_cookie(token, session)
         self.redirect(next_url)
+
+
+def _throttled(wait_sec: int) -> str:
+    return S.LOGIN_THROTTLED.format(minutes=max(1, round(wait_sec / 60)))
 
 
 def _verify(name: str, password: str) -> users.User | None:
@@ -223,13 +222,12 @@ class PasswordHandler(_Page):
         current = self.get_argument("current", "")[:1000]
         new, again = self.get_argument("new", "")[:1000], self.get_argument("again", "")[:1000]
         name, s = session.user.name, settings()
-        try:
-            with db.transaction() as conn:
-                limit = throttle.Limit(throttle.user_key(name), s.dashboard_login_attempts_per_user)
-                throttle.attempt(conn, [limit], s.dashboard_login_lockout_sec)
-        except throttle.Throttled as exc:
-            minutes = max(1, round(exc.retry_after_sec / 60))
-            self.form(S.LOGIN_THROTTLED.format(minutes=minutes), 429)
+        limit = throttle.Limit(throttle.user_key(name), s.dashboard_login_attempts_per_user)
+        with db.transaction() as conn:
+            wait = throttle.attempt(conn, [limit], s.dashboard_login_lockout_sec)
+        if wait:
+            self.set_header("Retry-After", str(wait))
+            self.form(_throttled(wait), 429)
             return
         if await IOLoop.current().run_in_executor(None, _verify, name, current) is None:
             self.form(S.PASSWORD_WRONG, 401)

@@ -17,16 +17,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salescontrol.errors import SalesControlError
-
-
-class Throttled(SalesControlError):
-    """Too many login attempts; try again after `retry_after_sec`."""
-
-    def __init__(self, retry_after_sec: int) -> None:
-        super().__init__(f"too many login attempts; retry after {retry_after_sec} s")
-        self.retry_after_sec = retry_after_sec
-
 
 @dataclass(frozen=True)
 class Limit:
@@ -66,8 +56,11 @@ _COUNT = sa.text(
 )
 
 
-def attempt(conn: Connection, limits: list[Limit], window_sec: int) -> None:
-    """Count one attempt against every key; Throttled if any is past its limit."""
+def attempt(conn: Connection, limits: list[Limit], window_sec: int) -> int:
+    """Count one attempt against every key: 0 if it may go on, else the seconds to wait.
+
+    It returns rather than raises so that the caller commits the count either way (a
+    refused attempt still counts against the address)."""
     conn.execute(
         sa.text(
             "DELETE FROM dashboard_login_throttle WHERE window_start < now() - "
@@ -82,8 +75,7 @@ def attempt(conn: Connection, limits: list[Limit], window_sec: int) -> None:
         ).one()
         if row.attempts > limit.attempts:
             waits.append(row.wait or 1.0)
-    if waits:
-        raise Throttled(max(1, math.ceil(max(waits))))
+    return max(1, math.ceil(max(waits))) if waits else 0
 
 
 def succeeded(conn: Connection, user: str, address: str) -> None:

@@ -499,5 +499,7 @@ def test_logout_and_a_password_change_end_sessions(
     # Logged out: every page sends the browser to the login form again.
     page.goto(dashboard + "/dialogues")
     assert "/login" in page.url
-    old = _requests_login(dashboard, "owner", "a-new-long-password")
-    assert _logged_in(old, dashboard)
+    again = _requests_login(dashboard, "owner", "a-new-long-password")
+    assert _logged_in(again, dashboard)
+    elsewhere.close()
+    again.close()
