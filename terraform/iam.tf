@@ -157,7 +157,7 @@ resource "google_project_iam_member" "asr" {
 # Dashboard
 
 resource "google_secret_manager_secret_iam_member" "dashboard" {
-  for_each = toset(["DATABASE_URL", "ADMIN_TOKEN"])
+  for_each = toset(["DATABASE_URL", "DASHBOARD_COOKIE_SECRET"])
 
   project   = var.project_id
   secret_id = google_secret_manager_secret.app[each.value].secret_id
