@@ -49,7 +49,9 @@ def csrf_token(session_id: UUID) -> str:
 
 
 def csrf_ok(session_id: UUID, token: str) -> bool:
-    return hmac.compare_digest(csrf_token(session_id), token or "")
+    """Whether a form's token is the session's (compared in constant time, as bytes:
+    compare_digest refuses str with characters beyond ASCII)."""
+    return hmac.compare_digest(csrf_token(session_id).encode(), (token or "").encode())
 
 
 def start(conn: Connection, user: users.User, address: str, user_agent: str) -> tuple[str, Session]:

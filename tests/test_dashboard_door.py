@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 import requests
 import sqlalchemy as sa
@@ -314,3 +316,35 @@ def test_a_page_on_another_site_cannot_open_the_websocket(door: str) -> None:
     http, _ = _login(door, "owner")
     assert _ws(door, http, door) == 101
     assert _ws(door, http, "http://evil.example") == 403
+
+
+_FIELD = st.text(max_size=40) | st.sampled_from(["", "owner", "/", "//x", "\x00", "%00"])
+
+
+@hypothesis.settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(
+    path=st.sampled_from(["/login", "/logout", "/password"]),
+    fields=st.dictionaries(
+        st.sampled_from(["username", "password", "next", "csrf", "current", "new", "again"]),
+        _FIELD,
+    ),
+    with_xsrf=st.booleans(),
+    logged_in=st.booleans(),
+)
+def test_the_doors_forms_never_fail_with_a_server_error(
+    door: str, path: str, fields: dict, with_xsrf: bool, logged_in: bool
+) -> None:
+    """Any form sent to the login, logout and password pages gets an answer, not a 5xx,
+    and never a session for a wrong password."""
+    http = _login(door, "viewer")[0] if logged_in else _session()
+    data = dict(fields)
+    if with_xsrf:
+        data["_xsrf"] = _form(http, door)
+    response = http.post(door + path, data=data, timeout=30, allow_redirects=False)
+    assert response.status_code < 500, response.text[:300]
+    if path == "/login" and response.status_code == 302:
+        assert data.get("password") == password_of(data.get("username", ""))

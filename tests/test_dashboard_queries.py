@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import hypothesis
+import hypothesis.strategies as st
 import panel as pn
 import pytest
 import requests
@@ -354,3 +356,54 @@ def test_a_page_without_its_database_says_so_in_russian(monkeypatch) -> None:
     shown = " ".join(str(alert.object) for alert in alerts)
     assert shown.startswith(S.PAGE_FAILED.split(":")[0])
     db.dispose_engines()
+
+
+@hypothesis.settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(data=st.data())
+def test_no_filter_reaches_past_the_users_points(shop, data) -> None:
+    """Whatever a manager's page asks (any point or register id, text, range, sort, page),
+    every dialogue, place and count it gets back is at one of the manager's points."""
+    a1, a2, b1 = shop["a1"], shop["a2"], shop["b1"]
+    points = [a1.point_id, b1.point_id]
+    mine = frozenset(data.draw(st.sets(st.sampled_from(points)), label="reach"))
+    reach = queries.Reach(mine)
+    optional_id = st.none() | st.sampled_from(
+        [a1.point_id, b1.point_id, a1.register_id, a2.register_id, b1.register_id, uuid.uuid4()]
+    )
+    scope = queries.Scope(
+        reach=reach,
+        date_from=DAY - timedelta(days=data.draw(st.integers(0, 2))),
+        date_to=DAY + timedelta(days=data.draw(st.integers(0, 2))),
+        tz=MSK,
+        point_id=data.draw(optional_id, label="point"),
+        register_id=data.draw(optional_id, label="register"),
+    )
+    f = queries.DialogueFilter(
+        scope=scope,
+        attempted=data.draw(st.none() | st.booleans()),
+        accepted=data.draw(st.none() | st.booleans()),
+        quality_min=data.draw(st.none() | st.integers(-1, 11)),
+        text=data.draw(st.text(max_size=12)),
+        sort=data.draw(st.sampled_from([*queries.SORTS, "nonsense; DROP TABLE dialogues"])),
+        page=data.draw(st.integers(-3, 5)),
+        page_size=data.draw(st.integers(-5, 500)),
+    )
+    allowed = set(mine)
+    with shop["engine"].connect() as conn:
+        rows, total = queries.dialogues(conn, f)
+        found = [queries.dialogue(conn, r["dialogue_id"], reach) for r in rows]
+        assert all(d is not None and d["point_id"] in allowed for d in found)
+        assert len(rows) <= total
+        summary = queries.summary(conn, scope)
+        assert {r["point_id"] for r in summary.ranking} <= allowed
+        in_reach = conn.execute(
+            sa.text("SELECT count(*) FROM dialogues WHERE point_id = ANY(CAST(:p AS uuid[]))"),
+            {"p": [str(p) for p in allowed]},
+        ).scalar_one()
+        assert summary.kpis.dialogues <= in_reach
+        assert {p["point_id"] for p in queries.places(conn, reach)} <= allowed
+        assert {d["point_id"] for d in queries.devices(conn, reach)} <= allowed
