@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,6 +41,9 @@ LOGIN_URL = "/login"
 LOGOUT_URL = "/logout"
 PASSWORD_URL = "/password"
 MIN_SECRET_LENGTH = 32
+# argon2 takes 64 MiB and ~0.2 s of CPU per check: at most two at once, off the event
+# loop, so a burst of logins queues instead of exhausting the instance's memory.
+_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -155,7 +159,7 @@ class LoginHandler(_Page):
             self.set_header("Retry-After", str(wait))
             self.login_page(next_url, _throttled(wait), 429)
             return
-        user = await IOLoop.current().run_in_executor(None, _verify, name, password)
+        user = await IOLoop.current().run_in_executor(_HASHING, _verify, name, password)
         if user is None:
             log.warning("dashboard login failed: user %r from %s", name, address)
             self.login_page(next_url, S.LOGIN_ERROR, 401)
@@ -229,7 +233,7 @@ class PasswordHandler(_Page):
             self.set_header("Retry-After", str(wait))
             self.form(_throttled(wait), 429)
             return
-        if await IOLoop.current().run_in_executor(None, _verify, name, current) is None:
+        if await IOLoop.current().run_in_executor(_HASHING, _verify, name, current) is None:
             self.form(S.PASSWORD_WRONG, 401)
             return
         if new != again:
@@ -242,7 +246,7 @@ class PasswordHandler(_Page):
             return
         address, agent = client_address(self), self.request.headers.get("User-Agent", "")
         token, fresh, ended = await IOLoop.current().run_in_executor(
-            None, _change_password, session.user, new, address, agent
+            _HASHING, _change_password, session.user, new, address, agent
         )
         log.info("dashboard password changed: user %r; %d sessions ended", name, ended)
         self.set_session_cookie(token, fresh)

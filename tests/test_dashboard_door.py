@@ -6,10 +6,11 @@ against a served dashboard (no browser: what a script can send, the browser test
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -25,8 +26,6 @@ import requests
 import sqlalchemy as sa
 from bokeh.util.token import get_token_payload
 from dashboard_data import add_device, add_user, password_of, served_dashboard
-from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.websocket import websocket_connect
 
 from dashboard import login, throttle, users
 from dashboard import strings as S
@@ -297,18 +296,19 @@ def _ws(base: str, http: requests.Session, origin: str) -> int:
     """Open the page's websocket as a browser on `origin` would; the HTTP status."""
     token = _token(http, base)
     cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    url = base.replace("http://", "ws://") + "/dialogues/ws"
-    request = HTTPRequest(url, headers={"Origin": origin, "Cookie": cookies})
-
-    async def connect() -> int:
-        try:
-            conn = await websocket_connect(request, subprotocols=["bokeh", token])
-        except HTTPClientError as exc:
-            return exc.code
-        conn.close()
-        return 101
-
-    return asyncio.run(connect())
+    host = base.removeprefix("http://")
+    handshake = (
+        f"GET /dialogues/ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+        f"Sec-WebSocket-Protocol: bokeh, {token}\r\nOrigin: {origin}\r\n"
+        f"Cookie: {cookies}\r\n\r\n"
+    )
+    address, port = host.split(":")
+    with socket.create_connection((address, int(port)), timeout=10) as conn:
+        conn.sendall(handshake.encode())
+        status_line = conn.recv(4096).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1])
 
 
 def test_a_page_on_another_site_cannot_open_the_websocket(door: str) -> None:
