@@ -243,10 +243,13 @@ def _dialogue_where(f: DialogueFilter) -> tuple[str, dict[str, Any]]:
     if f.quality_max is not None:
         parts.append("a.quality_score <= :qmax")
         params["qmax"] = f.quality_max
-    if f.text.strip():
+    # Postgres text cannot hold NUL, so no transcript contains one: drop it from the
+    # search rather than fail the page (the fuzz of test_dashboard_queries found it).
+    text = f.text.replace("\x00", "").strip()
+    if text:
         # Uses the pg_trgm index of 005_dashboard.sql.
         parts.append("t.text ILIKE :pattern")
-        params["pattern"] = _like(f.text.strip())
+        params["pattern"] = _like(text)
     return " AND ".join(parts), params
 
 

@@ -173,6 +173,8 @@ def test_dialogues_filter_search_sort_and_page(shop) -> None:
     assert [r["dialogue_id"] for r in rows] == [ids["a2_declined"]]
     rows, total = page(text="100%_")  # LIKE wildcards are literal
     assert (rows, total) == ([], 0)
+    rows, _ = page(text="гаран\x00ти")  # a NUL typed into the search box is dropped
+    assert [r["dialogue_id"] for r in rows] == [ids["a2_declined"]]
     rows, _ = page(sort="quality", descending=True)
     assert [r["quality_score"] for r in rows] == [9, 6, 1, 0, None]
     rows, _ = page(sort="duration", descending=True)
