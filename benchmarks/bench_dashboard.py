@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 DIALOGUES = int(os.environ.get("BENCH_DASHBOARD_DIALOGUES", "100000"))
 REPEAT = 5
 TARGET_SEC = 1.0
+OWNER, PASSWORD = "bench-owner", "bench-owner-password"
 
 
 def _timed(fn: Callable[[], object], repeat: int = REPEAT) -> tuple[float, float]:
@@ -42,13 +44,22 @@ def _ms(seconds: float) -> float:
 
 
 def bench_queries(engine, any_id) -> list[list]:
+    import sqlalchemy as sa
+
     from dashboard import queries
 
+    every = queries.EVERY_POINT
     with engine.connect() as conn:
-        end = queries.latest_dialogue_time(conn).date()
-    month = queries.Scope(date_from=end - timedelta(days=30), date_to=end, tz="Europe/Moscow")
-    week = queries.Scope(date_from=end - timedelta(days=6), date_to=end, tz="Europe/Moscow")
-    day = queries.Scope(date_from=end - timedelta(days=1), date_to=end, tz="Europe/Moscow")
+        end = queries.latest_dialogue_time(conn, every).date()
+        # A manager of one point of five: the same pages, restricted to their point.
+        point = conn.execute(sa.text("SELECT min(point_id::text) FROM points")).scalar_one()
+    one_point = queries.Reach(frozenset({uuid.UUID(point)}))
+
+    def scope(days: int, reach: queries.Reach = every) -> queries.Scope:
+        start = end - timedelta(days=days)
+        return queries.Scope(reach=reach, date_from=start, date_to=end, tz="Europe/Moscow")
+
+    month, week, day = scope(30), scope(6), scope(1)
     cases = {
         "KPIs + daily trend + ranking, 31 days": lambda c: queries.summary(c, month),
         "KPIs + daily trend + ranking, 7 days": lambda c: queries.summary(c, week),
@@ -65,8 +76,15 @@ def bench_queries(engine, any_id) -> list[list]:
         "dialogues, attempted+accepted, quality 7-10, 2 days": lambda c: queries.dialogues(
             c, queries.DialogueFilter(scope=day, attempted=True, accepted=True, quality_min=7)
         ),
-        "one dialogue": lambda c: queries.dialogue(c, any_id),
-        "pipeline": lambda c: queries.pipeline(c, 600),
+        "one dialogue": lambda c: queries.dialogue(c, any_id, every),
+        "pipeline": lambda c: queries.pipeline(c, 600, every),
+        "manager of 1 point: KPIs + trend + ranking, 31 days": lambda c: queries.summary(
+            c, scope(30, one_point)
+        ),
+        "manager of 1 point: dialogues page 1, 31 days": lambda c: queries.dialogues(
+            c, queries.DialogueFilter(scope=scope(30, one_point))
+        ),
+        "manager of 1 point: pipeline": lambda c: queries.pipeline(c, 600, one_point),
     }
     rows = []
     with engine.connect() as conn:
@@ -80,14 +98,15 @@ def bench_queries(engine, any_id) -> list[list]:
 def bench_server(any_id) -> dict[str, tuple[float, float]]:
     from bokeh.document import Document
 
-    from dashboard import pages
+    from dashboard import pages, users
 
+    owner = users.User(0, OWNER, users.Role.OWNER, frozenset())  # no session: in-process
     builders = {
-        "/": pages.overview_page,
-        "/dialogues": pages.dialogues_page,
-        "/dialogue": lambda: pages.dialogue_page(str(any_id)),
-        "/devices": pages.devices_page,
-        "/pipeline": pages.pipeline_page,
+        "/": lambda: pages.overview_page(owner),
+        "/dialogues": lambda: pages.dialogues_page(owner),
+        "/dialogue": lambda: pages.dialogue_page(owner, str(any_id)),
+        "/devices": lambda: pages.devices_page(owner),
+        "/pipeline": lambda: pages.pipeline_page(owner),
     }
     result = {}
     for path, build in builders.items():
@@ -131,7 +150,8 @@ def bench_browser(env: dict[str, str], any_id) -> dict[str, tuple[float, float]]
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)
-            page.get_by_label(S.LOGIN_PROMPT).fill(env["ADMIN_TOKEN"])
+            page.get_by_label(S.LOGIN_USER).fill(OWNER)
+            page.get_by_label(S.LOGIN_PROMPT).fill(PASSWORD)
             page.get_by_role("button", name=S.LOGIN_BUTTON).click()
             page.get_by_text(S.KPI_ATTEMPT_RATE, exact=True).wait_for()
             for path, marker in markers.items():
@@ -154,6 +174,7 @@ def main() -> None:
 
     load_at_start = os.getloadavg()[0]
 
+    from dashboard import users
     from devkit import dashboard_data
     from devkit.local.stack import LocalStack
     from salescontrol import config, db
@@ -167,6 +188,8 @@ def main() -> None:
         with engine.begin() as conn:
             dashboard_data.generate(conn, DIALOGUES)
         generated = time.perf_counter() - started
+        with engine.begin() as conn:
+            users.add(conn, OWNER, users.Role.OWNER, PASSWORD, [])
         print(f"generated {DIALOGUES} dialogues in {generated:.1f} s")
         with engine.connect() as conn:
             any_id = conn.execute(

@@ -1,4 +1,5 @@
-"""`python -m dashboard`: serve the dashboard until stopped (what the Cloud Run image runs)."""
+"""`python -m dashboard`: serve the dashboard until stopped (what the Cloud Run image runs);
+`python -m dashboard users ...`: manage its users (dashboard.cli)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import logging
 import os
 import sys
 
-from dashboard.app import serve
+from dashboard.cli import add_users_command
 from salescontrol.config import settings
 from salescontrol.errors import SalesControlError
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """The dashboard's options; `python -m salescontrol dashboard` takes the same."""
+    """The dashboard's options and its `users` command; `python -m salescontrol dashboard`
+    takes the same."""
     parser.add_argument("--port", type=int, default=0, help="port (default DASHBOARD_PORT)")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
@@ -21,9 +23,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="host[:port] the browser reaches the dashboard at (repeatable; default localhost)",
     )
+    add_users_command(parser.add_subparsers(dest="dashboard_command", metavar="COMMAND"))
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "dashboard_command", None) == "users":
+        return args.users_func(args)
+    from dashboard.app import serve  # Panel's server only when serving
+
     # Bokeh's own variable names the hosts a browser may open the websocket from.
     origins = args.allow_websocket_origin or [
         o for o in os.environ.get("BOKEH_ALLOW_WS_ORIGIN", "").split(",") if o

@@ -9,13 +9,34 @@ NAV_DEVICES = "Устройства"
 NAV_PIPELINE = "Обработка"
 LOGOUT = "Выйти"
 
-# login page (rendered by dashboard/login.html)
+# login, logout and password pages (dashboard/templates/)
 LOGIN_TITLE = "Вход в SalesControl"
-LOGIN_PROMPT = "Введите Admin Token"
+LOGIN_USER = "Пользователь"
+LOGIN_PROMPT = "Пароль"
 LOGIN_BUTTON = "Войти"
-LOGIN_ERROR = "Неверный токен"
+LOGIN_ERROR = "Неверное имя пользователя или пароль"
+LOGIN_THROTTLED = "Слишком много попыток входа. Попробуйте через {minutes} мин."
+LOGOUT_CONFIRM = "Выйти из SalesControl ({user})?"
 LOGOUT_DONE = "Вы вышли."
 LOGIN_AGAIN = "Войти снова"
+FORBIDDEN = "Запрос отклонён: откройте страницу заново и повторите."
+PASSWORD_TITLE = "Смена пароля"
+PASSWORD_CURRENT = "Текущий пароль"
+PASSWORD_NEW = "Новый пароль"
+PASSWORD_AGAIN = "Новый пароль ещё раз"
+PASSWORD_BUTTON = "Сменить пароль"
+PASSWORD_WRONG = "Текущий пароль неверен"
+PASSWORD_MISMATCH = "Новые пароли не совпадают"
+PASSWORD_WEAK = "Пароль должен быть не короче {n} символов и не совпадать с именем"
+PASSWORD_CHANGED = "Пароль изменён. Другие сеансы этого пользователя завершены."
+GO_HOME = "На главную"
+
+# who is signed in (the sidebar)
+ROLES = {"owner": "владелец", "manager": "управляющий", "viewer": "наблюдатель"}
+SIGNED_IN = "{name} ({role})"
+CHANGE_PASSWORD = "Сменить пароль"
+SESSION_ENDED = "Сеанс завершён (выход, смена пароля или изменение прав). Войдите снова."
+NOT_ALLOWED = "Недостаточно прав для этого действия."
 
 # filters
 DATE_FROM = "С"

@@ -118,7 +118,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if demo.dashboard_available():
                 url = demo.start_dashboard(run.stack)
                 if url:
-                    print(f"\ndashboard: {url}  (login: ADMIN_TOKEN={run.stack.admin_token})")
+                    print(f"\ndashboard: {url}  (login: {demo.dashboard_owner(run.stack)})")
             else:
                 print("\ndashboard: not in this checkout")
             print(f"environment: source {Path(args.workdir) / 'env.sh'}", flush=True)

@@ -112,6 +112,30 @@ def dashboard_available() -> bool:
     return importlib.util.find_spec("dashboard") is not None
 
 
+DEMO_OWNER = "owner"
+
+
+def dashboard_owner(stack: LocalStack) -> str:
+    """Create the demo's dashboard owner with a fresh password; "name / password"."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    from dashboard import users
+    from salescontrol import db
+
+    password = secrets.token_urlsafe(12)
+    with db.engine(stack.env["DATABASE_URL"]).begin() as conn:
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM dashboard_users WHERE lower(name) = :n"), {"n": DEMO_OWNER}
+        ).first()
+        if exists:
+            users.set_password(conn, DEMO_OWNER, password)
+        else:
+            users.add(conn, DEMO_OWNER, users.Role.OWNER, password, [])
+    return f"{DEMO_OWNER} / {password}"
+
+
 def start_dashboard(stack: LocalStack) -> str | None:
     """Serve the dashboard on the stack's database; its URL, or None if it did not come up."""
     port = free_port()

@@ -4,7 +4,7 @@ migrate     apply the SQL migrations of sql/ to DATABASE_URL
 local       run the whole cloud side on this machine until Ctrl-C
 analyze     upsell analysis of a transcript text file (LLM or rules), as the function does
 sweep       one sweeper tick: close dialogues of quiet devices, re-queue stuck work
-dashboard   serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
+dashboard   serve the Panel dashboard (DATABASE_URL; its own users: `dashboard users add ...`)
 transcribe  transcribe audio files with the ASR worker's models and settings
 demo        the whole pipeline on the bundled shop recording, a summary and the dashboard
 eval        run a recording through the pipeline and score it against its ground truth

@@ -64,7 +64,7 @@ class Settings:
     # Security
     admin_token: str = _setting(
         "",
-        "Bearer token for the admin API and the dashboard login.",
+        "Bearer token for the admin API (not the dashboard: it has its own users).",
         "set ADMIN_TOKEN to a long random string (openssl rand -hex 32)",
     )
     signing_key_file: str = _setting(
@@ -155,13 +155,29 @@ class Settings:
     dashboard_timezone: str = _setting(
         "Europe/Moscow", "Time zone of the dashboard's days, periods and clock times."
     )
-    dashboard_oauth_provider: str = _setting(
+    dashboard_cookie_secret: str = _setting(
         "",
-        "Panel OAuth provider (e.g. `google`) for the cloud; empty means the ADMIN_TOKEN "
-        "login. Panel reads PANEL_OAUTH_KEY, PANEL_OAUTH_SECRET, PANEL_COOKIE_SECRET itself.",
+        "Secret (32+ characters) that signs the dashboard's cookies, CSRF tokens and "
+        "Bokeh sessions; independent of ADMIN_TOKEN, which does not open the dashboard.",
+        "set DASHBOARD_COOKIE_SECRET to a long random string (openssl rand -hex 32), "
+        "the same on every dashboard instance",
     )
-    dashboard_allowed_users: str = _setting(
-        "", "Comma-separated e-mail addresses let in by the dashboard's OAuth login."
+    dashboard_session_hours: float = _setting(
+        12.0, "How long a dashboard login lasts (logout and password changes end it sooner)."
+    )
+    dashboard_login_attempts_per_user: int = _setting(
+        5, "Login attempts per user name within DASHBOARD_LOGIN_LOCKOUT_SEC before it locks."
+    )
+    dashboard_login_attempts_per_address: int = _setting(
+        20, "Login attempts per client address within DASHBOARD_LOGIN_LOCKOUT_SEC before it locks."
+    )
+    dashboard_login_lockout_sec: int = _setting(
+        900, "Window of the login attempt counts, and how long a lock lasts."
+    )
+    dashboard_proxy_hops: int = _setting(
+        0,
+        "Proxies in front of the dashboard that append to X-Forwarded-For (Cloud Run: 1); "
+        "0 means the TCP peer is the client address the login throttle counts.",
     )
     audio_url_ttl_sec: int = _setting(300, "Lifetime of the dashboard's signed audio URLs.")
 

@@ -1,5 +1,6 @@
-# The dashboard on Cloud Run: public URL (it has its own ADMIN_TOKEN login), database
-# through the VPC connector, scaled to zero when nobody looks.
+# The dashboard on Cloud Run: public URL (it has its own users, `python -m dashboard
+# users`; README "Dashboard" recommends IAP in front), database through the VPC
+# connector, scaled to zero when nobody looks.
 
 locals {
   dashboard_name = "${var.name_prefix}-dashboard"
@@ -53,8 +54,15 @@ resource "google_cloud_run_v2_service" "dashboard" {
         }
       }
 
+      # Cloud Run's front end appends the client's address to X-Forwarded-For: the
+      # login throttle counts that one, not what the client wrote before it.
+      env {
+        name  = "DASHBOARD_PROXY_HOPS"
+        value = "1"
+      }
+
       dynamic "env" {
-        for_each = toset(["DATABASE_URL", "ADMIN_TOKEN"])
+        for_each = toset(["DATABASE_URL", "DASHBOARD_COOKIE_SECRET"])
         content {
           name = env.value
           value_source {

@@ -3,11 +3,12 @@
 
 locals {
   secret_values = {
-    DATABASE_URL   = module.cloudsql.database_url
-    ADMIN_TOKEN    = var.admin_token
-    OPENAI_API_KEY = var.openai_api_key
+    DATABASE_URL            = module.cloudsql.database_url
+    ADMIN_TOKEN             = var.admin_token
+    OPENAI_API_KEY          = var.openai_api_key
+    DASHBOARD_COOKIE_SECRET = random_password.dashboard_cookie_secret.result
   }
-  secret_names = ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY"]
+  secret_names = ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY", "DASHBOARD_COOKIE_SECRET"]
   # OPENAI_API_KEY is only handed out when set; without it analysis uses the rules.
   # Whether the key is empty is no secret, so it may decide what exists.
   openai_enabled    = nonsensitive(var.openai_api_key != "")
@@ -51,4 +52,10 @@ resource "google_secret_manager_secret" "db_password" {
 resource "google_secret_manager_secret_version" "db_password" {
   secret      = google_secret_manager_secret.db_password.id
   secret_data = module.cloudsql.password
+}
+
+# Signs the dashboard's cookies and sessions: its own secret, never the admin API's token.
+resource "random_password" "dashboard_cookie_secret" {
+  length  = 64
+  special = false
 }

@@ -76,7 +76,7 @@ variable "dialogue_retention_days" {
 }
 
 variable "admin_token" {
-  description = "Bearer token of the admin API and the dashboard login (ADMIN_TOKEN), e.g. from `openssl rand -hex 32`."
+  description = "Bearer token of the admin API (ADMIN_TOKEN), e.g. from `openssl rand -hex 32`; the dashboard has its own users and cookie secret."
   type        = string
   sensitive   = true
 

@@ -70,7 +70,7 @@ def test_the_sweeper_requeues_every_stage_the_dashboard_calls_stuck(stack_env, e
             {"t": stale, "d": dialogue_id},
         )
     with engine.connect() as conn:
-        shown = queries.pipeline(conn, stuck_timeout_sec=600)
+        shown = queries.pipeline(conn, 600, queries.EVERY_POINT)
     assert {(s["stage"], s["id"]) for s in shown.stuck} >= {("analyze", dialogue_id)}
     assert {s["stage"] for s in shown.stuck} <= {s.name for s in backlog.TIMED}
 

@@ -19,7 +19,15 @@ import playwright.sync_api as playwright
 import pytest
 import requests
 import sqlalchemy as sa
-from dashboard_data import add_device, add_dialogue
+from dashboard_data import (
+    add_chunk,
+    add_device,
+    add_dialogue,
+    add_user,
+    password_of,
+    served_dashboard,
+)
+from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
 from dashboard import strings as S
@@ -77,41 +85,19 @@ def shop(migrated_db: sa.Engine, stack_env: dict) -> dict:
         audio_object = conn.execute(
             sa.text("SELECT audio_object FROM dialogues WHERE dialogue_id = :d"), {"d": good}
         ).scalar_one()
+        add_user(conn, "owner", "owner")
+        add_user(conn, "viewer", "viewer", [dev.point_id])
     with tempfile.TemporaryDirectory() as tmp:
         path = synth.write(Path(tmp) / "d.ogg", synth.silence(12.0))
         storage.bucket().blob(audio_object).upload_from_filename(str(path))
-    return {"good": good, "engine": migrated_db}
+    return {"good": good, "engine": migrated_db, "device": dev}
 
 
 @pytest.fixture
 def dashboard(shop: dict, fresh_db: str, stack_env: dict, tmp_path: Path) -> Iterator[str]:
     """`python -m salescontrol dashboard` on a free port, serving the shop's database."""
-    port = free_port()
-    env = {**os.environ, **stack_env, "DATABASE_URL": fresh_db, "LOG_FORMAT": "text"}
-    log_path = tmp_path / "dashboard.log"
-    base = f"http://127.0.0.1:{port}"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-        def up() -> bool:
-            try:
-                return requests.get(base + "/login", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                assert proc.poll() is None, log_path.read_text()
-                return False
-
-        try:
-            _poll(up, "the dashboard to listen", timeout=60)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with served_dashboard(fresh_db, stack_env, tmp_path / "dashboard.log") as base:
+        yield base
 
 
 @pytest.fixture
@@ -143,24 +129,39 @@ def listener(stack_env: dict) -> Iterator[Callable[[str], dict]]:
         subscriber.acknowledge(subscription=created[topic], ack_ids=[message.ack_id])
         return json.loads(message.message.data)
 
+    def pending(topic: str) -> list[dict]:
+        """What is on the topic now (one pull, nothing waited for)."""
+        try:
+            got = subscriber.pull(subscription=created[topic], max_messages=10, timeout=5)
+        except gexc.DeadlineExceeded:
+            return []
+        return [json.loads(m.message.data) for m in got.received_messages]
+
     receive.subscribe = subscribe  # type: ignore[attr-defined]
+    receive.pending = pending  # type: ignore[attr-defined]
     yield receive
     for path in created.values():
         subscriber.delete_subscription(subscription=path)
     subscriber.close()
 
 
-def _login(page, base: str, token: str) -> None:
-    page.goto(base + "/")
-    page.get_by_label(S.LOGIN_PROMPT).fill(token)
+def _login(page, base: str, name: str, password: str | None = None, path: str = "/") -> None:
+    page.goto(base + path)
+    page.get_by_label(S.LOGIN_USER).fill(name)
+    page.get_by_label(S.LOGIN_PROMPT).fill(password_of(name) if password is None else password)
     page.get_by_role("button", name=S.LOGIN_BUTTON).click()
 
 
-def test_wrong_token_is_refused(dashboard: str, browser_page, stack_env: dict) -> None:
+def test_wrong_password_and_the_admin_token_are_refused(
+    dashboard: str, browser_page, stack_env: dict
+) -> None:
     page = browser_page
-    _login(page, dashboard, "not-" + stack_env["ADMIN_TOKEN"])
+    _login(page, dashboard, "owner", "not-" + password_of("owner"))
     playwright.expect(page.get_by_text(S.LOGIN_ERROR)).to_be_visible()
-    page.screenshot(path=ARTIFACTS / "01-wrong-token.png")
+    page.screenshot(path=ARTIFACTS / "01-wrong-password.png")
+    # The admin API's token opens the admin API only (the old "admin" login is gone).
+    _login(page, dashboard, "admin", stack_env["ADMIN_TOKEN"])
+    playwright.expect(page.get_by_text(S.LOGIN_ERROR)).to_be_visible()
     page.goto(dashboard + "/dialogues")
     assert "/login" in page.url
     playwright.expect(page.get_by_text(S.COLUMNS["summary"])).to_have_count(0)
@@ -170,7 +171,7 @@ def test_owner_logs_in_filters_opens_a_dialogue_and_reruns(
     dashboard: str, browser_page, stack_env: dict, shop: dict, listener
 ) -> None:
     page, expect = browser_page, playwright.expect
-    _login(page, dashboard, stack_env["ADMIN_TOKEN"])
+    _login(page, dashboard, "owner")
 
     # Overview: two dialogues, one upsell attempt of one sales dialogue pair, accepted.
     expect(page.get_by_text(S.KPI_ATTEMPT_RATE, exact=True)).to_be_visible()
@@ -224,7 +225,7 @@ def test_owner_registers_and_disables_a_device(
     dashboard: str, browser_page, stack_env: dict, shop: dict
 ) -> None:
     page, expect = browser_page, playwright.expect
-    _login(page, dashboard, stack_env["ADMIN_TOKEN"])
+    _login(page, dashboard, "owner")
     page.goto(dashboard + "/devices")
     expect(page.get_by_text("queue_files=3", exact=True)).to_be_visible()  # last health report
     expect(page.get_by_text("disk_free_mb=812", exact=True)).to_be_visible()
@@ -257,17 +258,248 @@ def test_owner_registers_and_disables_a_device(
     page.screenshot(path=ARTIFACTS / "07-device-disabled.png", full_page=True)
 
 
-def test_dashboard_refuses_to_start_without_admin_token(fresh_db: str) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("ADMIN_TOKEN", "DASHBOARD_OAUTH_PROVIDER")
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(free_port())],
-        cwd=REPO,
-        env={**env, "DATABASE_URL": fresh_db},
-        capture_output=True,
-        text=True,
-        timeout=60,
+def test_dashboard_refuses_to_start_without_its_own_cookie_secret(fresh_db: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_COOKIE_SECRET"}
+
+    def start(**extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "salescontrol", "dashboard", "--port", str(free_port())],
+            cwd=REPO,
+            env={**env, "DATABASE_URL": fresh_db, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    missing = start()
+    assert missing.returncode == 2
+    assert "DASHBOARD_COOKIE_SECRET is not set" in missing.stderr
+    token = "t" * 40
+    reused = start(ADMIN_TOKEN=token, DASHBOARD_COOKIE_SECRET=token)
+    assert reused.returncode == 2 and "must not be ADMIN_TOKEN" in reused.stderr
+    short = start(DASHBOARD_COOKIE_SECRET="short")
+    assert short.returncode == 2 and "at least 32 characters" in short.stderr
+
+
+def _hostile(field: str) -> str:
+    """Markup that would set window.__xss_<field> and open a dialog if it ever ran."""
+    return (
+        f'<img src=x onerror="window.__xss_{field}=1;alert(1)">'
+        f"<script>window.__xss_{field}=1</script>xss-{field}"
     )
-    assert result.returncode == 2
-    assert "ADMIN_TOKEN is not set" in result.stderr
+
+
+def _nothing_ran(page, dialogs: list) -> None:
+    page.wait_for_load_state("networkidle")  # a broken <img> would have failed by now
+    ran = page.evaluate("() => Object.keys(window).filter(k => k.startsWith('__xss'))")
+    assert ran == [] and dialogs == [], (page.url, ran, dialogs)
+
+
+def _shown_as_text(page, field: str) -> None:
+    """The payload is on screen as the characters it is made of, tags included."""
+    shown = page.get_by_text(f"</script>xss-{field}").filter(visible=True)
+    playwright.expect(shown.first).to_be_visible()
+
+
+@pytest.fixture
+def hostile(migrated_db: sa.Engine, fresh_db: str, stack_env: dict, tmp_path: Path):
+    """A shop whose every outside value is markup: names, speech, the LLM, the device."""
+    now = datetime.now(UTC)
+    with migrated_db.begin() as conn:
+        dev = add_device(conn, _hostile("point"), _hostile("register"))
+        devices.record_health(conn, dev.device_id, {"queue_files": _hostile("health")})
+        dialogue_id = add_dialogue(
+            conn,
+            dev,
+            now - timedelta(hours=1),
+            segments=[{"start": 0.0, "end": 3.0, "text": _hostile("transcript")}],
+            analysis={
+                "attempted": True,
+                "accepted": True,
+                "quality_score": 5,
+                "offers": [
+                    {"product": _hostile("product"), "quote": _hostile("quote"), "accepted": True}
+                ],
+                "summary": _hostile("summary"),
+                "recommendation": _hostile("recommendation"),
+                "analyzer": "llm",
+                "model": _hostile("model"),
+            },
+        )
+        add_chunk(conn, dev, "REJECTED", now - timedelta(hours=1), _hostile("error"))
+        add_user(conn, _hostile("user"), "owner")
+    with served_dashboard(fresh_db, stack_env, tmp_path / "dashboard.log") as base:
+        yield base, dialogue_id
+
+
+def test_markup_from_audio_the_llm_devices_and_users_never_runs(hostile, browser_page) -> None:
+    """Stored XSS: <img onerror> and <script> in every outside value, on every page."""
+    base, dialogue_id = hostile
+    page, dialogs = browser_page, []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _login(page, base, _hostile("user"))
+    expected = {
+        "/": ["point", "register", "product", "user"],
+        "/dialogues": ["point", "register", "summary"],
+        f"/dialogue?id={dialogue_id}": [
+            "point",
+            "register",
+            "transcript",
+            "product",
+            "quote",
+            "summary",
+            "recommendation",
+            "model",
+        ],
+        "/devices": ["point", "register", "health"],
+        "/pipeline": ["error"],
+    }
+    for path, fields in expected.items():
+        page.goto(base + path)
+        for field in fields:
+            _shown_as_text(page, field)
+        _nothing_ran(page, dialogs)
+        name = path.strip("/").split("?")[0] or "overview"
+        page.screenshot(path=ARTIFACTS / f"10-hostile-{name}.png", full_page=True)
+    # The point picker lists the point by its name, as text.
+    page.goto(base + "/dialogues")
+    options = page.locator("select").filter(has_text=S.ALL).first.locator("option")
+    playwright.expect(options).to_have_count(2)
+    labels = options.all_inner_texts()
+    assert _hostile("point") in labels
+    _nothing_ran(page, dialogs)
+
+
+@pytest.fixture
+def other_point(shop: dict) -> dict:
+    """A second point with its own dialogue, stuck work and device; a manager of the first."""
+    old = datetime.now(UTC) - timedelta(hours=2)
+    with shop["engine"].begin() as conn:
+        other = add_device(conn, "Магазин у вокзала", "Касса 9")
+        devices.record_health(conn, other.device_id, {"queue_files": 77})
+        dialogue_id = add_dialogue(
+            conn,
+            other,
+            datetime.now(UTC) - timedelta(hours=1),
+            segments=[{"start": 0.0, "end": 3.0, "text": "Чужой разговор"}],
+            analysis={
+                "attempted": True,
+                "quality_score": 7,
+                "offers": [{"product": "чужой товар", "quote": "Возьмите", "accepted": False}],
+                "summary": "Чужая сводка",
+            },
+        )
+        add_chunk(conn, other, "REJECTED", old, "чужая ошибка")
+        add_user(conn, "manager", "manager", [shop["device"].point_id])
+    return {"dialogue": dialogue_id, "device": other}
+
+
+def test_a_manager_sees_only_their_points_on_every_page(
+    dashboard: str, browser_page, shop: dict, other_point: dict
+) -> None:
+    page, expect = browser_page, playwright.expect
+    _login(page, dashboard, "manager")
+    mine = {
+        "/": "Магазин на Ленина",
+        "/dialogues": "Продавец предложил карту лояльности",
+        f"/dialogue?id={shop['good']}": "Да, давайте карту.",
+        "/devices": "queue_files=3",
+        "/pipeline": S.CHUNKS,
+    }
+    theirs = ["Магазин у вокзала", "Касса 9", "чужой товар", "Чужая сводка", "чужая ошибка"]
+    theirs += ["queue_files=77", S.DEAD_LETTERS, S.NEW_DEVICE]
+    for path, marker in mine.items():
+        page.goto(dashboard + path)
+        expect(page.get_by_text(marker).filter(visible=True).first).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        for text in theirs:
+            expect(page.get_by_text(text)).to_have_count(0)
+        name = path.strip("/").split("?")[0] or "overview"
+        page.screenshot(path=ARTIFACTS / f"11-manager-{name}.png", full_page=True)
+    # The other point's dialogue, asked for by its id, does not exist for this manager.
+    page.goto(dashboard + f"/dialogue?id={other_point['dialogue']}")
+    expect(page.get_by_text(S.NOT_FOUND)).to_be_visible()
+    expect(page.get_by_text("Чужой разговор")).to_have_count(0)
+    # Its point is not among the filter's choices either.
+    page.goto(dashboard + "/")
+    options = page.locator("select").filter(has_text=S.ALL).first.locator("option")
+    expect(options).to_have_count(2)
+    labels = options.all_inner_texts()
+    assert labels == [S.ALL, "Магазин на Ленина"]
+    # A manager acts on their own point: the re-run buttons are there.
+    page.goto(dashboard + f"/dialogue?id={shop['good']}")
+    expect(page.get_by_role("button", name=S.RERUN_ANALYSIS)).to_be_visible()
+
+
+def test_a_viewer_reads_but_has_nothing_to_press(dashboard: str, browser_page, shop) -> None:
+    page, expect = browser_page, playwright.expect
+    _login(page, dashboard, "viewer")
+    page.goto(dashboard + f"/dialogue?id={shop['good']}")
+    expect(page.get_by_text("Да, давайте карту.")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("button", name=S.RERUN_ANALYSIS)).to_have_count(0)
+    expect(page.get_by_role("button", name=S.RERUN_ASR)).to_have_count(0)
+    page.goto(dashboard + "/devices")
+    expect(page.get_by_text("queue_files=3", exact=True)).to_be_visible()
+    for control in (S.ENABLE, S.DISABLE, S.REGISTER_BUTTON):
+        expect(page.get_by_role("button", name=control)).to_have_count(0)
+    page.screenshot(path=ARTIFACTS / "12-viewer-devices.png", full_page=True)
+
+
+def _requests_login(base: str, name: str, password: str) -> requests.Session:
+    """Another browser: a requests session logged in through the same form."""
+    http = requests.Session()
+    form = http.get(base + "/login", timeout=10)
+    xsrf = form.cookies.get("_xsrf") or http.cookies.get("_xsrf")
+    got = http.post(
+        base + "/login",
+        data={"_xsrf": xsrf, "username": name, "password": password, "next": "/"},
+        timeout=30,
+    )
+    assert got.status_code == 200 and not got.url.endswith("/login"), got.text[:500]
+    return http
+
+
+def _logged_in(http: requests.Session, base: str) -> bool:
+    return "/login" not in http.get(base + "/dialogues", timeout=30).url
+
+
+def test_logout_and_a_password_change_end_sessions(
+    dashboard: str, browser_page, shop: dict, listener
+) -> None:
+    page, expect = browser_page, playwright.expect
+    elsewhere = _requests_login(dashboard, "owner", password_of("owner"))
+    _login(page, dashboard, "owner")
+    expect(page.get_by_text(S.KPI_ATTEMPT_RATE, exact=True)).to_be_visible()
+
+    # A password change ends every other session of the user; this browser stays in.
+    page.goto(dashboard + "/password")
+    page.get_by_label(S.PASSWORD_CURRENT).fill(password_of("owner"))
+    page.get_by_label(S.PASSWORD_NEW, exact=True).fill("a-new-long-password")
+    page.get_by_label(S.PASSWORD_AGAIN).fill("a-new-long-password")
+    page.get_by_role("button", name=S.PASSWORD_BUTTON).click()
+    expect(page.get_by_text(S.PASSWORD_CHANGED)).to_be_visible()
+    assert not _logged_in(elsewhere, dashboard)
+    page.goto(dashboard + "/dialogues")
+    expect(page.get_by_text(S.COLUMNS["summary"])).to_be_visible()
+
+    # A page left open after its session ended can no longer publish anything.
+    listener.subscribe("transcripts-ready")
+    page.goto(dashboard + f"/dialogue?id={shop['good']}")
+    expect(page.get_by_text("Да, давайте карту.")).to_be_visible()
+    second = page.context.new_page()
+    second.goto(dashboard + "/")
+    second.get_by_role("button", name=S.LOGOUT).click()
+    expect(second.get_by_text(S.LOGOUT_DONE)).to_be_visible()
+    page.get_by_role("button", name=S.RERUN_ANALYSIS).click()
+    expect(page.get_by_text(S.SESSION_ENDED).first).to_be_visible()
+    assert listener.pending("transcripts-ready") == []
+    page.screenshot(path=ARTIFACTS / "13-session-ended.png", full_page=True)
+
+    # Logged out: every page sends the browser to the login form again.
+    page.goto(dashboard + "/dialogues")
+    assert "/login" in page.url
+    again = _requests_login(dashboard, "owner", "a-new-long-password")
+    assert _logged_in(again, dashboard)
+    elsewhere.close()
+    again.close()

@@ -7,11 +7,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import hypothesis
+import hypothesis.strategies as st
 import panel as pn
 import pytest
 import requests
 import sqlalchemy as sa
-from dashboard_data import add_device, add_dialogue
+from dashboard_data import add_chunk, add_device, add_dialogue
 from google.cloud import pubsub_v1
 
 from dashboard import deadletters, queries
@@ -100,8 +102,8 @@ def shop(migrated_db: sa.Engine) -> dict:
     return {"engine": migrated_db, "ids": ids, "a1": a1, "a2": a2, "b1": b1}
 
 
-def _scope(**kw) -> queries.Scope:
-    return queries.Scope(date_from=DAY, date_to=DAY, tz=MSK, **kw)
+def _scope(reach: queries.Reach = queries.EVERY_POINT, **kw) -> queries.Scope:
+    return queries.Scope(reach=reach, date_from=DAY, date_to=DAY, tz=MSK, **kw)
 
 
 def test_overview_counts_a_local_day_and_rates_only_sales_dialogues(shop) -> None:
@@ -117,7 +119,9 @@ def test_overview_counts_a_local_day_and_rates_only_sales_dialogues(shop) -> Non
 
 
 def test_daily_trend_groups_by_moscow_day(shop) -> None:
-    scope = queries.Scope(date_from=DAY, date_to=DAY + timedelta(days=1), tz=MSK)
+    scope = queries.Scope(
+        reach=queries.EVERY_POINT, date_from=DAY, date_to=DAY + timedelta(days=1), tz=MSK
+    )
     with shop["engine"].connect() as conn:
         days = queries.daily_trend(conn, scope)
     assert [(d["day"], d["dialogues"], d["attempted"]) for d in days] == [
@@ -169,6 +173,8 @@ def test_dialogues_filter_search_sort_and_page(shop) -> None:
     assert [r["dialogue_id"] for r in rows] == [ids["a2_declined"]]
     rows, total = page(text="100%_")  # LIKE wildcards are literal
     assert (rows, total) == ([], 0)
+    rows, _ = page(text="гаран\x00ти")  # a NUL typed into the search box is dropped
+    assert [r["dialogue_id"] for r in rows] == [ids["a2_declined"]]
     rows, _ = page(sort="quality", descending=True)
     assert [r["quality_score"] for r in rows] == [9, 6, 1, 0, None]
     rows, _ = page(sort="duration", descending=True)
@@ -182,8 +188,8 @@ def test_dialogues_filter_search_sort_and_page(shop) -> None:
 
 def test_dialogue_detail_has_segments_and_analysis(shop) -> None:
     with shop["engine"].connect() as conn:
-        d = queries.dialogue(conn, shop["ids"]["a2_declined"])
-        missing = queries.dialogue(conn, uuid.uuid4())
+        d = queries.dialogue(conn, shop["ids"]["a2_declined"], queries.EVERY_POINT)
+        missing = queries.dialogue(conn, uuid.uuid4(), queries.EVERY_POINT)
     assert missing is None
     assert [s["text"] for s in d["segments"]] == ["Возьмите гарантию.", "Нет, спасибо."]
     assert d["segments"][1]["start"] == 5.0
@@ -219,8 +225,8 @@ def test_pipeline_shows_stuck_work_and_rejected_chunks(shop) -> None:
                 },
             )
     with engine.connect() as conn:
-        p = queries.pipeline(conn, stuck_timeout_sec=600)
-        relaxed = queries.pipeline(conn, stuck_timeout_sec=7200)
+        p = queries.pipeline(conn, 600, queries.EVERY_POINT)
+        relaxed = queries.pipeline(conn, 7200, queries.EVERY_POINT)
     stuck = {(s["stage"], s["status"]) for s in p.stuck}
     assert ("asr", "QUEUED") in stuck and ("vad", "PROCESSING") in stuck
     assert p.stuck_total == len(p.stuck)
@@ -228,6 +234,73 @@ def test_pipeline_shows_stuck_work_and_rejected_chunks(shop) -> None:
     assert [r["error"] for r in p.rejected] == ["opus decode failed: bad header"]
     assert {r["status"]: r["count"] for r in p.chunks} == {"PROCESSING": 1, "REJECTED": 1}
     assert sum(r["count"] for r in p.dialogues) == 6
+
+
+def test_a_managers_reach_keeps_every_query_to_their_points(shop) -> None:
+    """Every query a page runs, asked with point B's reach, sees point B's data only;
+    asking it for point A on top gives nothing, and an empty reach sees nothing."""
+    engine, ids, a1, b1 = shop["engine"], shop["ids"], shop["a1"], shop["b1"]
+    old = datetime.now(UTC) - timedelta(hours=1)
+    with engine.begin() as conn:
+        mine = {
+            add_chunk(conn, b1, "REJECTED", old, "B: bad header"),
+            add_chunk(conn, b1, "PROCESSING", old),
+        }
+        add_chunk(conn, a1, "REJECTED", old, "A: bad header")
+        add_chunk(conn, a1, "PROCESSING", old)
+        conn.execute(
+            sa.text(
+                "UPDATE dialogues SET asr_status = 'QUEUED', updated_at = :t "
+                "WHERE dialogue_id IN (:a, :b)"
+            ),
+            {"t": old, "a": ids["a1_no"], "b": ids["pending"]},
+        )
+    b = queries.Reach(frozenset({b1.point_id}))
+    a = queries.Reach(frozenset({a1.point_id}))
+    nowhere = queries.Reach(frozenset())
+    two_days = queries.Scope(reach=b, date_from=DAY, date_to=DAY + timedelta(days=1), tz=MSK)
+    with engine.connect() as conn:
+        # overview: KPIs, ranking, trend, products
+        summary = queries.summary(conn, _scope(b))
+        assert summary.kpis.dialogues == 2  # not_sales and pending
+        assert {r["point_name"] for r in summary.ranking} == {"Магазин Б"}
+        assert queries.top_products(conn, _scope(b)) == []
+        assert queries.top_products(conn, two_days) == [
+            {"product": "пакет", "offered": 1, "accepted": 1}
+        ]
+        assert queries.summary(conn, _scope(b, point_id=a1.point_id)).kpis.dialogues == 0
+        assert queries.summary(conn, _scope(nowhere)).kpis.dialogues == 0
+        # the filters' choices and default period
+        assert {p["point_name"] for p in queries.places(conn, b)} == {"Магазин Б"}
+        assert queries.places(conn, nowhere) == []
+        assert queries.latest_dialogue_time(conn, a) == _at(23, 30)
+        assert queries.latest_dialogue_time(conn, nowhere) is None
+        # dialogues and one dialogue
+        rows, total = queries.dialogues(conn, queries.DialogueFilter(scope=_scope(b)))
+        assert {r["dialogue_id"] for r in rows} == {ids["not_sales"], ids["pending"]}
+        assert total == 2
+        rows, total = queries.dialogues(
+            conn, queries.DialogueFilter(scope=_scope(b, register_id=a1.register_id))
+        )
+        assert (rows, total) == ([], 0)
+        assert queries.dialogue(conn, ids["a1_yes"], b) is None
+        assert queries.dialogue(conn, ids["not_sales"], b)["point_name"] == "Магазин Б"
+        # pipeline: counts, stuck, rejected
+        p = queries.pipeline(conn, 600, b)
+        assert [r["error"] for r in p.rejected] == ["B: bad header"]
+        assert {r["status"]: r["count"] for r in p.chunks} == {"PROCESSING": 1, "REJECTED": 1}
+        assert sum(r["count"] for r in p.dialogues) == 3  # not_sales, pending, next_day
+        stuck = {(s["stage"], s["id"]) for s in p.stuck}
+        assert ("asr", ids["pending"]) in stuck and ("asr", ids["a1_no"]) not in stuck
+        assert {i for stage, i in stuck if stage == "vad"} <= mine
+        assert p.stuck_total == len(p.stuck) == 2
+        everything = queries.pipeline(conn, 600, queries.EVERY_POINT)
+        assert everything.stuck_total == 4 and len(everything.rejected) == 2
+        # devices
+        assert [d["device_id"] for d in queries.devices(conn, b)] == [b1.device_id]
+        assert queries.device_point(conn, a1.device_id, b) is None
+        assert queries.device_point(conn, b1.device_id, b) == b1.point_id
+        assert queries.devices(conn, nowhere) == []
 
 
 def test_signed_get_url_downloads_the_object_from_fake_gcs(stack_env) -> None:
@@ -272,15 +345,67 @@ def test_dead_letter_counts_see_messages_without_consuming_them(dead_letter) -> 
 
 
 def test_a_page_without_its_database_says_so_in_russian(monkeypatch) -> None:
-    from dashboard import pages
+    from dashboard import pages, users
     from dashboard import strings as S
     from salescontrol import config, db
 
     monkeypatch.setenv("DATABASE_URL", "postgresql+pg8000://nobody@127.0.0.1:1/none")
     config.settings.cache_clear()
     db.dispose_engines()
-    page = pages.PAGES["/"]()
+    owner = users.User(1, "owner", users.Role.OWNER, frozenset())
+    page = pages.render(pages.overview_page, owner)
     alerts = [alert for part in page.main for alert in part.select(pn.pane.Alert)]
     shown = " ".join(str(alert.object) for alert in alerts)
     assert shown.startswith(S.PAGE_FAILED.split(":")[0])
     db.dispose_engines()
+
+
+@hypothesis.settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(data=st.data())
+def test_no_filter_reaches_past_the_users_points(shop, data) -> None:
+    """Whatever a manager's page asks (any point or register id, text, range, sort, page),
+    every dialogue, place and count it gets back is at one of the manager's points."""
+    a1, a2, b1 = shop["a1"], shop["a2"], shop["b1"]
+    points = [a1.point_id, b1.point_id]
+    mine = frozenset(data.draw(st.sets(st.sampled_from(points)), label="reach"))
+    reach = queries.Reach(mine)
+    optional_id = st.none() | st.sampled_from(
+        [a1.point_id, b1.point_id, a1.register_id, a2.register_id, b1.register_id, uuid.uuid4()]
+    )
+    scope = queries.Scope(
+        reach=reach,
+        date_from=DAY - timedelta(days=data.draw(st.integers(0, 2))),
+        date_to=DAY + timedelta(days=data.draw(st.integers(0, 2))),
+        tz=MSK,
+        point_id=data.draw(optional_id, label="point"),
+        register_id=data.draw(optional_id, label="register"),
+    )
+    f = queries.DialogueFilter(
+        scope=scope,
+        attempted=data.draw(st.none() | st.booleans()),
+        accepted=data.draw(st.none() | st.booleans()),
+        quality_min=data.draw(st.none() | st.integers(-1, 11)),
+        text=data.draw(st.text(max_size=12)),
+        sort=data.draw(st.sampled_from([*queries.SORTS, "nonsense; DROP TABLE dialogues"])),
+        page=data.draw(st.integers(-3, 5)),
+        page_size=data.draw(st.integers(-5, 500)),
+    )
+    allowed = set(mine)
+    with shop["engine"].connect() as conn:
+        rows, total = queries.dialogues(conn, f)
+        found = [queries.dialogue(conn, r["dialogue_id"], reach) for r in rows]
+        assert all(d is not None and d["point_id"] in allowed for d in found)
+        assert len(rows) <= total
+        summary = queries.summary(conn, scope)
+        assert {r["point_id"] for r in summary.ranking} <= allowed
+        in_reach = conn.execute(
+            sa.text("SELECT count(*) FROM dialogues WHERE point_id = ANY(CAST(:p AS uuid[]))"),
+            {"p": [str(p) for p in allowed]},
+        ).scalar_one()
+        assert summary.kpis.dialogues <= in_reach
+        assert {p["point_id"] for p in queries.places(conn, reach)} <= allowed
+        assert {d["point_id"] for d in queries.devices(conn, reach)} <= allowed

@@ -632,7 +632,12 @@ def test_secrets_come_from_secret_manager() -> None:
     secrets = _blocks(TF, "resource")[("google_secret_manager_secret", "app")]
     assert secrets["for_each"] == "${toset(local.secret_names)}"
     names = _locals(TF)["secret_names"]
-    assert sorted(names) == ["ADMIN_TOKEN", "DATABASE_URL", "OPENAI_API_KEY"]
+    assert sorted(names) == [
+        "ADMIN_TOKEN",
+        "DASHBOARD_COOKIE_SECRET",
+        "DATABASE_URL",
+        "OPENAI_API_KEY",
+    ]
     everything = json.dumps(list(_all_resources().values()))
     assert "SIGNING_KEY_FILE" not in everything  # signed through IAM signBlob in the cloud
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import panel as pn
 
-from dashboard import queries
+from dashboard import access, queries, safe
 from dashboard import strings as S
-from salescontrol import db
+from dashboard.users import User
 from salescontrol.config import settings
 
 NAV = [("/", S.NAV_OVERVIEW), ("/dialogues", S.NAV_DIALOGUES)]
@@ -22,11 +21,12 @@ DEFAULT_DAYS = 7
 
 
 def layout(title: str, *body: Any) -> pn.template.BootstrapTemplate:
-    """The common frame: navigation on the left, the page on the right."""
-    links = "".join(f'<p><a href=".{path}">{html.escape(label)}</a></p>' for path, label in NAV)
-    links += f'<hr><p><a href="./logout">{S.LOGOUT}</a></p>'
+    """The common frame: navigation on the left, the page on the right (`title` is ours)."""
+    links = safe.join(
+        [safe.html('<p><a href=".{path}">{label}</a></p>', path=p, label=t) for p, t in NAV]
+    )
     template = pn.template.BootstrapTemplate(
-        title=S.TITLE, sidebar=[pn.pane.HTML(links)], sidebar_width=200
+        title=S.TITLE, sidebar=[safe.pane(links)], sidebar_width=200
     )
     template.main.append(pn.Column(f"## {title}", *body, sizing_mode="stretch_width"))
     return template
@@ -70,10 +70,18 @@ def _cell(value: Any) -> Any:
     return integer(value) if isinstance(value, int) else number(value)
 
 
+def _is_html(formatter: Any) -> bool:
+    kind = formatter.get("type") if isinstance(formatter, dict) else formatter
+    return kind == "html"
+
+
 def table(rows: list[dict[str, Any]], columns: list[str], **kwargs: Any) -> pn.widgets.Tabulator:
     """A read-only table of `rows` with Russian column titles (no client-side sort).
 
     Numbers are shown the Russian way (1 502, 4,5) and right-aligned; missing ones as a dash.
+    Text shows as text: a column is rendered as HTML only where its values are
+    `safe.Html` (a link made with `safe.html`), and every other value of such a column
+    is escaped, so a value from audio, the LLM or a device never becomes markup.
     """
     numeric = {
         c
@@ -81,8 +89,19 @@ def table(rows: list[dict[str, Any]], columns: list[str], **kwargs: Any) -> pn.w
         for r in rows
         if isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool)
     }
-    frame = pd.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows], columns=columns)
+    formatters = dict(kwargs.pop("formatters", {}))
+    marked = {c for c in columns for r in rows if isinstance(r.get(c), safe.Html)}
+    markup = marked | {c for c in columns if _is_html(formatters.get(c))}
+    formatters.update({c: {"type": "html"} for c in markup})
+    frame = pd.DataFrame(
+        [
+            {c: safe.escape(_cell(r.get(c))) if c in markup else _cell(r.get(c)) for c in columns}
+            for r in rows
+        ],
+        columns=columns,
+    )
     options = {
+        "formatters": formatters,
         "titles": {c: S.COLUMNS.get(c, c) for c in columns},
         "text_align": dict.fromkeys(numeric, "right"),
         "show_index": False,
@@ -120,12 +139,14 @@ def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class ScopeFilter:
-    """Period, point and register pickers that produce a `queries.Scope`."""
+    """Period, point and register pickers that produce a `queries.Scope` within the
+    user's reach (the pickers offer only the points the user may see)."""
 
-    def __init__(self) -> None:
-        with db.transaction() as conn:
-            latest = queries.latest_dialogue_time(conn)
-            self.places = queries.places(conn)
+    def __init__(self, user: User) -> None:
+        self.user = user
+        with access.transaction(user) as conn:
+            latest = queries.latest_dialogue_time(conn, user.reach)
+            self.places = queries.places(conn, user.reach)
         end = (latest or datetime.now(tz())).astimezone(tz()).date()
         start = end - timedelta(days=DEFAULT_DAYS - 1)
         self.date_from = pn.widgets.DatePicker(name=S.DATE_FROM, value=start, width=140)
@@ -156,6 +177,7 @@ class ScopeFilter:
         start = self.date_from.value or date.today()
         end = self.date_to.value or start
         return queries.Scope(
+            reach=self.user.reach,
             date_from=start,
             date_to=max(start, end),
             tz=settings().dashboard_timezone,

@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from dashboard import queries
+from dashboard import access, queries, safe
 from dashboard import strings as S
 from dashboard.pages.common import layout, local_time, number, status, yes_no
-from salescontrol import db, messages, storage
+from dashboard.users import User
+from salescontrol import messages, storage
 from salescontrol.errors import SalesControlError
 
 log = logging.getLogger(__name__)
@@ -22,32 +23,61 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
 
 
-def _analysis_markdown(d: dict[str, Any]) -> str:
+def _analysis(d: dict[str, Any]) -> safe.Html:
+    """The analysis as markup; every value from the LLM or the rules escaped."""
     if not d["analysed"]:
-        return S.NO_ANALYSIS.format(status=status(d["analysis_status"]))
-    lines = []
+        return safe.html(
+            "<p>{text}</p>", text=S.NO_ANALYSIS.format(status=status(d["analysis_status"]))
+        )
+    parts = []
     if d["is_sales_dialogue"] is False:
-        lines.append(f"*{S.NOT_SALES}*\n")
-    lines += [
-        f"**{S.ATTEMPTED}:** {yes_no(d['attempted'])}  ",
-        f"**{S.ACCEPTED}:** {yes_no(d['accepted'])}  ",
-        f"**{S.QUALITY}:** {number(d['quality_score'], 0)} / 10\n",
-        f"#### {S.OFFERS}",
+        parts.append(safe.html("<p><em>{text}</em></p>", text=S.NOT_SALES))
+    parts.append(
+        safe.html(
+            "<p><strong>{attempted}:</strong> {a}<br><strong>{accepted}:</strong> {b}<br>"
+            "<strong>{quality}:</strong> {q} / 10</p><h4>{offers}</h4>",
+            attempted=S.ATTEMPTED,
+            a=yes_no(d["attempted"]),
+            accepted=S.ACCEPTED,
+            b=yes_no(d["accepted"]),
+            quality=S.QUALITY,
+            q=number(d["quality_score"], 0),
+            offers=S.OFFERS,
+        )
+    )
+    offers = (
+        [o for o in d["offers"] if isinstance(o, dict)] if isinstance(d["offers"], list) else []
+    )
+    items = [
+        safe.html(
+            "<li><strong>{product}</strong> ({verdict}): «{quote}»</li>",
+            product=offer.get("product", S.NO_VALUE),
+            verdict=S.OFFER_ACCEPTED if offer.get("accepted") else S.OFFER_DECLINED,
+            quote=offer.get("quote") or "",
+        )
+        for offer in offers
     ]
-    offers = d["offers"] if isinstance(d["offers"], list) else []
-    for offer in offers:
-        verdict = S.OFFER_ACCEPTED if offer.get("accepted") else S.OFFER_DECLINED
-        quote = offer.get("quote") or ""
-        lines.append(f"- **{offer.get('product', S.NO_VALUE)}** ({verdict}): «{quote}»")
-    if not offers:
-        lines.append(S.NO_OFFERS)
-    lines += [
-        f"\n**{S.SUMMARY}:** {d['summary'] or S.NO_VALUE}\n",
-        f"**{S.RECOMMENDATION}:** {d['recommendation'] or S.NO_VALUE}\n",
-        f"<small>{S.ANALYZER}: {d['analyzer']} · {S.MODEL}: {d['model'] or S.NO_VALUE} · "
-        f"{S.PROMPT_VERSION}: {d['prompt_version'] or S.NO_VALUE}</small>",
-    ]
-    return "\n".join(lines)
+    if items:
+        parts.append(safe.html("<ul>{items}</ul>", items=safe.join(items)))
+    else:
+        parts.append(safe.html("<p>{text}</p>", text=S.NO_OFFERS))
+    parts.append(
+        safe.html(
+            "<p><strong>{summary}:</strong> {s}</p><p><strong>{recommendation}:</strong> {r}</p>"
+            "<p><small>{analyzer}: {a} · {model}: {m} · {version}: {v}</small></p>",
+            summary=S.SUMMARY,
+            s=d["summary"] or S.NO_VALUE,
+            recommendation=S.RECOMMENDATION,
+            r=d["recommendation"] or S.NO_VALUE,
+            analyzer=S.ANALYZER,
+            a=d["analyzer"],
+            model=S.MODEL,
+            m=d["model"] or S.NO_VALUE,
+            version=S.PROMPT_VERSION,
+            v=d["prompt_version"] or S.NO_VALUE,
+        )
+    )
+    return safe.join(parts)
 
 
 def _audio_url(object_name: str | None) -> str | None:
@@ -60,35 +90,42 @@ def _audio_url(object_name: str | None) -> str | None:
         return None
 
 
-def _rerun_buttons(d: dict[str, Any]) -> pn.Column:
+def _rerun_buttons(user: User, d: dict[str, Any]) -> pn.Column:
+    """The re-run buttons (managers and the owner only); each press checks again that the
+    login holds, the role may act and the dialogue is within reach, then publishes."""
     notice = pn.pane.Alert(visible=False, sizing_mode="stretch_width")
-    dialogue_id = str(d["dialogue_id"])
+    dialogue_id = d["dialogue_id"]
 
     def send(payload: messages.Payload, what: str) -> None:
         try:
+            with access.transaction(user, act=True) as conn:
+                if queries.dialogue(conn, dialogue_id, user.reach) is None:
+                    raise access.NotAllowed()
             messages.publish(payload)
         except SalesControlError as exc:
-            notice.object, notice.alert_type = S.RERUN_FAILED.format(error=exc), "danger"
+            failed = safe.html(S.RERUN_FAILED, error=exc)
+            notice.object, notice.alert_type = failed, "danger"
         else:
             notice.object, notice.alert_type = S.RERUN_SENT.format(what=what), "success"
         notice.visible = True
 
     analysis = pn.widgets.Button(name=S.RERUN_ANALYSIS, button_type="primary")
     analysis.on_click(
-        lambda _: send(messages.TranscriptReady(dialogue_id, force=True), S.RERUN_ANALYSIS)
+        lambda _: send(messages.TranscriptReady(str(dialogue_id), force=True), S.RERUN_ANALYSIS)
     )
     asr = pn.widgets.Button(name=S.RERUN_ASR, disabled=not d["audio_object"])
     asr.on_click(
         lambda _: send(
-            messages.AsrRequest(dialogue_id, d["audio_object"], tier="accurate", force=True),
+            messages.AsrRequest(str(dialogue_id), d["audio_object"], tier="accurate", force=True),
             S.RERUN_ASR,
         )
     )
     return pn.Column(pn.Row(analysis, asr), notice)
 
 
-def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
-    """One dialogue (?id=): audio, clickable transcript segments, analysis, re-run buttons."""
+def dialogue_page(user: User, raw: str | None = None) -> pn.template.BootstrapTemplate:
+    """One dialogue (?id=): audio, clickable transcript segments, analysis, re-run buttons
+    (for users who may act); a dialogue out of the user's reach is "not found"."""
     if raw is None:
         raw = pn.state.session_args.get("id", [b""])[0].decode()
     back = pn.pane.HTML(f'<a href="./dialogues">{S.BACK}</a>')
@@ -96,16 +133,22 @@ def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
         dialogue_id = uuid.UUID(raw)
     except ValueError:
         return layout(S.DIALOGUE, back, S.NOT_FOUND)
-    with db.transaction() as conn:
-        d = queries.dialogue(conn, dialogue_id)
+    with access.transaction(user) as conn:
+        d = queries.dialogue(conn, dialogue_id, user.reach)
     if d is None:
         return layout(S.DIALOGUE, back, S.NOT_FOUND)
 
-    header = (
-        f"**{d['point_name'] or S.NO_VALUE} · {d['register_name'] or S.NO_VALUE}** · "
-        f"{local_time(d['started_at'], '%d.%m.%Y %H:%M:%S')} · {d['duration_sec']:.0f} с · "
-        f"{S.COLUMNS['asr_status']}: {status(d['asr_status'])} · "
-        f"{S.COLUMNS['analysis_status']}: {status(d['analysis_status'])}"
+    header = safe.html(
+        "<p><strong>{point} · {register}</strong> · {at} · {seconds} с · "
+        "{asr}: {asr_status} · {analysis}: {analysis_status}</p>",
+        point=d["point_name"] or S.NO_VALUE,
+        register=d["register_name"] or S.NO_VALUE,
+        at=local_time(d["started_at"], "%d.%m.%Y %H:%M:%S"),
+        seconds=f"{d['duration_sec']:.0f}",
+        asr=S.COLUMNS["asr_status"],
+        asr_status=status(d["asr_status"]),
+        analysis=S.COLUMNS["analysis_status"],
+        analysis_status=status(d["analysis_status"]),
     )
     url = _audio_url(d["audio_object"])
     audio = pn.pane.Audio(url, name="audio", sizing_mode="stretch_width") if url else None
@@ -143,7 +186,7 @@ def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
     return layout(
         S.DIALOGUE,
         back,
-        pn.pane.Markdown(header),
+        safe.pane(header, css_classes=["dialogue-header"]),
         audio if audio is not None else pn.pane.Markdown(S.NO_AUDIO),
         pn.Row(
             pn.Column(
@@ -154,8 +197,8 @@ def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
             ),
             pn.Column(
                 f"### {S.ANALYSIS}",
-                pn.pane.Markdown(_analysis_markdown(d), css_classes=["analysis"]),
-                _rerun_buttons(d),
+                safe.pane(_analysis(d), css_classes=["analysis"]),
+                *([_rerun_buttons(user, d)] if user.can_act else []),
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",

@@ -7,10 +7,10 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import queries
+from dashboard import access, queries, safe
 from dashboard import strings as S
 from dashboard.pages.common import ScopeFilter, display, layout, table
-from salescontrol import db
+from dashboard.users import User
 
 PAGE_SIZE = 25
 
@@ -23,9 +23,9 @@ _WIDTHS = {"started_at": 185, "point_name": 175, "register_name": 90, "duration_
 _WIDTHS |= {"attempted": 140, "accepted": 115, "quality_score": 95, "summary": 240}
 
 
-def dialogues_page() -> pn.template.BootstrapTemplate:
+def dialogues_page(user: User) -> pn.template.BootstrapTemplate:
     """The dialogues table: filters, sort and pages are all done by Postgres."""
-    scope_filter = ScopeFilter()
+    scope_filter = ScopeFilter(user)
     attempted = pn.widgets.Select(name=S.ATTEMPTED, options=_TRISTATE, width=170)
     accepted = pn.widgets.Select(name=S.ACCEPTED, options=_TRISTATE, width=170)
     quality = pn.widgets.IntRangeSlider(name=S.QUALITY, start=0, end=10, value=(0, 10), width=200)
@@ -53,7 +53,7 @@ def dialogues_page() -> pn.template.BootstrapTemplate:
             page=state["page"],
             page_size=PAGE_SIZE,
         )
-        with db.transaction() as conn:
+        with access.transaction(user) as conn:
             rows, total = queries.dialogues(conn, f)
         state["pages"] = max(1, math.ceil(total / PAGE_SIZE))
         status.object = S.PAGE.format(page=state["page"], pages=state["pages"], total=total)
@@ -62,15 +62,17 @@ def dialogues_page() -> pn.template.BootstrapTemplate:
         shown = display(rows)
         for row in shown:
             # The start time opens the dialogue.
-            row["started_at"] = (
-                f'<a href="./dialogue?id={row["dialogue_id"]}" title="{S.OPEN}">'
-                f"{row['started_at']}</a>"
+            row["started_at"] = safe.html(
+                '<a href="./dialogue?id={id}" title="{open}">{at}</a>',
+                id=row["dialogue_id"],
+                open=S.OPEN,
+                at=row["started_at"],
             )
         body[:] = [
             table(
                 shown,
                 _DIALOGUE_COLUMNS,
-                formatters={"started_at": {"type": "html"}, "summary": {"type": "textarea"}},
+                formatters={"summary": {"type": "textarea"}},
                 widths=_WIDTHS,
             )
             if rows

@@ -8,27 +8,33 @@ import panel as pn
 from bokeh.models import ColumnDataSource, DataRange1d, LinearAxis, Range1d
 from bokeh.plotting import figure
 
-from dashboard import queries
+from dashboard import access, queries, safe
 from dashboard import strings as S
 from dashboard.pages.common import ScopeFilter, display, integer, layout, number, percent, table
-from salescontrol import db
+from dashboard.users import User
 
 
-def _kpi_cards(kpis: queries.Kpis) -> str:
+def _kpi_cards(kpis: queries.Kpis) -> safe.Html:
     cards = [
         (S.KPI_DIALOGUES, integer(kpis.dialogues)),
         (S.KPI_ATTEMPT_RATE, percent(kpis.attempt_rate)),
         (S.KPI_ACCEPTANCE_RATE, percent(kpis.acceptance_rate)),
         (S.KPI_QUALITY, number(kpis.mean_quality)),
     ]
-    cells = "".join(
-        '<div class="kpi" style="display:inline-block;min-width:170px;margin:0 12px 12px 0;'
-        'padding:12px 16px;border:1px solid #ddd;border-radius:6px">'
-        f'<div style="color:#666">{label}</div>'
-        f'<div style="font-size:28px;font-weight:600">{value}</div></div>'
-        for label, value in cards
+    cells = safe.join(
+        [
+            safe.html(
+                '<div class="kpi" style="display:inline-block;min-width:170px;'
+                "margin:0 12px 12px 0;padding:12px 16px;border:1px solid #ddd;"
+                'border-radius:6px"><div style="color:#666">{label}</div>'
+                '<div style="font-size:28px;font-weight:600">{value}</div></div>',
+                label=label,
+                value=value,
+            )
+            for label, value in cards
+        ]
     )
-    return f'<div class="kpis">{cells}</div>'
+    return safe.html('<div class="kpis">{cells}</div>', cells=cells)
 
 
 def _trend_chart(rows: list[dict[str, Any]]) -> figure:
@@ -70,9 +76,9 @@ def _trend_chart(rows: list[dict[str, Any]]) -> figure:
     return fig
 
 
-def overview_page() -> pn.template.BootstrapTemplate:
+def overview_page(user: User) -> pn.template.BootstrapTemplate:
     """KPIs of a period, the daily trend, the seller ranking and the top products."""
-    scope_filter = ScopeFilter()
+    scope_filter = ScopeFilter(user)
     kpis = pn.pane.HTML(sizing_mode="stretch_width")
     trend = pn.pane.Bokeh(sizing_mode="stretch_width")
     ranking = pn.Column(sizing_mode="stretch_width")
@@ -80,7 +86,7 @@ def overview_page() -> pn.template.BootstrapTemplate:
 
     def refresh(*_: Any) -> None:
         scope = scope_filter.scope()
-        with db.transaction() as conn:
+        with access.transaction(user) as conn:
             summary = queries.summary(conn, scope)
             top = queries.top_products(conn, scope)
         days, ranked = summary.trend, summary.ranking

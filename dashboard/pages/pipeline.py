@@ -6,26 +6,19 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import deadletters, queries
+from dashboard import access, deadletters, queries
 from dashboard import strings as S
 from dashboard.pages.common import display, layout, table
-from salescontrol import db
+from dashboard.users import User
 from salescontrol.config import settings
 
 
-def pipeline_page() -> pn.template.BootstrapTemplate:
-    """Counts by status, stuck work, rejected chunks and dead letters."""
+def pipeline_page(user: User) -> pn.template.BootstrapTemplate:
+    """Counts by status, stuck work and rejected chunks of the points within reach; the
+    dead letters (every point's messages) for the owner only."""
     timeout = settings().stuck_timeout_sec
-    with db.transaction() as conn:
-        p = queries.pipeline(conn, timeout)
-    dead = [
-        {
-            "subscription": d.subscription,
-            "source": d.source,
-            "count": S.UNAVAILABLE if d.count is None else d.count,
-        }
-        for d in deadletters.counts()
-    ]
+    with access.transaction(user) as conn:
+        p = queries.pipeline(conn, timeout, user.reach)
 
     def maybe(rows: list[dict[str, Any]], columns: list[str]) -> Any:
         return table(display(rows), columns) if rows else pn.pane.Markdown(S.NOTHING)
@@ -40,7 +33,21 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
         maybe(p.stuck, ["stage", "id", "status", "updated_at"]),
         f"### {S.REJECTED}",
         maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
-        f"### {S.DEAD_LETTERS}",
-        maybe(dead, ["subscription", "source", "count"]),
-        pn.pane.Markdown(f"*{S.DEAD_LETTERS_NOTE}*"),
+        *(_dead_letters() if user.is_owner else []),
     )
+
+
+def _dead_letters() -> list[Any]:
+    dead = [
+        {
+            "subscription": d.subscription,
+            "source": d.source,
+            "count": S.UNAVAILABLE if d.count is None else d.count,
+        }
+        for d in deadletters.counts()
+    ]
+    return [
+        f"### {S.DEAD_LETTERS}",
+        table(dead, ["subscription", "source", "count"]) if dead else S.NOTHING,
+        pn.pane.Markdown(f"*{S.DEAD_LETTERS_NOTE}*"),
+    ]

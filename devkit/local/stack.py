@@ -52,6 +52,7 @@ class LocalStack:
         self.project = project
         self.bucket = bucket
         self.admin_token = admin_token or new_token()
+        self.dashboard_cookie_secret = new_token()  # its own secret, not the admin token
         self.echo = echo
         self.asr = asr  # the ASR worker loads a Whisper model: tests that need none skip it
         self.packaging = (
@@ -79,6 +80,7 @@ class LocalStack:
             "GOOGLE_CLOUD_PROJECT": self.project,
             "AUDIO_BUCKET": self.bucket,
             "ADMIN_TOKEN": self.admin_token,
+            "DASHBOARD_COOKIE_SECRET": self.dashboard_cookie_secret,
             "SIGNING_KEY_FILE": str(self.workdir / "signing-key.json"),
             "INGEST_URL": self.url("ingest"),
         }

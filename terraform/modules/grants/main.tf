@@ -66,7 +66,7 @@ locals {
   secret_specs = concat(
     flatten([for name, f in local.fn : [for s in f.secrets : { member = "fn:${name}", secret = s } if contains(var.secrets, s)]]),
     [{ member = "asr", secret = "DATABASE_URL" }],
-    [for s in ["DATABASE_URL", "ADMIN_TOKEN"] : { member = "dashboard", secret = s }],
+    [for s in ["DATABASE_URL", "DASHBOARD_COOKIE_SECRET"] : { member = "dashboard", secret = s }],
   )
   secret_grants = {
     for g in local.secret_specs : "${g.member} roles/secretmanager.secretAccessor on secret ${g.secret}" => {
