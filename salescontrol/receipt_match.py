@@ -1,0 +1,149 @@
+"""Receipts to dialogues, and offers to receipt lines: pure functions, no I/O.
+
+Matching: a receipt printed at `at` and a dialogue of the same register whose speech ends
+at `end` are a candidate pair when -before <= at - end <= after. Pairs are taken best
+first, each receipt and each dialogue at most once: the smallest share of its side of
+the window (a receipt 10 s after an end, 10/180, beats one 5 s before, 5/30: receipts
+follow the sale they close), then a dialogue that ended before the receipt, then the
+ids. The result depends only on the set of receipts and dialogues, never on the order
+they arrived in. Candidate pairs join items
+into components, and a component's matching depends on nothing outside it: a change is
+re-matched by recomputing the components it touches (`receipts.rematch`).
+
+Check: an offer is `confirmed` by the receipt line sharing most of its lemmas (`_same`:
+equal, abbreviated, or a fuzzy match for ASR slips; ties go to the later line, where an
+added item is printed); an offer of "more of the same" that names no product ("взять
+второй") by a product bought more than once.
+Otherwise it is `not_bought`, and without a receipt `no_receipt`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Two lemmas are one word when equal, when the shorter (4+ letters) starts the longer
+# (receipts abbreviate: "шокол."), or when both have 5+ letters and their similarity
+# ratio (difflib's, the same 2·matches/length as rapidfuzz's on such words, without a
+# dependency in every function that reaches this) is at least 0.85: "круасан" is
+# "круассан" (0.93); "вода" is not "водка" (too short to guess).
+MIN_PREFIX_LEN, MIN_FUZZY_LEN, FUZZY_RATIO = 4, 5, 0.85
+CONFIRMED, NOT_BOUGHT, NO_RECEIPT = "confirmed", "not_bought", "no_receipt"
+
+Times = Mapping[Hashable, int]  # id -> epoch ms (receipt: printed; dialogue: speech end)
+Pair = tuple[tuple[float, int, str, str], Hashable, Hashable]
+
+
+@dataclass(frozen=True)
+class Window:
+    before_ms: int  # a receipt may be printed this long before its dialogue's end
+    after_ms: int  # ... and this long after it
+
+    @property
+    def reach_ms(self) -> int:
+        return max(self.before_ms, self.after_ms)
+
+
+def pairs(receipts: Times, dialogues: Times, window: Window) -> list[Pair]:
+    """Every candidate (cost, receipt, dialogue), best first."""
+    ends = sorted((end, str(d), d) for d, end in dialogues.items())
+    keys = [end for end, _, _ in ends]
+    found = []
+    for r, at in receipts.items():
+        lo = bisect.bisect_left(keys, at - window.after_ms)
+        hi = bisect.bisect_right(keys, at + window.before_ms)
+        for end, name, d in ends[lo:hi]:
+            side = window.after_ms if at >= end else window.before_ms
+            found.append(((abs(at - end) / max(side, 1), int(end > at), name, str(r)), r, d))
+    return sorted(found, key=lambda pair: pair[0])
+
+
+def match(receipts: Times, dialogues: Times, window: Window) -> dict[Hashable, Hashable | None]:
+    """Each receipt's dialogue (None: no dialogue), one to one, best pairs first."""
+    linked: dict[Hashable, Hashable | None] = dict.fromkeys(receipts)
+    taken: set[Hashable] = set()
+    for _, r, d in pairs(receipts, dialogues, window):
+        if linked[r] is None and d not in taken:
+            linked[r] = d
+            taken.add(d)
+    return linked
+
+
+def touched(
+    receipts: Times, dialogues: Times, window: Window, lo: int, hi: int
+) -> tuple[set[Hashable], set[Hashable]]:
+    """Receipts and dialogues of the components with an item in [lo, hi]."""
+    parent: dict[tuple[str, Hashable], tuple[str, Hashable]] = {}
+
+    def root(node: tuple[str, Hashable]) -> tuple[str, Hashable]:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]  # path halving
+            node = parent[node]
+        return node
+
+    for _, r, d in pairs(receipts, dialogues, window):
+        parent[root(("r", r))] = root(("d", d))
+    items = [(("r", r), at) for r, at in receipts.items()]
+    items += [(("d", d), end) for d, end in dialogues.items()]
+    roots = {root(node) for node, at in items if lo <= at <= hi}
+    chosen = [node for node, _ in items if root(node) in roots]
+    return {k for t, k in chosen if t == "r"}, {k for t, k in chosen if t == "d"}
+
+
+def _same(a: str, b: str) -> bool:
+    short, long = sorted((a, b), key=len)
+    if a == b or (len(short) >= MIN_PREFIX_LEN and long.startswith(short)):
+        return True
+    ratio = difflib.SequenceMatcher(None, a, b).ratio()
+    return len(short) >= MIN_FUZZY_LEN and ratio >= FUZZY_RATIO
+
+
+def _shared(lemmas: Sequence[str], line: Sequence[str]) -> int:
+    return sum(any(_same(a, b) for b in line) for a in lemmas)
+
+
+def _repeated(items: Sequence[Mapping[str, Any]], lemmas: Sequence[Sequence[str]]) -> int | None:
+    """The last line of a product bought more than once (on two lines, or quantity >= 2)."""
+    found = None
+    for i, item in enumerate(items):
+        if item["quantity"] >= 2 or any(set(lemmas[i]) == set(lemmas[j]) for j in range(i)):
+            found = i
+    return found
+
+
+def check_offer(
+    offer: Mapping[str, Any], terms: Mapping[str, Any], receipt: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """One offer against a receipt ({items, item_lemmas}) or None: status, line, amount."""
+    result = {"product": offer.get("product"), "status": NO_RECEIPT, "line": None}
+    result |= {"name": None, "amount": None}
+    if receipt is None:
+        return result
+    items, lemmas = receipt["items"], receipt["item_lemmas"]
+    scores = [_shared(terms["lemmas"], line) for line in lemmas]
+    best = max(range(len(items)), key=lambda i: (scores[i], i), default=None)
+    if best is None or not scores[best]:
+        best = _repeated(items, lemmas) if terms["more"] else None
+    if best is None:
+        return {**result, "status": NOT_BOUGHT}
+    item = items[best]
+    # "one more" bought as quantity 2 on one line: the upsell is one unit of it
+    amount = item["price"] if terms["more"] and item["quantity"] >= 2 else item["sum"]
+    return {**result, "status": CONFIRMED, "line": best, "name": item["name"], "amount": amount}
+
+
+def check(
+    offers: Sequence[Mapping[str, Any]],
+    terms: Sequence[Mapping[str, Any]],
+    receipt: Mapping[str, Any] | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Every offer checked, and whether the receipt contradicts an accepted one."""
+    results = [check_offer(o, t, receipt) for o, t in zip(offers, terms, strict=True)]
+    contradicted = any(
+        o.get("accepted") is True and r["status"] == NOT_BOUGHT
+        for o, r in zip(offers, results, strict=True)
+    )
+    return results, contradicted
