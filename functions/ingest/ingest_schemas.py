@@ -12,7 +12,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    WithJsonSchema,
     model_validator,
 )
 from receipts_in import KktRegId
@@ -99,20 +98,10 @@ class ChunkAnnouncement(Strict):
 
 
 class ReceiptBatch(Strict):
-    """Receipts to store; each is validated on its own (salescontrol.receipt_input)."""
+    """Receipts to store; each is validated on its own (receipts_in.Receipt), so the
+    document names that model for the items."""
 
-    receipts: Annotated[
-        list[Any],
-        Field(min_length=1, max_length=1000),
-        WithJsonSchema(
-            {
-                "type": "array",
-                "items": {"$ref": "#/components/schemas/Receipt"},
-                "minItems": 1,
-                "maxItems": 1000,
-            }
-        ),
-    ]
+    receipts: Annotated[list[Any], Field(min_length=1, max_length=1000)]
 
 
 class Heartbeat(Strict):

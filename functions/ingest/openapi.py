@@ -104,6 +104,10 @@ def document(urls: Map) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=_REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    # a batch is read as a list of anything, each receipt checked on its own
+    schemas["ReceiptBatch"]["properties"]["receipts"]["items"] = {
+        "$ref": _REF.format(model="Receipt")
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "SalesControl ingest API", "version": "1"},

@@ -32,7 +32,7 @@ MAX_ITEMS = 500
 EARLIEST = datetime(2017, 1, 1, tzinfo=UTC)  # online ККТ (54-ФЗ) print from 2017
 
 
-class Item(BaseModel):
+class ReceiptItem(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
     price: Kopecks
     quantity: Annotated[float, Field(gt=0, lt=1e6, strict=True, allow_inf_nan=False)]
@@ -48,7 +48,7 @@ class Receipt(BaseModel):
     dateTime: datetime
     kktRegId: KktRegId
     fiscalDocumentNumber: Annotated[int, Field(ge=1, lt=2**53, strict=True)]
-    items: Annotated[list[Item], Field(min_length=1, max_length=MAX_ITEMS)]
+    items: Annotated[list[ReceiptItem], Field(min_length=1, max_length=MAX_ITEMS)]
     totalSum: Kopecks
     operator: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     operationType: Literal[1] = Field(1, description="1 (приход): refunds are not taken")
