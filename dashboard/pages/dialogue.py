@@ -12,6 +12,7 @@ import panel as pn
 from dashboard import queries
 from dashboard import strings as S
 from dashboard.pages.common import layout, local_time, number, status, yes_no
+from dashboard.pages.receipts import dialogue_receipt
 from salescontrol import db, messages, storage
 from salescontrol.errors import SalesControlError
 
@@ -156,6 +157,7 @@ def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
                 f"### {S.ANALYSIS}",
                 pn.pane.Markdown(_analysis_markdown(d), css_classes=["analysis"]),
                 _rerun_buttons(d),
+                *dialogue_receipt(dialogue_id),
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",

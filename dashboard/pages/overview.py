@@ -11,6 +11,7 @@ from bokeh.plotting import figure
 from dashboard import queries
 from dashboard import strings as S
 from dashboard.pages.common import ScopeFilter, display, integer, layout, number, percent, table
+from dashboard.pages.receipts import receipts_overview
 from salescontrol import db
 
 
@@ -105,4 +106,5 @@ def overview_page() -> pn.template.BootstrapTemplate:
         ranking,
         f"### {S.TOP_PRODUCTS}",
         products,
+        receipts_overview(scope_filter),
     )

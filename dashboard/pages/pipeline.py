@@ -9,6 +9,7 @@ import panel as pn
 from dashboard import deadletters, queries
 from dashboard import strings as S
 from dashboard.pages.common import display, layout, table
+from dashboard.pages.receipts import unassigned_receipts
 from salescontrol import db
 from salescontrol.config import settings
 
@@ -43,4 +44,5 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
         f"### {S.DEAD_LETTERS}",
         maybe(dead, ["subscription", "source", "count"]),
         pn.pane.Markdown(f"*{S.DEAD_LETTERS_NOTE}*"),
+        *unassigned_receipts(),
     )
