@@ -2,9 +2,9 @@
 
 Matching: a receipt printed at `at` and a dialogue of the same register whose speech ends
 at `end` are a candidate pair when -before <= at - end <= after. Pairs are taken best
-first, each receipt and each dialogue at most once: the smallest share of its side of
-the window (a receipt 10 s after an end, 10/180, beats one 5 s before, 5/30: receipts
-follow the sale they close), then a dialogue that ended before the receipt, then the
+first, each receipt and each dialogue at most once: the smallest distance, a second
+before the end counting as BEFORE_WEIGHT after it (a receipt follows the sale it closes;
+only goodbyes come after it), then a dialogue that ended before the receipt, then the
 ids. The result depends only on the set of receipts and dialogues, never on the order
 they arrived in. Candidate pairs join items
 into components, and a component's matching depends on nothing outside it: a change is
@@ -32,9 +32,12 @@ from typing import Any
 # "круассан" (0.93); "вода" is not "водка" (too short to guess).
 MIN_PREFIX_LEN, MIN_FUZZY_LEN, FUZZY_RATIO = 4, 5, 0.85
 CONFIRMED, NOT_BOUGHT, NO_RECEIPT = "confirmed", "not_bought", "no_receipt"
+# A receipt printed while the seller says goodbye is a few seconds before the end; the
+# last customer's dialogue ended at least SILENCE_GAP_SEC plus this sale before it.
+BEFORE_WEIGHT = 2
 
 Times = Mapping[Hashable, int]  # id -> epoch ms (receipt: printed; dialogue: speech end)
-Pair = tuple[tuple[float, int, str, str], Hashable, Hashable]
+Pair = tuple[tuple[int, int, str, str], Hashable, Hashable]
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,8 @@ def pairs(receipts: Times, dialogues: Times, window: Window) -> list[Pair]:
         lo = bisect.bisect_left(keys, at - window.after_ms)
         hi = bisect.bisect_right(keys, at + window.before_ms)
         for end, name, d in ends[lo:hi]:
-            side = window.after_ms if at >= end else window.before_ms
-            found.append(((abs(at - end) / max(side, 1), int(end > at), name, str(r)), r, d))
+            cost = at - end if at >= end else (end - at) * BEFORE_WEIGHT
+            found.append(((cost, int(end > at), name, str(r)), r, d))
     return sorted(found, key=lambda pair: pair[0])
 
 
@@ -106,10 +109,12 @@ def _shared(lemmas: Sequence[str], line: Sequence[str]) -> int:
 
 
 def _repeated(items: Sequence[Mapping[str, Any]], lemmas: Sequence[Sequence[str]]) -> int | None:
-    """The last line of a product bought more than once (on two lines, or quantity >= 2)."""
+    """The last line of a product bought more than once: quantity 2 or more, or a line
+    whose head word (a receipt's names start with it) an earlier line has."""
+    heads = [line[0] if line else None for line in lemmas]
     found = None
     for i, item in enumerate(items):
-        if item["quantity"] >= 2 or any(set(lemmas[i]) == set(lemmas[j]) for j in range(i)):
+        if item["quantity"] >= 2 or (heads[i] is not None and heads[i] in heads[:i]):
             found = i
     return found
 

@@ -46,9 +46,12 @@ def test_a_receipt_between_two_queued_customers_goes_to_the_right_one() -> None:
         "receipt A": "A",
         "receipt B": "B",
     }
-    # B left without buying: A's receipt is still A's (10 s after its end is a smaller
-    # share of the 180 s after-window than 5 s before B's end of the 30 s before-window).
+    # B left without buying: A's receipt is still A's (10 s after A's end weighs as much
+    # as 5 s before B's, and then the dialogue that ended before the receipt wins).
     assert match({"receipt A": 70 * S}, dialogues, W) == {"receipt A": "A"}
+    # A receipt printed 6 s before its sale's end (goodbyes, "чек нужен?") is that sale's,
+    # though the customer before left 34 s earlier.
+    assert match({"r": 294 * S}, {"courier": 260 * S, "water": 300 * S}, W) == {"r": "water"}
 
 
 def test_one_to_one_the_closer_receipt_wins_and_the_other_stays_unlinked() -> None:
@@ -59,9 +62,8 @@ def test_one_to_one_the_closer_receipt_wins_and_the_other_stays_unlinked() -> No
 
 
 def test_ties_are_broken_the_same_way_whatever_the_order() -> None:
-    # Equal shares of the window: the dialogue that ended before the receipt, then the ids.
-    symmetric = Window(before_ms=30_000, after_ms=30_000)
-    assert match({"r": 100 * S}, {"after": 110 * S, "before": 90 * S}, symmetric) == {"r": "before"}
+    # Equal costs: the dialogue that ended before the receipt, then the ids.
+    assert match({"r": 100 * S}, {"after": 105 * S, "before": 90 * S}, W) == {"r": "before"}
     assert match({"r": 100 * S}, {"b": 90 * S, "a": 90 * S}, W) == {"r": "a"}
 
 
@@ -141,13 +143,18 @@ def test_asr_slips_and_receipt_abbreviations_still_match_but_short_lookalikes_do
 
 
 def test_one_more_of_the_same_is_confirmed_by_a_repeated_product() -> None:
-    two_lines = _receipt(("Круассан с миндалём", 12000, 1), ("Круассан с миндалём", 6000, 1))
+    two_lines = _receipt(
+        ("Круассан с миндалём", 12000, 1), ("Круассан с миндалём (акция: 2-й за полцены)", 6000, 1)
+    )
     (result,), _ = _check(two_lines, ("взять второй", True))
     assert (result["status"], result["line"], result["amount"]) == (CONFIRMED, 1, 6000)
     one_line = _receipt(("Круассан с миндалём", 9000, 2))
     (result,), _ = _check(one_line, ("второй круассан", True))
     assert (result["status"], result["line"], result["amount"]) == (CONFIRMED, 0, 9000)
     (result,), _ = _check(_receipt(("Круассан с миндалём", 12000, 1)), ("взять второй", True))
+    assert result["status"] == NOT_BOUGHT
+    two_products = _receipt(("Круассан", 7000, 1), ("Капучино", 15000, 1))
+    (result,), _ = _check(two_products, ("взять второй", True))
     assert result["status"] == NOT_BOUGHT
 
 
