@@ -43,3 +43,9 @@ def terms(text: str) -> dict[str, Any]:
         elif not counted and tag.POS not in _SKIP and "Apro" not in tag and len(word) > 2:
             lemmas.append(lemma)
     return {"lemmas": lemmas, "more": more}
+
+
+def check_terms(transcript: str, products: list[str]) -> dict[str, Any]:
+    """What the receipt check needs of an analysis: each offered product's terms and the
+    lemmas of everything said (`receipt_match.check`)."""
+    return {"offers": [terms(p) for p in products], "said": terms(transcript)["lemmas"]}

@@ -13,7 +13,8 @@ re-matched by recomputing the components it touches (`receipts.rematch`).
 Check: an offer is `confirmed` by the receipt line sharing most of its lemmas (`_same`:
 equal, abbreviated, or a fuzzy match for ASR slips; ties go to the later line, where an
 added item is printed); an offer of "more of the same" that names no product ("взять
-второй") by a product bought more than once.
+второй") by a product bought more than once; an accepted offer named nowhere on the
+receipt by the one line the dialogue never names (`check`).
 Otherwise it is `not_bought`, and without a receipt `no_receipt`.
 """
 
@@ -122,31 +123,60 @@ def _repeated(items: Sequence[Mapping[str, Any]], lemmas: Sequence[Sequence[str]
 def check_offer(
     offer: Mapping[str, Any], terms: Mapping[str, Any], receipt: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """One offer against a receipt ({items, item_lemmas}) or None: status, line, amount."""
+    """One offer against a receipt ({items, item_lemmas}) or None: status, line, amount,
+    and by what the line was found (its name, or a product bought twice)."""
     result = {"product": offer.get("product"), "status": NO_RECEIPT, "line": None}
-    result |= {"name": None, "amount": None}
+    result |= {"name": None, "amount": None, "by": None}
     if receipt is None:
         return result
     items, lemmas = receipt["items"], receipt["item_lemmas"]
     scores = [_shared(terms["lemmas"], line) for line in lemmas]
     best = max(range(len(items)), key=lambda i: (scores[i], i), default=None)
+    by = "name"
     if best is None or not scores[best]:
-        best = _repeated(items, lemmas) if terms["more"] else None
+        best, by = (_repeated(items, lemmas) if terms["more"] else None), "repeat"
     if best is None:
         return {**result, "status": NOT_BOUGHT}
     item = items[best]
     # "one more" bought as quantity 2 on one line: the upsell is one unit of it
     amount = item["price"] if terms["more"] and item["quantity"] >= 2 else item["sum"]
-    return {**result, "status": CONFIRMED, "line": best, "name": item["name"], "amount": amount}
+    return {**result, "status": CONFIRMED, "line": best, "name": item["name"]} | {
+        "amount": amount,
+        "by": by,
+    }
+
+
+def _left_over(lemmas: Sequence[Sequence[str]], said: Sequence[str], taken: set) -> int | None:
+    """The one line nobody named in the dialogue, if there is exactly one."""
+    unsaid = [
+        i
+        for i, line in enumerate(lemmas)
+        if i not in taken and not any(_same(a, b) for a in line for b in said)
+    ]
+    return unsaid[0] if len(unsaid) == 1 else None
 
 
 def check(
     offers: Sequence[Mapping[str, Any]],
-    terms: Sequence[Mapping[str, Any]],
+    terms: Mapping[str, Any],
     receipt: Mapping[str, Any] | None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Every offer checked, and whether the receipt contradicts an accepted one."""
-    results = [check_offer(o, t, receipt) for o, t in zip(offers, terms, strict=True)]
+    """Every offer checked, and whether the receipt contradicts an accepted one.
+
+    `terms`: {"offers": per offer {lemmas, more}, "said": the transcript's lemmas}. An
+    accepted offer whose product is on no line (an ASR slip: "крово сон" for "круассан")
+    takes the one line the dialogue never names, if there is exactly one: what was bought
+    beyond what was asked for."""
+    results = [check_offer(o, t, receipt) for o, t in zip(offers, terms["offers"], strict=True)]
+    taken = {r["line"] for r in results}
+    for offer, r in zip(offers, results, strict=True):
+        if receipt and offer.get("accepted") is True and r["status"] == NOT_BOUGHT:
+            line = _left_over(receipt["item_lemmas"], terms["said"], taken)
+            if line is not None:
+                item = receipt["items"][line]
+                r |= {"status": CONFIRMED, "line": line, "name": item["name"]}
+                r |= {"amount": item["sum"], "by": "left over"}
+                taken.add(line)
     contradicted = any(
         o.get("accepted") is True and r["status"] == NOT_BOUGHT
         for o, r in zip(offers, results, strict=True)

@@ -164,15 +164,15 @@ def hold(conn: Connection, dialogue_id: UUID) -> None:
     _lock(conn, register)
 
 
-def analysed(conn: Connection, dialogue_id: UUID, offer_terms: list[dict[str, Any]]) -> None:
-    """A new analysis: keep its offers' lemmas and check them against the receipt."""
+def analysed(conn: Connection, dialogue_id: UUID, terms: dict[str, Any]) -> None:
+    """A new analysis: keep its lemmas (`lemmas.check_terms`) and check its offers."""
     hold(conn, dialogue_id)  # reentrant: a no-op when the caller holds it already
     conn.execute(
         sa.text(
-            "UPDATE dialogue_upsell_analysis SET offer_terms = CAST(:t AS jsonb) "
+            "UPDATE dialogue_upsell_analysis SET check_terms = CAST(:t AS jsonb) "
             "WHERE dialogue_id = :d"
         ),
-        {"t": json.dumps(offer_terms, ensure_ascii=False), "d": dialogue_id},
+        {"t": json.dumps(terms, ensure_ascii=False), "d": dialogue_id},
     )
     recheck(conn, {dialogue_id})
 
@@ -183,16 +183,16 @@ def recheck(conn: Connection, dialogue_ids: set[UUID]) -> None:
         return
     rows = conn.execute(
         sa.text(
-            "SELECT a.dialogue_id, a.offers, a.offer_terms, r.items, r.item_lemmas "
+            "SELECT a.dialogue_id, a.offers, a.check_terms, r.items, r.item_lemmas "
             "FROM dialogue_upsell_analysis a LEFT JOIN receipts r USING (dialogue_id) "
             "WHERE a.dialogue_id IN :ids"
         ).bindparams(sa.bindparam("ids", expanding=True)),
         {"ids": sorted(dialogue_ids)},
     ).all()
     for row in rows:
-        offers, terms = row.offers or [], row.offer_terms
-        if terms is None or len(terms) != len(offers):
-            continue  # analysed before offers had lemmas: no check until re-analysed
+        offers, terms = row.offers or [], row.check_terms
+        if not isinstance(terms, dict) or len(terms["offers"]) != len(offers):
+            continue  # analysed before the check: none until it is analysed again
         receipt = {"items": row.items, "item_lemmas": row.item_lemmas} if row.items else None
         results, contradicted = receipt_match.check(offers, terms, receipt)
         conn.execute(

@@ -39,10 +39,11 @@ CREATE INDEX IF NOT EXISTS receipts_unlinked ON receipts (printed_at)
     WHERE dialogue_id IS NULL AND register_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS dialogues_register_end ON dialogues (register_id, end_ms);
 
--- The receipt check, kept with the analysis: per offer {status, line, name, amount}
--- (confirmed / not_bought / no_receipt); contradiction: an offer the analysis calls
--- accepted is not on the receipt. offer_terms: per offer, the lemmas the check uses.
+-- The receipt check, kept with the analysis: per offer {product, status, line, name,
+-- amount, by} (confirmed / not_bought / no_receipt); contradiction: an offer the analysis
+-- calls accepted is not on the receipt. check_terms: the lemmas the check uses,
+-- {"offers": [{lemmas, more}], "said": [lemmas of the transcript]}.
 ALTER TABLE dialogue_upsell_analysis
-    ADD COLUMN IF NOT EXISTS offer_terms jsonb,
+    ADD COLUMN IF NOT EXISTS check_terms jsonb,
     ADD COLUMN IF NOT EXISTS receipt_check jsonb,
     ADD COLUMN IF NOT EXISTS receipt_contradiction boolean;

@@ -25,13 +25,13 @@ def _at(hour: int, minute: int = 0) -> datetime:
     return datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=UTC) - timedelta(hours=3)
 
 
-def _sale(conn, dev, ends: datetime, offers: list[dict]) -> uuid.UUID:
+def _sale(conn, dev, ends: datetime, offers: list[dict], said: str) -> uuid.UUID:
     analysis = {"attempted": bool(offers), "accepted": any(o["accepted"] for o in offers)}
     did = add_dialogue(
         conn, dev, ends - timedelta(seconds=30), 30.0, [], {**analysis, "offers": offers}
     )
     receipts.dialogue_added(conn, did)
-    receipts.analysed(conn, did, [lemmas.terms(o["product"]) for o in offers])
+    receipts.analysed(conn, did, lemmas.check_terms(said, [o["product"] for o in offers]))
     return did
 
 
@@ -82,7 +82,7 @@ def shop(migrated_db: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     with migrated_db.begin() as conn:
         dev = add_device(conn, "Пекарня", "Касса 1")
         dev = devices.set_kkt(conn, dev.device_id, KKT)
-        upsold = _sale(conn, dev, _at(9), [CROISSANT])
+        upsold = _sale(conn, dev, _at(9), [CROISSANT], "Капучино. Круассан к кофе? Да.")
         _receipt(
             conn,
             dev,
@@ -91,9 +91,9 @@ def shop(migrated_db: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
             [("Капучино", 15000), ("Круассан <b>", 7000)],
             "Анна",
         )
-        contradicted = _sale(conn, dev, _at(10), [CANDLES])
+        contradicted = _sale(conn, dev, _at(10), [CANDLES], "Медовый торт. Свечи к торту? Да.")
         _receipt(conn, dev, 2, _at(10) + timedelta(seconds=3), [("Торт медовый", 65000)], "Борис")
-        _sale(conn, dev, _at(11), [])
+        _sale(conn, dev, _at(11), [], "Батон.")
         _receipt(conn, dev, 3, _at(11) + timedelta(seconds=3), [("Батон", 5000)], "Анна")
         _receipt(conn, dev, 9, _at(12), [("Вода", 6000)], "Анна", kkt="777")  # unknown ККТ
     yield {"upsold": upsold, "contradicted": contradicted, "engine": migrated_db}

@@ -108,9 +108,15 @@ def _receipt(*lines: tuple[str, int, float]) -> dict:
     return {"items": items, "item_lemmas": [lemmas.terms(i["name"])["lemmas"] for i in items]}
 
 
-def _check(receipt: dict | None, *offers: tuple[str, bool | None]) -> tuple[list[dict], bool]:
-    said = [{"product": p, "quote": p, "accepted": a} for p, a in offers]
-    return check(said, [lemmas.terms(o["product"]) for o in said], receipt)
+def _check(
+    receipt: dict | None, *offers: tuple[str, bool | None], said: str = ""
+) -> tuple[list[dict], bool]:
+    """The offers (product, accepted) checked; `said`: the transcript, by default the
+    receipt's own lines (every line named in the dialogue)."""
+    if not said and receipt is not None:
+        said = ". ".join(item["name"] for item in receipt["items"])
+    made = [{"product": p, "quote": p, "accepted": a} for p, a in offers]
+    return check(made, lemmas.check_terms(said, [p for p, _ in offers]), receipt)
 
 
 def test_an_accepted_croissant_is_confirmed_on_its_line_with_its_amount() -> None:
@@ -155,6 +161,24 @@ def test_one_more_of_the_same_is_confirmed_by_a_repeated_product() -> None:
     assert result["status"] == NOT_BOUGHT
     two_products = _receipt(("Круассан", 7000, 1), ("Капучино", 15000, 1))
     (result,), _ = _check(two_products, ("взять второй", True))
+    assert result["status"] == NOT_BOUGHT
+
+
+def test_an_accepted_offer_asr_garbled_takes_the_one_line_nobody_named() -> None:
+    receipt = _receipt(("Капучино 0,3 л", 15000, 1), ("Круассан классический", 7000, 1))
+    said = "Мне капучино, пожалуйста. Может быть, возьмёте крово сон кофе? Да, давайте один."
+    (result,), contradicted = _check(receipt, ("крово сон кофе", True), said=said)
+    assert (result["status"], result["line"], result["by"]) == (CONFIRMED, 1, "left over")
+    assert not contradicted
+    # refused, or with every line named in the dialogue: not bought
+    (result,), _ = _check(receipt, ("крово сон кофе", False), said=said)
+    assert result["status"] == NOT_BOUGHT
+    named = "Мне капучино и круассан. Может, сироп? Да."
+    (result,), contradicted = _check(receipt, ("сироп", True), said=named)
+    assert result["status"] == NOT_BOUGHT and contradicted
+    # two lines nobody named: which one the offer was is a guess, so none
+    two = _receipt(("Капучино", 15000, 1), ("Круассан", 7000, 1), ("Эклер", 9000, 1))
+    (result,), _ = _check(two, ("крово сон", True), said="Мне капучино. Крово сон? Да.")
     assert result["status"] == NOT_BOUGHT
 
 

@@ -51,15 +51,19 @@ def shop(api, engine) -> dict:
     return {"kkt": kkt, "device": dev, "token": api.receipts_token(created["point_id"])}
 
 
-def dialogue(engine, dev, ends: datetime, offers: list[dict] | None = None) -> uuid.UUID:
-    """A closed dialogue ending at `ends` (and its analysis), announced as assembly and
-    the analyze function announce theirs."""
+def dialogue(
+    engine, dev, ends: datetime, offers: list[dict] | None = None, said: str = ""
+) -> uuid.UUID:
+    """A closed dialogue ending at `ends` (and its analysis of what was `said`), announced
+    as assembly and the analyze function announce theirs."""
     with engine.begin() as conn:
         analysis = None if offers is None else {"attempted": bool(offers), "offers": offers}
-        did = add_dialogue(conn, dev, ends - timedelta(seconds=20), 20.0, [], analysis)
+        segments = [{"start": 0.0, "end": 20.0, "text": said}] if said else []
+        did = add_dialogue(conn, dev, ends - timedelta(seconds=20), 20.0, segments, analysis)
         receipts.dialogue_added(conn, did)
         if offers is not None:
-            receipts.analysed(conn, did, [lemmas.terms(o["product"]) for o in offers])
+            terms = lemmas.check_terms(said, [o["product"] for o in offers])
+            receipts.analysed(conn, did, terms)
     return did
 
 
@@ -313,7 +317,8 @@ def test_the_upsell_check_follows_the_receipt_whichever_comes_first(api, shop, e
         {"product": "овсяное печенье", "quote": "И печенье?", "accepted": False},
     ]
     first = BASE + timedelta(hours=5)
-    analysed_first = dialogue(engine, shop["device"], first, offers)
+    said = "Мне капучино. Может, круассан к кофе? Да. И печенье? Нет."
+    analysed_first = dialogue(engine, shop["device"], first, offers, said)
     assert [c["status"] for c in check_of(engine, analysed_first)[0]] == ["no_receipt"] * 2
     bought = [("Капучино 0,3", 15000, 1), ("Круассан классический", 7000, 1)]
     api.post_receipts(
@@ -331,7 +336,7 @@ def test_the_upsell_check_follows_the_receipt_whichever_comes_first(api, shop, e
         shop["token"],
         [receipt(shop["kkt"], 31, later + timedelta(seconds=4), ("Капучино 0,3", 15000, 1))],
     )
-    receipt_first = dialogue(engine, shop["device"], later, offers[:1])
+    receipt_first = dialogue(engine, shop["device"], later, offers[:1], said)
     checked, contradicted = check_of(engine, receipt_first)
     assert [c["status"] for c in checked] == ["not_bought"] and contradicted is True
 

@@ -51,7 +51,7 @@ def _analyze(
         return
     try:
         result = service.analyze_text(text, config, analyzer)
-        terms = [lemmas.terms(offer.product) for offer in result.offers]
+        terms = lemmas.check_terms(text, [offer.product for offer in result.offers])
         with transaction() as conn:
             receipts.hold(conn, dialogue_id)  # before the analysis row: see receipts.hold
             store.save(conn, dialogue_id, result)
