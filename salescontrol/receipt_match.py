@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 # Two lemmas are one word when equal, when the shorter (4+ letters) starts the longer
-# (receipts abbreviate: "шокол."), or when both have 5+ letters and their similarity
-# ratio (difflib's, the same 2·matches/length as rapidfuzz's on such words, without a
-# dependency in every function that reaches this) is at least 0.85: "круасан" is
-# "круассан" (0.93); "вода" is not "водка" (too short to guess).
+# (receipts abbreviate: "шокол."), or when both have 5+ letters and either they differ
+# only in the longer one's last three letters or their similarity ratio (difflib's,
+# the same 2·matches/length as rapidfuzz's on such words, without a dependency in every
+# function that reaches this) is at least 0.85: "круасан" is "круассан" (0.93); "вода"
+# is not "водка" (too short to guess), "молоко" not "молочный".
 MIN_PREFIX_LEN, MIN_FUZZY_LEN, FUZZY_RATIO = 4, 5, 0.85
 CONFIRMED, NOT_BOUGHT, NO_RECEIPT = "confirmed", "not_bought", "no_receipt"
 # A receipt printed while the seller says goodbye is a few seconds before the end; the
@@ -101,8 +102,13 @@ def _same(a: str, b: str) -> bool:
     short, long = sorted((a, b), key=len)
     if a == b or (len(short) >= MIN_PREFIX_LEN and long.startswith(short)):
         return True
-    ratio = difflib.SequenceMatcher(None, a, b).ratio()
-    return len(short) >= MIN_FUZZY_LEN and ratio >= FUZZY_RATIO
+    if len(short) < MIN_FUZZY_LEN:
+        return False
+    # Only the endings differ: pymorphy guesses the lemma of a word it does not know
+    # from its ending ("капучино" -> "капучиный", the ASR's "капучина" -> "капучина").
+    pairs = enumerate(zip(short, long, strict=False))
+    stem = next((i for i, (x, y) in pairs if x != y), len(short))
+    return stem >= len(long) - 3 or difflib.SequenceMatcher(None, a, b).ratio() >= FUZZY_RATIO
 
 
 def _shared(lemmas: Sequence[str], line: Sequence[str]) -> int:
