@@ -211,11 +211,7 @@ class Settings:
     receipts_timezone: str = _setting(
         "Europe/Moscow", "Time zone of a receipt `dateTime` without an offset (ККТ local time)."
     )
-    ingest_url: str = _setting(
-        "",
-        "URL of the ingest function, for `receipts import`.",
-        "e.g. https://REGION-PROJECT.cloudfunctions.net/ingest",
-    )
+    ingest_url: str = _setting("", "URL of the ingest function, for `receipts import`.")
     receipts_token: str = _setting(
         "",
         "A point's receipts token, for `receipts import`.",

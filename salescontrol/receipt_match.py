@@ -1,21 +1,16 @@
 """Receipts to dialogues, and offers to receipt lines: pure functions, no I/O.
 
-Matching: a receipt printed at `at` and a dialogue of the same register whose speech ends
-at `end` are a candidate pair when -before <= at - end <= after. Pairs are taken best
-first, each receipt and each dialogue at most once: the smallest distance, a second
-before the end counting as BEFORE_WEIGHT after it (a receipt follows the sale it closes;
-only goodbyes come after it), then a dialogue that ended before the receipt, then the
-ids. The result depends only on the set of receipts and dialogues, never on the order
-they arrived in. Candidate pairs join items
-into components, and a component's matching depends on nothing outside it: a change is
-re-matched by recomputing the components it touches (`receipts.rematch`).
+Matching: a receipt printed at `at` and a dialogue of its register whose speech ends at
+`end` are a candidate pair when -before <= at - end <= after. Pairs are taken best first,
+each receipt and dialogue once: the smallest distance (a second before the end counting
+BEFORE_WEIGHT: a receipt follows the sale it closes), then a dialogue that ended before
+it, then the ids. The result depends only on the sets, not on the order of arrival;
+pairs join items into components, each matched independently (`receipts.rematch`).
 
-Check: an offer is `confirmed` by the receipt line sharing most of its lemmas (`_same`:
-equal, abbreviated, or a fuzzy match for ASR slips; ties go to the later line, where an
-added item is printed); an offer of "more of the same" that names no product ("взять
-второй") by a product bought more than once; an accepted offer named nowhere on the
-receipt by the one line the dialogue never names (`check`).
-Otherwise it is `not_bought`, and without a receipt `no_receipt`.
+Check (`check`): an offer is `confirmed` by the line sharing most of its lemmas (ties to
+the later line, where an added item is printed), an offer of "one more" naming no product
+by a product bought twice, an accepted offer named on no line by the one line nobody
+named in the dialogue; else `not_bought`; without a receipt `no_receipt`.
 """
 
 from __future__ import annotations
@@ -26,17 +21,15 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Two lemmas are one word when equal, when the shorter (4+ letters) starts the longer
-# (receipts abbreviate: "шокол."), or when both have 5+ letters and either they differ
-# only in the longer one's last three letters or their similarity ratio (difflib's,
-# the same 2·matches/length as rapidfuzz's on such words, without a dependency in every
-# function that reaches this) is at least 0.85: "круасан" is "круассан" (0.93); "вода"
-# is not "водка" (too short to guess), "молоко" not "молочный".
+# Lemmas are one word when equal, when the shorter (4+ letters) starts the longer
+# (abbreviated: "шокол."), or when both have 5+ letters and differ only in the longer's
+# last 3 letters or have difflib's ratio >= 0.85 (rapidfuzz's 2·matches/length, with no
+# dependency for every function that reaches this): "круасан" is "круассан"; "вода" is
+# not "водка", "молоко" not "молочный".
 MIN_PREFIX_LEN, MIN_FUZZY_LEN, FUZZY_RATIO = 4, 5, 0.85
 CONFIRMED, NOT_BOUGHT, NO_RECEIPT = "confirmed", "not_bought", "no_receipt"
-# A receipt printed while the seller says goodbye is a few seconds before the end; the
-# last customer's dialogue ended at least SILENCE_GAP_SEC plus this sale before it.
-BEFORE_WEIGHT = 2
+BEFORE_WEIGHT = 2  # the goodbyes after a receipt are short; the customer before left
+# at least SILENCE_GAP_SEC plus this whole sale earlier
 
 Times = Mapping[Hashable, int]  # id -> epoch ms (receipt: printed; dialogue: speech end)
 Pair = tuple[tuple[int, int, str, str], Hashable, Hashable]
@@ -126,40 +119,32 @@ def _repeated(items: Sequence[Mapping[str, Any]], lemmas: Sequence[Sequence[str]
     return found
 
 
-def check_offer(
-    offer: Mapping[str, Any], terms: Mapping[str, Any], receipt: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """One offer against a receipt ({items, item_lemmas}) or None: status, line, amount,
-    and by what the line was found (its name, or a product bought twice)."""
-    result = {"product": offer.get("product"), "status": NO_RECEIPT, "line": None}
-    result |= {"name": None, "amount": None, "by": None}
-    if receipt is None:
-        return result
-    items, lemmas = receipt["items"], receipt["item_lemmas"]
-    scores = [_shared(terms["lemmas"], line) for line in lemmas]
-    best = max(range(len(items)), key=lambda i: (scores[i], i), default=None)
-    by = "name"
-    if best is None or not scores[best]:
-        best, by = (_repeated(items, lemmas) if terms["more"] else None), "repeat"
-    if best is None:
-        return {**result, "status": NOT_BOUGHT}
-    item = items[best]
-    # "one more" bought as quantity 2 on one line: the upsell is one unit of it
-    amount = item["price"] if terms["more"] and item["quantity"] >= 2 else item["sum"]
-    return {**result, "status": CONFIRMED, "line": best, "name": item["name"]} | {
-        "amount": amount,
-        "by": by,
+def _found(product: Any, status: str, line: int | None = None, item: Any = None, **more: Any):
+    name = item["name"] if item else None
+    return {"product": product, "status": status, "line": line, "name": name} | {
+        "amount": more.get("amount"),
+        "by": more.get("by"),  # name | repeat | left over
     }
 
 
-def _left_over(lemmas: Sequence[Sequence[str]], said: Sequence[str], taken: set) -> int | None:
-    """The one line nobody named in the dialogue, if there is exactly one."""
-    unsaid = [
-        i
-        for i, line in enumerate(lemmas)
-        if i not in taken and not any(_same(a, b) for a in line for b in said)
-    ]
-    return unsaid[0] if len(unsaid) == 1 else None
+def check_offer(
+    offer: Mapping[str, Any], terms: Mapping[str, Any], receipt: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """One offer against a receipt ({items, item_lemmas}) or None: status, line, amount."""
+    product = offer.get("product")
+    if receipt is None:
+        return _found(product, NO_RECEIPT)
+    items, lemmas = receipt["items"], receipt["item_lemmas"]
+    scores = [_shared(terms["lemmas"], line) for line in lemmas]
+    best, by = max(range(len(items)), key=lambda i: (scores[i], i), default=None), "name"
+    if best is None or not scores[best]:
+        best, by = (_repeated(items, lemmas) if terms["more"] else None), "repeat"
+    if best is None:
+        return _found(product, NOT_BOUGHT)
+    item = items[best]
+    # "one more" bought as quantity 2 on one line: the upsell is one unit of it
+    amount = item["price"] if terms["more"] and item["quantity"] >= 2 else item["sum"]
+    return _found(product, CONFIRMED, best, item, amount=amount, by=by)
 
 
 def check(
@@ -170,19 +155,24 @@ def check(
     """Every offer checked, and whether the receipt contradicts an accepted one.
 
     `terms`: {"offers": per offer {lemmas, more}, "said": the transcript's lemmas}. An
-    accepted offer whose product is on no line (an ASR slip: "крово сон" for "круассан")
-    takes the one line the dialogue never names, if there is exactly one: what was bought
-    beyond what was asked for."""
+    accepted offer on no line (an ASR slip: "крово сон" for "круассан") takes the one
+    line nobody named in the dialogue, if one alone: bought beyond what was asked for."""
     results = [check_offer(o, t, receipt) for o, t in zip(offers, terms["offers"], strict=True)]
     taken = {r["line"] for r in results}
-    for offer, r in zip(offers, results, strict=True):
-        if receipt and offer.get("accepted") is True and r["status"] == NOT_BOUGHT:
-            line = _left_over(receipt["item_lemmas"], terms["said"], taken)
-            if line is not None:
-                item = receipt["items"][line]
-                r |= {"status": CONFIRMED, "line": line, "name": item["name"]}
-                r |= {"amount": item["sum"], "by": "left over"}
-                taken.add(line)
+    for i, offer in enumerate(offers):
+        if receipt and offer.get("accepted") is True and results[i]["status"] == NOT_BOUGHT:
+            unsaid = [
+                n
+                for n, line in enumerate(receipt["item_lemmas"])
+                if n not in taken and not any(_same(a, b) for a in line for b in terms["said"])
+            ]
+            if len(unsaid) == 1:
+                item = receipt["items"][unsaid[0]]
+                product = offer.get("product")
+                results[i] = _found(
+                    product, CONFIRMED, unsaid[0], item, amount=item["sum"], by="left over"
+                )
+                taken.add(unsaid[0])
     contradicted = any(
         o.get("accepted") is True and r["status"] == NOT_BOUGHT
         for o, r in zip(offers, results, strict=True)

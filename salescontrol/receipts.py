@@ -47,9 +47,6 @@ def adopt(conn: Connection, register_id: UUID) -> None:
         rematch(conn, register_id, min(at), max(at))
 
 
-# --- matching -------------------------------------------------------------------------
-
-
 def epoch_ms(at: datetime) -> int:
     return round(at.timestamp() * 1000)
 
@@ -127,32 +124,30 @@ def dialogue_added(conn: Connection, dialogue_id: UUID) -> None:
 
 
 def repair(limit: int = 200) -> int:
-    """The sweeper's safety net: match again around receipts printed in the last
-    REPAIR_DAYS that have no dialogue while a candidate dialogue would take them (its
-    dialogue was erased, say); none are left once matching is complete."""
+    """The sweeper's safety net: match again around receipts of the last REPAIR_DAYS left
+    without a dialogue that a candidate would take (theirs was erased, say); there are
+    none once every change has been matched (a stable matching has no such pair)."""
     w = window()
-    printed = "CAST(extract(epoch FROM {t}.printed_at) * 1000 AS bigint)"
-    mine, theirs = printed.format(t="r"), printed.format(t="o")
+    at = "CAST(extract(epoch FROM {}.printed_at) * 1000 AS bigint)"
+    cost = "CASE WHEN {0} >= d.end_ms THEN {0} - d.end_ms ELSE (d.end_ms - {0}) * :k END"
+    mine, theirs = at.format("r"), cost.format(at.format("o"))
     with transaction() as conn:
         rows = conn.execute(
             sa.text(
-                f"SELECT DISTINCT r.register_id, {mine} AS at FROM receipts r "
-                "JOIN dialogues d ON d.register_id = r.register_id "
-                f"AND d.end_ms BETWEEN {mine} - :after AND {mine} + :before "
-                "LEFT JOIN receipts o ON o.dialogue_id = d.dialogue_id "
-                "WHERE r.dialogue_id IS NULL AND r.register_id IS NOT NULL "
-                "AND r.printed_at > now() - make_interval(days => :days) AND (o.receipt_id IS "
-                f"NULL OR abs({theirs} - d.end_ms) > abs({mine} - d.end_ms)) LIMIT :n"
+                f"SELECT DISTINCT r.register_id, {mine} AS at FROM receipts r JOIN dialogues d "
+                f"ON d.register_id = r.register_id AND d.end_ms BETWEEN {mine} - :after AND "
+                f"{mine} + :before LEFT JOIN receipts o ON o.dialogue_id = d.dialogue_id "
+                "WHERE r.dialogue_id IS NULL AND r.register_id IS NOT NULL AND r.printed_at > "
+                f"now() - make_interval(days => :days) AND (o.receipt_id IS NULL OR {theirs} > "
+                f"{cost.format(mine)}) LIMIT :n"
             ),
-            {"after": w.after_ms, "before": w.before_ms, "days": REPAIR_DAYS, "n": limit},
+            {"after": w.after_ms, "before": w.before_ms, "k": receipt_match.BEFORE_WEIGHT}
+            | {"days": REPAIR_DAYS, "n": limit},
         ).all()
     for row in rows:
         with transaction() as conn:
             rematch(conn, row.register_id, row.at, row.at)
     return len(rows)
-
-
-# --- the receipt check ----------------------------------------------------------------
 
 
 def hold(conn: Connection, dialogue_id: UUID) -> None:

@@ -362,6 +362,7 @@ def test_the_sweeper_relinks_a_receipt_whose_dialogue_was_erased(
             {"k": shop["kkt"]},
         ).scalar_one()
     assert left == 0
+    assert receipts.repair() == 0  # matching is complete everywhere: nothing to repair
 
 
 # --- the import command ---------------------------------------------------------------
