@@ -42,7 +42,7 @@ def _receipt(
     conn, dev, number: int, at: datetime, lines: list, operator: str, kkt: str = KKT
 ) -> None:
     """A receipt of the device's point stored as the ingest API stores it, then matched."""
-    items = [{"name": n, "price": p, "quantity": 1, "sum": p} for n, p in lines]
+    items = [{"name": n, "price": p, "quantity": 1.0, "sum": p} for n, p in lines]  # as stored
     register = conn.execute(
         sa.text("SELECT register_id FROM registers WHERE kkt_reg_id = :k AND point_id = :p"),
         {"k": kkt, "p": dev.point_id},
@@ -124,7 +124,7 @@ def test_the_dialogue_view_shows_the_receipt_with_the_upsold_line_escaped(shop) 
     html = pieces.dialogue_receipt(shop["upsold"])[1].object
     assert "Круассан &lt;b&gt;" in html and "<b>" not in html.split("Круассан")[1][:5]
     upsold_row = next(row for row in html.split("<tr") if 'class="upsold"' in row)
-    assert "Круассан" in upsold_row and "70,00" in upsold_row
+    assert "Круассан" in upsold_row and "70,00" in upsold_row and ">1</td>" in upsold_row
     assert "220,00\u00a0₽" in html and "Анна" in html and "+70,00" in html
     assert "contradiction" not in html
     flagged = pieces.dialogue_receipt(shop["contradicted"])[1].object

@@ -23,6 +23,13 @@ def rubles(kopecks: float | None) -> str:
     return f"{kopecks / 100:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0₽"
 
 
+def _quantity(value: Any) -> str:
+    """1.0 as 1, 0.25 as 0,25 (kilograms)."""
+    if isinstance(value, int | float) and float(value).is_integer():
+        return str(int(value))
+    return str(value).replace(".", ",")
+
+
 def _check_line(check: dict[str, Any]) -> str:
     template = S.CHECK_STATUSES.get(str(check.get("status")), str(check.get("status")))
     said = template.format(name=check.get("name") or "", amount=rubles(check.get("amount")))
@@ -47,7 +54,7 @@ def receipt_panel(r: dict[str, Any]) -> pn.pane.HTML:
             style = ' class="upsold" style="background:#dff3dc"' if i in upsold else ""
             rows.append(
                 f"<tr{style}><td>{escape(str(item.get('name', '')))}{mark}</td>"
-                f"<td{_RIGHT}>{escape(str(item.get('quantity', '')))}</td>"
+                f"<td{_RIGHT}>{escape(_quantity(item.get('quantity')))}</td>"
                 f"<td{_RIGHT}>{rubles(item.get('sum'))}</td></tr>"
             )
         rows.append(
