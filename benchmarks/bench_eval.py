@@ -26,6 +26,9 @@ TARGETS = [
     ("cer", "<=", 0.15),
     ("upsell_f1", ">=", 0.85),
     ("latency_p95_s", "<=", 60.0),
+    # issue 21: every receipt linked right, every accepted upsell confirmed on its receipt
+    ("receipts_matched_right", ">=", 1.0),
+    ("upsell_confirmed_right", ">=", 1.0),
 ]
 
 
@@ -84,7 +87,13 @@ def main() -> int:
         f"once, so it is pessimistic for one register. Throughput is audio minutes per wall "
         f"minute from the first upload to the last analysis; at {SPEED:g}x the replay bounds "
         f"it, flat out the recorder's encoding shares the cores with the pipeline. Festival "
-        f"speech is clean and regular: real shops will score lower. At {SPEED:g}x: "
+        f"speech is clean and regular: real shops will score lower. The 7 receipts (one per "
+        f"sale) go through the receipts API at the moment each is printed on the replay's "
+        f"time line, mostly before their dialogue is assembled (flat out: all at once, "
+        f"before any dialogue); the receipt check's left-over-line and word-ending rules "
+        f"were added after this recording's ASR slips ('крово сон', 'капучина') missed the "
+        f"croissant, so upsell_confirmed_right is a figure tuned on this recording. "
+        f"At {SPEED:g}x: "
         f"{verdicts}; {paced['audio_minutes_per_minute']:.1f} audio minutes per minute at "
         f"{SPEED:g}x, {flat_out['audio_minutes_per_minute']:.1f} flat out."
         + (" A run TIMED OUT: figures are partial." if timed_out else "")

@@ -75,6 +75,32 @@ TOP_PRODUCTS = "Что чаще всего предлагали"
 NO_DATA = "Нет данных за выбранный период."
 NO_VALUE = "—"
 
+# receipts (issue 21)
+RECEIPT = "Чек"
+RECEIPT_HEADER = "Чек № {number} · {time} · ККТ {kkt}"
+RECEIPT_CASHIER = "Кассир: {operator}"
+NO_RECEIPT = "Чека к этому диалогу нет."
+RECEIPT_TOTAL = "Итого"
+RECEIPT_UPSOLD = "допродажа"
+RECEIPT_CHECK = "Проверка по чеку"
+CHECK_STATUSES = {
+    "confirmed": "в чеке: {name}, +{amount}",
+    "not_bought": "в чеке нет",
+    "no_receipt": "чека нет",
+}
+RECEIPT_CONTRADICTION = "Анализ считает, что покупатель согласился, но чек этого не подтверждает."
+RECEIPTS = "Чеки"
+KPI_RECEIPTS_MATCHED = "Чеков с диалогом"
+KPI_CHECK_WITH = "Средний чек с допродажей"
+KPI_CHECK_WITHOUT = "Средний чек без допродажи"
+KPI_UPSELL_REVENUE = "Выручка допродаж по чекам"
+RECEIPTS_BY_PLACE = "Чеки по точкам и кассам"
+RECEIPTS_BY_SELLER = "Чеки по кассирам"
+UNASSIGNED = "Чеки неизвестных ККТ: {total}"
+UNASSIGNED_NOTE = (
+    "Укажите регистрационный номер ККТ у кассы (kkt_reg_id устройства): чеки привяжутся сами."
+)
+
 # table columns
 COLUMNS = {
     "started_at": "Начало",
@@ -111,6 +137,18 @@ COLUMNS = {
     "last_health_at": "Отчёт",
     "subscription": "Подписка",
     "source": "Откуда",
+    "operator": "Кассир",
+    "receipts_matched": "Чеков с диалогом",
+    "check_with_upsell": "Ср. чек с допродажей, ₽",
+    "check_without_upsell": "Ср. чек без допродажи, ₽",
+    "upsells_confirmed": "Допродаж в чеках",
+    "upsell_revenue": "Выручка допродаж, ₽",
+    "contradictions": "Расхождений",
+    "printed_at": "Время чека",
+    "kkt_reg_id": "ККТ",
+    "fiscal_document_number": "ФД №",
+    "total_sum": "Сумма, ₽",
+    "created_at": "Получен",
 }
 # the seed's statuses (audio_chunks.status, dialogues.asr_status / analysis_status)
 STATUSES = {

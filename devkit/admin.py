@@ -11,6 +11,7 @@ import requests
 from salescontrol.errors import SalesControlError
 
 DEVICES = "/api/v1/admin/devices"
+RECEIPTS = "/api/v1/receipts"
 
 
 class AdminError(SalesControlError):
@@ -69,3 +70,17 @@ class AdminClient:
         body = {**new_identity(), **body}
         answer = self.register(**body)
         return Device(body["device_id"], body["point_id"], body["register_id"], answer["token"])
+
+    def receipts_token(self, point_id: str) -> str:
+        """Create (or rotate) a point's receipts token; the new token."""
+        answer = self.admin("POST", f"/api/v1/admin/points/{point_id}/receipts-token", json={})
+        if answer.status_code != 200:
+            raise AdminError(f"a receipts token failed: {answer.status_code} {answer.text}")
+        return answer.json()["token"]
+
+    def post_receipts(self, token: str, receipts: list[Any]) -> dict[str, Any]:
+        """POST /api/v1/receipts with a point's token; the API's counts."""
+        answer = self.call("POST", RECEIPTS, token=token, json={"receipts": receipts})
+        if answer.status_code != 200:
+            raise AdminError(f"posting receipts failed: {answer.status_code} {answer.text}")
+        return answer.json()

@@ -96,8 +96,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from devkit import demo, pipeline_run
+    from devkit import demo, evaluation, pipeline_run
 
+    # The recording's receipts, when its truth lies beside it (the bundled one's does).
+    truth = Path(args.audio).with_suffix(".truth.json")
+    receipts = evaluation.load_truth(truth).receipts if truth.is_file() else ()
     try:
         with (
             _stop_on_signals(),
@@ -108,6 +111,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 port=args.port,
                 packaged=args.packaged,
+                receipts=receipts,
             ) as run,
         ):
             print(demo.summary(run.results()), flush=True)
@@ -151,6 +155,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 echo=echo,
                 packaged=args.packaged,
+                receipts=truth.receipts,
             ) as run,
         ):
             scores = demo.evaluate(run, truth)

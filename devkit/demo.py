@@ -27,7 +27,8 @@ def summary(results: list[DialogueResult]) -> str:
     """A table of the dialogues and the upsell figures, with examples."""
     lines = [
         "",
-        f"{'#':>2}  {'time':>11}  {'status':<8} {'sale':<4} {'upsell':<6} {'accepted':<8} text",
+        f"{'#':>2}  {'time':>11}  {'status':<8} {'sale':<4} {'upsell':<6} {'accepted':<8} "
+        f"{'receipt':<16} text",
     ]
     for n, r in enumerate(results, start=1):
         span = f"{_clock(r.start_s)}–{_clock(r.end_s)}"
@@ -35,7 +36,7 @@ def summary(results: list[DialogueResult]) -> str:
         lines.append(
             f"{n:>2}  {span:>11}  {status:<8} {_ANSWER[r.is_sales_dialogue]:<4} "
             f"{_ANSWER[r.attempted]:<6} {_ANSWER[r.accepted if r.attempted else None]:<8} "
-            f"{_quote(r, 60)}"
+            f"{_receipt(r):<16} {_quote(r, 50)}"
         )
     sales = [r for r in results if r.is_sales_dialogue]
     attempted = [r for r in sales if r.attempted]
@@ -54,7 +55,39 @@ def summary(results: list[DialogueResult]) -> str:
     for label, example in examples:
         if example is not None:
             lines.append(f"  {label + ':':<21} «{_quote(example)}»")
+    lines += _receipt_lines(results)
     return "\n".join(lines)
+
+
+def _confirmed(result: DialogueResult) -> list[dict]:
+    return [c for c in result.receipt_check if c.get("status") == "confirmed"]
+
+
+def _rub(kopecks: int) -> str:
+    return f"{kopecks / 100:.0f} ₽"
+
+
+def _receipt(result: DialogueResult) -> str:
+    """The dialogue's receipt: its total, and what of it the upsell brought."""
+    if result.receipt_number is None:
+        return "—"
+    upsold = sum(c.get("amount") or 0 for c in _confirmed(result))
+    return _rub(result.receipt_total or 0) + (f" (+{_rub(upsold)})" if upsold else "")
+
+
+def _receipt_lines(results: list[DialogueResult]) -> list[str]:
+    """The receipts' figures, when the run had receipts."""
+    linked = [r for r in results if r.receipt_number is not None]
+    if not linked:
+        return []
+    confirmed = [c for r in linked for c in _confirmed(r)]
+    revenue = sum(c.get("amount") or 0 for c in confirmed)
+    examples = [f"{c['product']} → {c['name']} +{_rub(c['amount'])}" for c in confirmed[:3]]
+    return [
+        f"receipts linked to dialogues: {len(linked)} · upsells confirmed by the receipt: "
+        f"{len(confirmed)} (+{_rub(revenue)})",
+        *(f"  confirmed: {line}" for line in examples),
+    ]
 
 
 def _clock(seconds: float) -> str:
@@ -74,6 +107,9 @@ def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
             attempted=r.attempted if r.analysis_status == AnalysisStatus.DONE else None,
             accepted=r.accepted if r.analysis_status == AnalysisStatus.DONE else None,
             latency_s=r.latency_s,
+            # eval posts the truth's receipt i with fiscalDocumentNumber i + 1
+            receipt=None if r.receipt_number is None else r.receipt_number - 1,
+            confirmed=bool(_confirmed(r)),
         )
         for r in results
     ]

@@ -2,8 +2,11 @@
 
 Truth (the format `python -m salescontrol eval` reads):
     {"duration": s, "dialogues": [{"start": s, "end": s, "text": "...",
-     "upsell_attempted": bool, "accepted": bool | null, "kind": "sale" | "other"}]}
-Times are seconds from the start of the recording, for truth and found dialogues alike.
+     "upsell_attempted": bool, "accepted": bool | null, "kind": "sale" | "other"}],
+     "receipts": [{"at": s, "items": [{"name", "price", "quantity", "sum"}],
+                   "total": kopecks, "dialogue": index in "dialogues" | null}]}
+Times are seconds from the start of the recording, for truth and found dialogues alike;
+"receipts" is optional (`eval` posts them through the receipts API as they are printed).
 
 - Segmentation: a found dialogue matches a true one when their intersection over union
   is at least 0.5; matching is one-to-one, best pairs first. Precision = matched / found,
@@ -13,6 +16,10 @@ Times are seconds from the start of the recording, for truth and found dialogues
 - Upsell: end to end. A true positive is a true upsell whose matched found dialogue was
   analysed as attempted; a found "attempted" with no true upsell (unmatched, or matched
   to one without) is a false positive; a true upsell not found or not detected is a miss.
+- Receipts: `receipts_matched_right` is the share of true receipts linked to the found
+  dialogue matched to the true one they name, or left unlinked when they name none;
+  `upsell_confirmed_right` the share of true accepted upsells whose found dialogue has
+  their own receipt and an offer confirmed on it.
 A ratio with nothing to count (no found dialogues, no true upsells) is None, not 0 or 1.
 """
 
@@ -45,9 +52,18 @@ class TrueDialogue:
 
 
 @dataclass(frozen=True)
+class TrueReceipt:
+    at: float  # printed, seconds from the start of the recording
+    items: tuple[dict[str, Any], ...]  # {name, price, quantity, sum}, kopecks
+    total: int
+    dialogue: int | None  # index into Truth.dialogues; None: no dialogue of its own
+
+
+@dataclass(frozen=True)
 class Truth:
     duration: float
     dialogues: tuple[TrueDialogue, ...]
+    receipts: tuple[TrueReceipt, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,8 @@ class FoundDialogue:
     attempted: bool | None = None  # None: not analysed (or skipped)
     accepted: bool | None = None
     latency_s: float | None = None  # last chunk uploaded -> analysis stored
+    receipt: int | None = None  # index of the true receipt linked to it
+    confirmed: bool = False  # an offer confirmed on that receipt
 
 
 def parse_truth(data: Any) -> Truth:
@@ -72,7 +90,7 @@ def parse_truth(data: Any) -> Truth:
     items = data.get("dialogues")
     if not isinstance(items, list):
         raise BadInput("truth.dialogues: must be a list", "dialogues")
-    dialogues = []
+    dialogues: list[tuple[TrueDialogue, int]] = []
     for i, item in enumerate(items):
         where = f"dialogues[{i}]"
         if not isinstance(item, dict):
@@ -90,16 +108,47 @@ def parse_truth(data: Any) -> Truth:
         if item.get("kind") not in KINDS:
             raise BadInput(f"truth.{where}.kind: must be one of {', '.join(KINDS)}", "kind")
         dialogues.append(
-            TrueDialogue(
-                float(start),
-                float(end),
-                item["text"],
-                item["upsell_attempted"],
-                item["accepted"],
-                item["kind"],
+            (
+                TrueDialogue(
+                    float(start),
+                    float(end),
+                    item["text"],
+                    item["upsell_attempted"],
+                    item["accepted"],
+                    item["kind"],
+                ),
+                i,
             )
         )
-    return Truth(float(duration), tuple(sorted(dialogues, key=lambda d: d.start)))
+    dialogues.sort(key=lambda pair: pair[0].start)
+    position = {given: n for n, (_, given) in enumerate(dialogues)}
+    receipts = _receipts(data.get("receipts", []), float(duration), position)
+    return Truth(float(duration), tuple(d for d, _ in dialogues), receipts)
+
+
+def _receipts(items: Any, duration: float, position: dict[int, int]) -> tuple[TrueReceipt, ...]:
+    """The truth's receipts, their dialogues renumbered to the sorted dialogues."""
+    if not isinstance(items, list):
+        raise BadInput("truth.receipts: must be a list", "receipts")
+    found = []
+    for i, item in enumerate(items):
+        where = f"receipts[{i}]"
+        if not isinstance(item, dict) or not _number(item.get("at")):
+            raise BadInput(f"truth.{where}: must be an object with a number `at`", where)
+        lines, total = item.get("items"), item.get("total")
+        if not (isinstance(lines, list) and lines and all(isinstance(x, dict) for x in lines)):
+            raise BadInput(f"truth.{where}.items: must be a list of items", "items")
+        if not isinstance(total, int) or total != sum(x.get("sum", 0) for x in lines):
+            raise BadInput(f"truth.{where}.total: must be the sum of the items' sums", "total")
+        dialogue = item.get("dialogue")
+        if dialogue is not None and dialogue not in position:
+            raise BadInput(f"truth.{where}.dialogue: not an index of dialogues", "dialogue")
+        at = float(item["at"])
+        if not 0 <= at <= duration:
+            raise BadInput(f"truth.{where}.at: must be within the recording", "at")
+        mapped = None if dialogue is None else position[dialogue]
+        found.append(TrueReceipt(at, tuple(lines), total, mapped))
+    return tuple(found)
 
 
 def load_truth(path: Path) -> Truth:
@@ -226,4 +275,31 @@ def score(truth: Truth, found: list[FoundDialogue]) -> dict[str, Any]:
         "accepted_accuracy": ratio(accepted_right, tp),
         "latency_p50_s": percentile(latencies, 50),
         "latency_p95_s": percentile(latencies, 95),
+        **score_receipts(truth, found, pairs),
+    }
+
+
+def score_receipts(
+    truth: Truth, found: list[FoundDialogue], pairs: list[tuple[int, int]]
+) -> dict[str, Any]:
+    """How right the receipts were linked, and the accepted upsells confirmed on them."""
+    true_of = {fi: ti for ti, fi in pairs}
+    # receipt -> the true dialogue of the found one it went to ("spurious": matched none)
+    went = {f.receipt: true_of.get(fi, "spurious") for fi, f in enumerate(found)}
+    right = sum(went.get(i) == r.dialogue for i, r in enumerate(truth.receipts))
+    receipt_of = {r.dialogue: i for i, r in enumerate(truth.receipts) if r.dialogue is not None}
+    found_of = dict(pairs)
+    accepted = [i for i, t in enumerate(truth.dialogues) if t.upsell_attempted and t.accepted]
+    confirmed = sum(
+        1
+        for ti in accepted
+        if ti in found_of
+        and ti in receipt_of
+        and found[found_of[ti]].receipt == receipt_of[ti]
+        and found[found_of[ti]].confirmed
+    )
+    return {
+        "receipts_true": len(truth.receipts),
+        "receipts_matched_right": ratio(right, len(truth.receipts)),
+        "upsell_confirmed_right": ratio(confirmed, len(accepted)) if truth.receipts else None,
     }

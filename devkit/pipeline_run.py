@@ -4,8 +4,10 @@ Shared by `python -m salescontrol demo` and `python -m salescontrol eval`: start
 LocalStack (every function of topology.yaml and the ASR worker), register a device
 through the ingest admin API, replay the recording with the recorder agent's own code
 (`recorder.replay`: cut, encoded, spooled, announced and uploaded as a Raspberry Pi
-would, faster than real time, on a time line that ends in the recent past), then poll
-the database until every chunk is DONE or REJECTED and every dialogue is analysed.
+would, faster than real time, on a time line that ends in the recent past), post the
+recording's receipts (its truth's) through the receipts API at the moment each is
+printed on that time line, as a shop's POS would, then poll the database until every
+chunk is DONE or REJECTED and every dialogue is analysed.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ PULL_WORKERS = {"asr": "asr_service"}
 # it finished, so a dialogue still being cut is not missed.
 SETTLE_SEC = 8.0
 POLL_SEC = 1.0
+KKT = "0000000000042001"  # the replayed register's ККТ registration number
 
 Echo = Callable[[str], None]
 
@@ -66,10 +69,11 @@ def missing_stages(topo: topology.Topology | None = None) -> list[str]:
 
 
 def register_device(ingest_url: str, admin_token: str, point_name: str) -> Device:
-    """A new device (with its point and register) through the ingest admin API."""
+    """A new device (with its point and register, whose ККТ is KKT) through the ingest
+    admin API."""
     try:
         return AdminClient(ingest_url, admin_token).register_device(
-            point_name=point_name, register_name="Касса 1"
+            point_name=point_name, register_name="Касса 1", kkt_reg_id=KKT
         )
     except AdminError as exc:
         raise PipelineError(str(exc)) from None
@@ -176,12 +180,17 @@ class DialogueResult:
     offers: list[dict]
     analyzer: str | None
     latency_s: float | None  # the chunk holding its end uploaded -> its analysis stored
+    receipt_number: int | None = None  # fiscalDocumentNumber of the receipt linked to it
+    receipt_total: int | None = None  # kopecks
+    receipt_check: list[dict] = field(default_factory=list)  # per offer: status, line, ...
 
 
 _RESULTS_SQL = sa.text(
     """
     SELECT d.dialogue_id, d.start_ms, d.end_ms, d.asr_status, d.analysis_status, t.text,
            a.is_sales_dialogue, a.attempted, a.accepted, a.quality_score, a.offers, a.analyzer,
+           r.fiscal_document_number AS receipt_number, r.total_sum AS receipt_total,
+           a.receipt_check,
            EXTRACT(EPOCH FROM a.created_at - (
                SELECT coalesce(c.uploaded_at, c.created_at) FROM audio_chunks c
                WHERE c.device_id = d.device_id AND c.started_at <= d.ended_at
@@ -190,6 +199,7 @@ _RESULTS_SQL = sa.text(
     FROM dialogues d
     LEFT JOIN dialogue_transcripts t ON t.dialogue_id = d.dialogue_id
     LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
+    LEFT JOIN receipts r ON r.dialogue_id = d.dialogue_id
     WHERE d.device_id = :d
     ORDER BY d.start_ms
     """
@@ -216,6 +226,9 @@ def results(engine: sa.Engine, device_id: str, origin: datetime) -> list[Dialogu
             offers=list(r.offers or []),
             analyzer=r.analyzer,
             latency_s=float(r.latency_s) if r.latency_s is not None else None,
+            receipt_number=r.receipt_number,
+            receipt_total=r.receipt_total,
+            receipt_check=list(r.receipt_check or []),
         )
         for r in rows
     ]
@@ -283,6 +296,42 @@ class _Replay(threading.Thread):
             self.error = exc
 
 
+def receipt_json(receipt: Any, number: int, origin: datetime) -> dict[str, Any]:
+    """A truth receipt (at, items, total) as the POS sends it: the tax service's JSON."""
+    return {
+        "dateTime": (origin + timedelta(seconds=receipt.at)).isoformat(),
+        "kktRegId": KKT,
+        "fiscalDocumentNumber": number,
+        "totalSum": receipt.total,
+        "items": list(receipt.items),
+        "operator": "Кассир 1",
+    }
+
+
+class _Receipts(threading.Thread):
+    """Posts each receipt when the replay reaches its time (number = its index + 1)."""
+
+    def __init__(self, client: AdminClient, token: str, run: Run, receipts: Any) -> None:
+        super().__init__(name="receipts", daemon=True)
+        self.client, self.token, self.run_, self.receipts = client, token, run, receipts
+        self.started = time.monotonic()
+        self.posted = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        order = sorted(range(len(self.receipts)), key=lambda i: self.receipts[i].at)
+        try:
+            for i in order:
+                if self.run_.speed > 0:
+                    due = self.started + self.receipts[i].at / self.run_.speed
+                    time.sleep(max(0.0, due - time.monotonic()))
+                body = receipt_json(self.receipts[i], i + 1, self.run_.origin)
+                self.client.post_receipts(self.token, [body])
+                self.posted += 1
+        except BaseException as exc:  # reported by the waiting thread
+            self.error = exc
+
+
 @contextlib.contextmanager
 def _recorder_log(path: Path) -> Iterator[None]:
     """The recorder's log lines go to a file of the stack's logs, not the console."""
@@ -303,7 +352,12 @@ def _recorder_log(path: Path) -> Iterator[None]:
 
 
 def wait_processed(
-    run: Run, replay: _Replay, timeout: float, on_progress: Echo, started: float
+    run: Run,
+    replay: _Replay,
+    timeout: float,
+    on_progress: Echo,
+    started: float,
+    receipts: _Receipts | None = None,
 ) -> None:
     """Poll until chunks and dialogues are all settled (and stay so) or `timeout`."""
     last: Progress | None = None
@@ -312,6 +366,8 @@ def wait_processed(
         run.stack.check_alive()
         if replay.error is not None:
             raise PipelineError(f"the recorder's replay failed: {replay.error}")
+        if receipts is not None and receipts.error is not None:
+            raise PipelineError(f"posting the receipts failed: {receipts.error}")
         now = progress(run.engine, run.device.device_id)
         if now != last:
             on_progress(f"[{time.monotonic() - started:5.0f} s] {now.line()}")
@@ -320,6 +376,7 @@ def wait_processed(
         replayed = not replay.is_alive() and replay.result is not None
         settled = (
             replayed
+            and (receipts is None or not receipts.is_alive())
             and now.chunks >= replay.result.chunks_recorded
             and now.chunks_settled
             and now.dialogues_settled
@@ -343,9 +400,11 @@ def pipeline(
     echo: Echo = print,
     point_name: str = "Демо-магазин",
     packaged: bool = False,
+    receipts: tuple[Any, ...] = (),
 ) -> Iterator[Run]:
     """Start the stack (`packaged`: every deployable from what deploys, in its own venv),
-    replay `audio`, wait for the pipeline; the stack runs until exit."""
+    replay `audio` and post its `receipts` (truth receipts: at, items, total) when each is
+    printed, wait for the pipeline; the stack runs until exit."""
     missing = missing_stages()
     if missing:
         raise PrerequisiteError(
@@ -381,7 +440,15 @@ def pipeline(
         started = time.monotonic()
         with _recorder_log(workdir / "logs" / "recorder.log"):
             replay = _Replay(config, audio, speed, origin)
+            poster = None
+            if receipts:
+                client = AdminClient(stack.url("ingest"), stack.admin_token)
+                token = client.receipts_token(device.point_id)
+                poster = _Receipts(client, token, run, receipts)
+                echo(f"posting {len(receipts)} receipts as they are printed (ККТ {KKT})")
             replay.start()
-            wait_processed(run, replay, timeout, echo, started)
+            if poster is not None:
+                poster.start()
+            wait_processed(run, replay, timeout, echo, started, poster)
         run.elapsed_sec = time.monotonic() - started
         yield run

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from google.api_core import exceptions as gexc
 from sqlalchemy.engine import Connection
 
-from salescontrol import audio, chunks, dialogues, messages, storage, timeline
+from salescontrol import audio, chunks, dialogues, messages, receipts, storage, timeline
 from salescontrol.chunks import ChunkStatus
 from salescontrol.config import Settings, settings
 from salescontrol.db import advisory_key, transaction
@@ -256,6 +256,7 @@ def _close(
         span.speech_ms / 1000,
         object_name,
     )
+    receipts.dialogue_added(conn, did)  # a receipt that came first finds its dialogue
     log.info(
         "dialogue closed",
         extra={"device_id": str(device_id), "dialogue_id": str(did), "forced": span.forced},

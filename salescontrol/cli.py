@@ -4,13 +4,14 @@ migrate     apply the SQL migrations of sql/ to DATABASE_URL
 local       run the whole cloud side on this machine until Ctrl-C
 analyze     upsell analysis of a transcript text file (LLM or rules), as the function does
 sweep       one sweeper tick: close dialogues of quiet devices, re-queue stuck work
+receipts    `receipts import FILE`: a point's fiscal receipts (JSON list or lines) to the API
 dashboard   serve the Panel dashboard (DATABASE_URL; its own users: `dashboard users add ...`)
 transcribe  transcribe audio files with the ASR worker's models and settings
 demo        the whole pipeline on the bundled shop recording, a summary and the dashboard
 eval        run a recording through the pipeline and score it against its ground truth
 soak        load, fault and bad-input run against a fresh local stack; checks the invariants
 
-migrate, analyze and sweep are production jobs and live here; the others belong to the
+migrate, analyze, sweep and receipts are production jobs and live here; the others belong to the
 dev kit (`devkit.commands`), which this module loads by name when the checkout has it.
 """
 
@@ -28,7 +29,8 @@ from salescontrol.errors import SalesControlError
 # deployed function (which ships without it) has the production commands only.
 DEV_COMMANDS_MODULE = "devkit.commands"
 # `--help` order: production and dev commands interleaved as users know them.
-ORDER = ["migrate", "local", "analyze", "sweep", "dashboard", "transcribe", "demo", "eval", "soak"]
+ORDER = ["migrate", "local", "analyze", "sweep", "receipts", "dashboard", "transcribe", "demo"]
+ORDER += ["eval", "soak"]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -88,6 +90,44 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_receipts(args: argparse.Namespace) -> int:
+    import json
+    import urllib.error
+    import urllib.request
+
+    from salescontrol.config import settings
+    from salescontrol.errors import BadInput
+
+    url = settings().require("ingest_url").rstrip("/") + "/api/v1/receipts"
+    headers = {"Authorization": f"Bearer {settings().require('receipts_token')}"}
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+        if text.lstrip().startswith("["):
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"cannot read {args.file} as a JSON list or JSON lines: {exc}") from None
+    totals = {"stored": 0, "duplicates": 0, "unassigned": 0, "rejected": []}
+    for first in range(0, len(records), args.batch):
+        end = min(first + args.batch, len(records))
+        body = json.dumps({"receipts": records[first:end]}, ensure_ascii=False).encode()
+        request = urllib.request.Request(url, body, headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                outcome = json.load(answer)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            detail = exc.read().decode(errors="replace") if hasattr(exc, "read") else exc
+            print(json.dumps(totals, ensure_ascii=False, indent=2))
+            print(f"error: receipts {first}..{end - 1}: {detail} (re-run: posting is idempotent)")
+            return 1
+        for key in ("stored", "duplicates", "unassigned"):
+            totals[key] += outcome[key]
+        totals["rejected"] += [{**r, "index": r["index"] + first} for r in outcome["rejected"]]
+    print(json.dumps(totals, ensure_ascii=False, indent=2))
+    return 1 if totals["rejected"] else 0
+
+
 def add_migrate(sub: argparse._SubParsersAction) -> None:
     from salescontrol.migrate import SQL_DIR
 
@@ -109,7 +149,17 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
+def add_receipts(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("receipts", help="import a point's fiscal receipts through the ingest API")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("import", help="post FILE (INGEST_URL, RECEIPTS_TOKEN)")
+    p.add_argument("file", metavar="FILE", help="receipts: a JSON list, or one JSON per line")
+    p.add_argument("--batch", type=int, default=50, help="receipts per request (default 50)")
+    p.set_defaults(func=cmd_receipts)
+
+
 PRODUCTION_COMMANDS = {"migrate": add_migrate, "analyze": add_analyze, "sweep": add_sweep}
+PRODUCTION_COMMANDS["receipts"] = add_receipts
 
 
 def _dev_commands() -> dict:

@@ -239,6 +239,23 @@ class Settings:
         120, "Upload-URL requests a device may make at once, e.g. draining a backlog."
     )
 
+    # receipts (issue 21: fiscal receipts linked to dialogues, upsells checked against them)
+    receipt_match_before_sec: float = _setting(
+        30.0, "A receipt may be printed up to this long before its dialogue's last speech."
+    )
+    receipt_match_after_sec: float = _setting(
+        180.0, "A receipt may be printed up to this long after its dialogue's last speech."
+    )
+    receipts_timezone: str = _setting(
+        "Europe/Moscow", "Time zone of a receipt `dateTime` without an offset (ККТ local time)."
+    )
+    ingest_url: str = _setting("", "URL of the ingest function, for `receipts import`.")
+    receipts_token: str = _setting(
+        "",
+        "A point's receipts token, for `receipts import`.",
+        "create one: POST /api/v1/admin/points/<point_id>/receipts-token",
+    )
+
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""
         value = getattr(self, name)

@@ -36,6 +36,7 @@ class Device:
     created_at: datetime
     point_name: str | None = None
     register_name: str | None = None
+    kkt_reg_id: str | None = None  # the register's ККТ (receipts)
 
     def public(self) -> dict[str, Any]:
         """The device as the admin API shows it (no token material)."""
@@ -45,6 +46,7 @@ class Device:
             "register_id": str(self.register_id),
             "point_name": self.point_name,
             "register_name": self.register_name,
+            "kkt_reg_id": self.kkt_reg_id,
             "is_enabled": self.is_enabled,
             "last_seen_at": _iso(self.last_seen_at),
             "last_health": self.last_health,
@@ -69,7 +71,7 @@ def hash_token(token: str) -> str:
 _SELECT = """
 SELECT d.device_id, d.point_id, d.register_id, d.is_enabled, d.last_seen_at,
        d.last_health, d.last_health_at, d.created_at, p.name AS point_name,
-       r.name AS register_name
+       r.name AS register_name, r.kkt_reg_id
 FROM devices d
 JOIN points p ON p.point_id = d.point_id
 JOIN registers r ON r.register_id = d.register_id
@@ -147,6 +149,22 @@ def set_enabled(conn: Connection, device_id: UUID, enabled: bool) -> Device:
     conn.execute(
         sa.text("UPDATE devices SET is_enabled = :e, updated_at = now() WHERE device_id = :d"),
         {"e": enabled, "d": device_id},
+    )
+    return get(conn, device_id)
+
+
+def set_kkt(conn: Connection, device_id: UUID, kkt_reg_id: str | None) -> Device:
+    """Set (None: clear) the ККТ registration number of the device's register."""
+    device = get(conn, device_id)
+    taken = conn.execute(
+        sa.text("SELECT 1 FROM registers WHERE kkt_reg_id = :k AND register_id <> :r"),
+        {"k": kkt_reg_id, "r": device.register_id},
+    ).first()
+    if taken:
+        raise Conflict(f"ККТ {kkt_reg_id} is already set on another register", "kkt_reg_id")
+    conn.execute(
+        sa.text("UPDATE registers SET kkt_reg_id = :k WHERE register_id = :r"),
+        {"k": kkt_reg_id, "r": device.register_id},
     )
     return get(conn, device_id)
 

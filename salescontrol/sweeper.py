@@ -9,6 +9,8 @@
    the dashboard shows) is queued again: a chunk gets its bucket notification published
    again (vad skips generations it has finished), a transcription goes back to QUEUED
    with a fresh asr-requests message, an analysis gets a fresh transcripts-ready.
+3. Receipts left without a dialogue that one would take (`receipts.repair`) are matched
+   again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from google.api_core import exceptions as gexc
 
-from salescontrol import backlog, messages, pubsub, storage, topology
+from salescontrol import backlog, messages, pubsub, receipts, storage, topology
 from salescontrol.assembly import assemble_device
 from salescontrol.config import settings
 from salescontrol.db import transaction
@@ -41,6 +43,7 @@ class SweepResult:
     chunks_requeued: int
     dialogues_requeued: int
     analyses_requeued: int
+    receipts_rematched: int = 0
 
 
 def quiet_devices(now: datetime) -> list[UUID]:
@@ -139,6 +142,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
         requeue_chunks(now),
         requeue_dialogues(now),
         requeue_analyses(now),
+        receipts.repair(),
     )
     if any(vars(result).values()):
         log.info("sweep: %s", result)

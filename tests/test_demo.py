@@ -24,7 +24,7 @@ import requests
 import sqlalchemy as sa
 
 from devkit import demo
-from devkit.evaluation import load_truth
+from devkit.evaluation import FoundDialogue, load_truth, score
 from devkit.paths import DEMO_TRUTH
 from salescontrol import config
 
@@ -113,11 +113,16 @@ def test_demo_analyses_the_shop_morning_and_stops_on_ctrl_c(tmp_path: Path, pack
             dialogues = conn.execute(
                 sa.text(
                     "SELECT d.analysis_status, t.text, a.attempted, a.accepted, "
-                    "a.is_sales_dialogue FROM dialogues d "
+                    "a.is_sales_dialogue, d.start_ms, d.end_ms, r.fiscal_document_number, "
+                    "a.receipt_check FROM dialogues d "
                     "LEFT JOIN dialogue_transcripts t USING (dialogue_id) "
-                    "LEFT JOIN dialogue_upsell_analysis a USING (dialogue_id) ORDER BY d.start_ms"
+                    "LEFT JOIN dialogue_upsell_analysis a USING (dialogue_id) "
+                    "LEFT JOIN receipts r USING (dialogue_id) ORDER BY d.start_ms"
                 )
             ).all()
+            origin_ms = conn.execute(
+                sa.text("SELECT extract(epoch FROM min(started_at)) * 1000 FROM audio_chunks")
+            ).scalar_one()
         engine.dispose()
         # the dashboard, where this checkout has one, serves the same database
         url = re.search(r"^dashboard: (http://\S+)", out.text, re.M)
@@ -142,6 +147,20 @@ def test_demo_analyses_the_shop_morning_and_stops_on_ctrl_c(tmp_path: Path, pack
     assert all(d.text and d.attempted is not None for d in done)
     # what the demo is about: upsells offered, taken and refused, and talk that is no sale
     assert sum(d.attempted for d in done) >= 3
+    # every receipt went to its sale (posted as printed, mostly before the dialogue was
+    # assembled), and every accepted upsell is confirmed on it
+    found = [
+        FoundDialogue(
+            (d.start_ms - float(origin_ms)) / 1000,
+            (d.end_ms - float(origin_ms)) / 1000,
+            receipt=None if d.fiscal_document_number is None else d.fiscal_document_number - 1,
+            confirmed=any(c["status"] == "confirmed" for c in d.receipt_check or []),
+        )
+        for d in dialogues
+    ]
+    scores = score(truth, found)
+    assert (scores["receipts_matched_right"], scores["upsell_confirmed_right"]) == (1.0, 1.0)
+    assert "upsells confirmed by the receipt: 3" in out.text
     assert any(d.attempted and d.accepted for d in done)
     assert any(d.attempted and d.accepted is False for d in done)
     assert any(d.is_sales_dialogue is False for d in done)

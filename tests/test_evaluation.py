@@ -147,15 +147,79 @@ def test_the_bundled_truth_is_valid_and_matches_itself() -> None:
     t = ev.load_truth(REPO / "demo" / "shop_morning.truth.json")
     assert 5 * 60 <= t.duration <= 10 * 60
     assert {d.kind for d in t.dialogues} == {"sale", "other"}
+    receipt_of = {r.dialogue: i for i, r in enumerate(t.receipts)}
     perfect = [
-        ev.FoundDialogue(d.start, d.end, d.text, d.upsell_attempted, d.accepted)
-        for d in t.dialogues
+        ev.FoundDialogue(
+            d.start,
+            d.end,
+            d.text,
+            d.upsell_attempted,
+            d.accepted,
+            receipt=receipt_of.get(i),
+            confirmed=bool(d.accepted),
+        )
+        for i, d in enumerate(t.dialogues)
     ]
     result = ev.score(t, perfect)
     assert result["segmentation_f1"] == 1.0
     assert result["cer"] == 0.0
     assert result["upsell_f1"] == 1.0
     assert result["accepted_accuracy"] == 1.0
+    # every sale of the morning has its receipt, printed while its dialogue ends
+    sales = [i for i, d in enumerate(t.dialogues) if d.kind == "sale"]
+    assert sorted(receipt_of) == sales
+    assert all(-10 < r.at - t.dialogues[r.dialogue].end < 1 for r in t.receipts)
+    assert (result["receipts_matched_right"], result["upsell_confirmed_right"]) == (1.0, 1.0)
+
+
+def _receipt_truth(*links: int | None) -> ev.Truth:
+    item = {"name": "Чай", "price": 100, "quantity": 1, "sum": 100}
+    dialogues = tuple(
+        ev.TrueDialogue(s, s + 10, "", s == 0, s == 0 or None, "sale") for s in (0, 30)
+    )
+    receipts = tuple(ev.TrueReceipt(11 + 30 * (d or 0), (item,), 100, d) for d in links)
+    return ev.Truth(60, dialogues, receipts)
+
+
+def test_receipt_scores_count_right_links_unlinked_ones_and_confirmed_upsells() -> None:
+    truth = _receipt_truth(0, 1, None)
+    found = [
+        ev.FoundDialogue(0, 10, receipt=0, confirmed=True),
+        ev.FoundDialogue(30, 40, receipt=2),  # took the receipt that has no dialogue
+        ev.FoundDialogue(45, 50, receipt=1),  # a dialogue the truth does not have
+    ]
+    scores = ev.score(truth, found)
+    assert scores["receipts_true"] == 3
+    assert scores["receipts_matched_right"] == 1 / 3
+    assert scores["upsell_confirmed_right"] == 1.0
+    # confirmed on a receipt that is not its own does not count
+    found[0] = ev.FoundDialogue(0, 10, receipt=1, confirmed=True)
+    assert ev.score(truth, found)["upsell_confirmed_right"] == 0.0
+    # left unlinked, as the truth says, is right; without receipts there is nothing to count
+    assert ev.score(_receipt_truth(None), [ev.FoundDialogue(0, 10)])["receipts_matched_right"] == 1
+    no_receipts = ev.score(ev.Truth(60, truth.dialogues), [])
+    assert (no_receipts["receipts_matched_right"], no_receipts["upsell_confirmed_right"]) == (
+        None,
+        None,
+    )
+
+
+def test_bad_truth_receipts_name_the_field(tmp_path: Path) -> None:
+    good = json.loads((REPO / "demo" / "shop_morning.truth.json").read_text(encoding="utf-8"))
+    for change, field in [
+        ({"total": 1}, "total"),
+        ({"dialogue": 99}, "dialogue"),
+        ({"at": -5}, "at"),
+        ({"items": []}, "items"),
+    ]:
+        document = {**good, "receipts": [{**good["receipts"][0], **change}]}
+        with pytest.raises(BadInput) as caught:
+            ev.parse_truth(document)
+        assert caught.value.field == field
+    # a receipt names its dialogue by its place in the file, whatever order that is in
+    shuffled = {**good, "dialogues": good["dialogues"][::-1]}
+    shuffled["receipts"] = [{**r, "dialogue": 8 - r["dialogue"]} for r in good["receipts"]]
+    assert ev.parse_truth(shuffled).receipts == ev.parse_truth(good).receipts
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,8 @@ def test_openapi_document_describes_every_route_from_the_models(api) -> None:
         ("POST", "/api/v1/admin/devices/{device_id}/token"),
         ("POST", UPLOAD),
         ("POST", "/api/v1/devices/heartbeat"),
+        ("POST", "/api/v1/admin/points/{point_id}/receipts-token"),
+        ("POST", "/api/v1/receipts"),
     }
     schemes = doc["components"]["securitySchemes"]
     assert {s["scheme"] for s in schemes.values()} == {"bearer"}
@@ -79,11 +81,41 @@ def test_fuzzing_the_documented_api_finds_no_5xx_and_no_leak(api, engine) -> Non
                 {"d": attacker["device_id"]},
             )
 
-    victim = fuzz.Victim(victim_device["device_id"], victim_device["token"], [chunk["chunk_id"]])
-    report = fuzz.run(api.base, api.admin_token, attacker["token"], victim, 150, refill)
+    # Each point has a receipts token; the victim's point has a register with a ККТ and a
+    # stored receipt the attacker's point may neither see nor claim.
+    kkt = "0000000000" + str(uuid.uuid4().int)[:6]
+    api.admin(
+        "PATCH", f"/api/v1/admin/devices/{victim_device['device_id']}", json={"kkt_reg_id": kkt}
+    )
+    victim_receipts = api.receipts_token(victim_device["point_id"])
+    stored = api.post_receipts(victim_receipts, [_receipt(kkt)])
+    assert stored["stored"] == 1
+    victim = fuzz.Victim(
+        victim_device["device_id"],
+        victim_device["token"],
+        [chunk["chunk_id"]],
+        victim_receipts,
+        [victim_device["point_id"], victim_device["register_id"]],
+    )
+    attacker_receipts = api.receipts_token(attacker["point_id"])
+    report = fuzz.run(
+        api.base, api.admin_token, attacker["token"], victim, 150, refill, (attacker_receipts,)
+    )
     assert report.examples >= 150
     assert any(400 <= status < 500 for status in report.by_status)
     assert any(status < 300 for status in report.by_status)
+
+
+def _receipt(kkt: str) -> dict:
+    at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    item = {"name": "Круассан", "price": 7000, "quantity": 1, "sum": 7000}
+    return {
+        "dateTime": at,
+        "kktRegId": kkt,
+        "fiscalDocumentNumber": 1,
+        "totalSum": 7000,
+        "items": [item],
+    }
 
 
 # --- tokens ---------------------------------------------------------------------------

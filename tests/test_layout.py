@@ -21,7 +21,11 @@ DEPLOYABLES = {
 # Top-level names of this repository's own code (anything else is a library).
 OURS = {CORE, DEV_KIT, "asr_service", "dashboard", "recorder", "recorder_agent", "functions"}
 OURS |= {"tests", "benchmarks", "demo", "main"}
-CORE_LINE_BUDGET = 4000
+# The restructure (issue 16) took the core from 7.0k lines to 3.4k by moving the dev
+# tooling out; the import rule above keeps it out. Production features since then
+# (receipts and their matching, among others) grow the core on purpose: this budget is a
+# tripwire for a sudden jump (tooling creeping back), raised only with a reason.
+CORE_LINE_BUDGET = 5000
 
 
 def _python_files(folder: Path) -> list[Path]:

@@ -81,6 +81,23 @@ def test_summary_counts_upsells_and_quotes_examples() -> None:
     assert " 4    3:00–3:20  DONE     нет" in text
 
 
+def test_summary_shows_each_receipt_and_what_the_upsell_brought() -> None:
+    croissant = {"product": "круассан", "status": "confirmed", "name": "Круассан", "amount": 7000}
+    refused = {"product": "печенье", "status": "not_bought", "name": None, "amount": None}
+    results = [
+        _result(
+            0, attempted=True, receipt_number=1, receipt_total=22000, receipt_check=[croissant]
+        ),
+        _result(1, attempted=True, receipt_number=2, receipt_total=14000, receipt_check=[refused]),
+        _result(2),
+    ]
+    text = demo.summary(results)
+    assert "220 ₽ (+70 ₽)" in text and "140 ₽ " in text
+    assert "receipts linked to dialogues: 2 · upsells confirmed by the receipt: 1 (+70 ₽)" in text
+    assert "confirmed: круассан → Круассан +70 ₽" in text
+    assert "receipts linked" not in demo.summary(results[2:])
+
+
 def test_a_replayed_recording_arrives_as_one_registered_device(
     stack: LocalStack, tmp_path: Path
 ) -> None:

@@ -386,6 +386,7 @@ def test_sweep_command_runs_one_tick(stack) -> None:
         "chunks_requeued",
         "dialogues_requeued",
         "analyses_requeued",
+        "receipts_rematched",
     }
 
 

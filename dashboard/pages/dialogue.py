@@ -12,6 +12,7 @@ import panel as pn
 from dashboard import access, queries, safe
 from dashboard import strings as S
 from dashboard.pages.common import layout, local_time, number, status, yes_no
+from dashboard.pages.receipts import dialogue_receipt
 from dashboard.users import User
 from salescontrol import messages, storage
 from salescontrol.errors import SalesControlError
@@ -199,6 +200,7 @@ def dialogue_page(user: User, raw: str | None = None) -> pn.template.BootstrapTe
                 f"### {S.ANALYSIS}",
                 safe.pane(_analysis(d), css_classes=["analysis"]),
                 *([_rerun_buttons(user, d)] if user.can_act else []),
+                *dialogue_receipt(user, dialogue_id),
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",

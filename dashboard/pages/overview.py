@@ -11,6 +11,7 @@ from bokeh.plotting import figure
 from dashboard import access, queries, safe
 from dashboard import strings as S
 from dashboard.pages.common import ScopeFilter, display, integer, layout, number, percent, table
+from dashboard.pages.receipts import receipts_overview
 from dashboard.users import User
 
 
@@ -111,4 +112,5 @@ def overview_page(user: User) -> pn.template.BootstrapTemplate:
         ranking,
         f"### {S.TOP_PRODUCTS}",
         products,
+        receipts_overview(user, scope_filter),
     )

@@ -9,6 +9,7 @@ import panel as pn
 from dashboard import access, deadletters, queries
 from dashboard import strings as S
 from dashboard.pages.common import display, layout, table
+from dashboard.pages.receipts import unassigned_receipts
 from dashboard.users import User
 from salescontrol.config import settings
 
@@ -34,6 +35,7 @@ def pipeline_page(user: User) -> pn.template.BootstrapTemplate:
         f"### {S.REJECTED}",
         maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
         *(_dead_letters() if user.is_owner else []),
+        *unassigned_receipts(user),
     )
 
 

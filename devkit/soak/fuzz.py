@@ -32,15 +32,21 @@ HOSTILE_IDS = (
 
 @dataclass
 class Victim:
-    """A device whose data nobody but the admin may see in an answer."""
+    """A device (and its point) whose data nobody but the admin may see in an answer."""
 
     device_id: str
     token: str
     chunk_ids: list[str]  # at least one
+    receipts_token: str | None = None  # its point's, when the run posts receipts too
+    private: list[str] = field(default_factory=list)  # more ids only it may see
 
     @property
     def secrets(self) -> list[str]:
-        return [self.device_id, self.token, *self.chunk_ids]
+        return [self.device_id, self.token, *self.chunk_ids, *self.private]
+
+    @property
+    def tokens(self) -> set[str]:
+        return {self.token, self.receipts_token} - {None}
 
 
 @dataclass
@@ -64,11 +70,15 @@ def run(
     victim: Victim,
     max_examples: int = 200,
     before_each: Callable[[], None] = lambda: None,
+    attacker_tokens: tuple[str, ...] = (),
 ) -> FuzzReport:
-    """Fuzz every operation of the live API at `base_url`; raise FuzzFailure on a defect."""
+    """Fuzz every operation of the live API at `base_url`; raise FuzzFailure on a defect.
+    `attacker_tokens`: the attacker's other credentials (a point's receipts token)."""
     document = requests.get(base_url + "/openapi.json", timeout=30).json()
     report = FuzzReport()
-    tokens = st.sampled_from([None, "", "x" * 64, attacker_token, admin_token, victim.token])
+    tokens = st.sampled_from(
+        [None, "", "x" * 64, attacker_token, *attacker_tokens, admin_token, *victim.tokens]
+    )
     requests_ = st.one_of(
         [
             _operation(document, path, method, op, victim)
@@ -102,7 +112,7 @@ def run(
             if response.status_code == 404 and any(c in path for c in "\r\n"):
                 return
             raise FuzzFailure(f"answer is not JSON on {where}: {response.text[:300]}") from None
-        if token != admin_token and token != victim.token:
+        if token != admin_token and token not in victim.tokens:
             for secret in victim.secrets:
                 if secret in response.text and secret not in data.decode(errors="replace") + path:
                     raise FuzzFailure(f"answer leaks {secret} to another caller on {where}")
@@ -132,7 +142,8 @@ def _operation(
 
 
 def from_schema(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Values valid against the JSON schema subset pydantic emits for the request models.
+    """Values valid against the JSON schema subset pydantic emits for the request models
+    (and the receipts batch's `array` of them).
 
     (hypothesis-jsonschema would do this for any schema but does not work with current
     Hypothesis; these models use only the keywords handled here.)
@@ -160,6 +171,10 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrate
             return st.integers(low, high)
         exclude = "exclusiveMinimum" in schema
         return st.floats(low, high, exclude_min=exclude, allow_nan=False, allow_infinity=False)
+    if kind == "array":
+        items = from_schema(schema.get("items", {}), defs)
+        least = schema.get("minItems", 0)
+        return st.lists(items, min_size=least, max_size=min(schema.get("maxItems", 5), least + 4))
     if kind == "boolean":
         return st.booleans()
     if kind == "null":

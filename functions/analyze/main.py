@@ -6,7 +6,8 @@ lock (a duplicate that meets a live analysis is acknowledged: that delivery's me
 stays unacknowledged until it is done, so it answers for the dialogue; a forced one is
 redelivered later); claim the dialogue (analysis_status PROCESSING; a duplicate of a
 finished analysis is acknowledged); analyse the transcript with the LLM
-(masked) or the rules; store the verdict and DONE in one transaction. Too-short
+(masked) or the rules; store the verdict, DONE and the offers checked against the
+dialogue's receipt (`receipts.analysed`) in one transaction. Too-short
 transcripts end SKIPPED and unusable LLM answers FAILED, with the reason; a transient
 failure (LLM or database) goes back to PENDING with the reason and is raised, so Pub/Sub
 redelivers it. Only `force` re-analyses a finished (DONE, FAILED, SKIPPED) dialogue.
@@ -21,7 +22,7 @@ from uuid import UUID
 import functions_framework
 from sqlalchemy.engine import Connection
 
-from salescontrol import messages
+from salescontrol import lemmas, messages, receipts
 from salescontrol.analysis import service, store
 from salescontrol.analysis.llm import AnalysisFailed
 from salescontrol.config import Settings, settings
@@ -55,8 +56,11 @@ def _analyze(
         return
     try:
         result = service.analyze_text(text, config, analyzer)
+        terms = lemmas.check_terms(text, [offer.product for offer in result.offers])
         with conn.begin():
+            receipts.hold(conn, dialogue_id)  # before the analysis row: see receipts.hold
             store.save(conn, dialogue_id, result)
+            receipts.analysed(conn, dialogue_id, terms)  # the offers against the receipt
     except service.Skipped as exc:
         _finish(conn, dialogue_id, AnalysisStatus.SKIPPED, str(exc))
         log.info("analysis SKIPPED: %s", exc, extra=ids)

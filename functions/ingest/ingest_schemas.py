@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from receipts_in import KktRegId
 
 from salescontrol.chunks import CODECS
 from salescontrol.config import settings
@@ -57,10 +65,22 @@ class DeviceRegistration(Strict):
     is_enabled: bool = True
     point_name: Name | None = None
     register_name: Name | None = None
+    kkt_reg_id: KktRegId | None = None
 
 
 class DeviceUpdate(Strict):
-    is_enabled: bool
+    """Enable/disable, and set (null: clear) the register's ККТ; at least one of them."""
+
+    is_enabled: bool | None = None
+    kkt_reg_id: KktRegId | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> DeviceUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give is_enabled, kkt_reg_id or both")
+        if "is_enabled" in self.model_fields_set and self.is_enabled is None:
+            raise ValueError("is_enabled must be true or false")
+        return self
 
 
 class TokenRotation(Strict):
@@ -75,6 +95,13 @@ class ChunkAnnouncement(Strict):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", to_lower=True)]
     codec: Literal[tuple(CODECS)] = "opus"  # type: ignore[valid-type]
     sample_rate: Annotated[int, Field(ge=8000, le=48000)] = 16000
+
+
+class ReceiptBatch(Strict):
+    """Receipts to store; each is validated on its own (receipts_in.Receipt), so the
+    document names that model for the items."""
+
+    receipts: Annotated[list[Any], Field(min_length=1, max_length=1000)]
 
 
 class Heartbeat(Strict):

@@ -6,8 +6,10 @@
     GET    /api/v1/admin/devices/<id>            one device (admin)
     PATCH  /api/v1/admin/devices/<id>            enable / disable (admin)
     POST   /api/v1/admin/devices/<id>/token      rotate the token (admin)
+    POST   /api/v1/admin/points/<id>/receipts-token  create/rotate a point's receipts token (admin)
     POST   /api/v1/chunks/upload-url             announce a chunk, get a signed PUT URL (device)
     POST   /api/v1/devices/heartbeat             health report (device)
+    POST   /api/v1/receipts                      fiscal receipts of the point (receipts token)
     GET    /openapi.json                         the OpenAPI 3 document of all of this
 
 Errors are JSON: {"error": code, "message": text, "field": name-or-null}.
@@ -23,6 +25,8 @@ from typing import Any
 
 import functions_framework
 import pydantic
+import receipt_tokens
+import receipts_in
 import sqlalchemy.exc
 from flask import Request
 from flask import Response as HttpResponse
@@ -32,13 +36,14 @@ from ingest_schemas import (
     DeviceUpdate,
     ErrorBody,
     Heartbeat,
+    ReceiptBatch,
     TokenRotation,
 )
 from openapi import document
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from salescontrol import chunks, devices, ratelimit, storage
+from salescontrol import chunks, devices, lemmas, ratelimit, receipts, storage
 from salescontrol.chunks import ChunkStatus
 from salescontrol.config import settings
 from salescontrol.db import transaction
@@ -69,6 +74,12 @@ URLS = Map(
         Rule("/api/v1/admin/devices/<device_id>/token", methods=["POST"], endpoint="rotate_token"),
         Rule("/api/v1/chunks/upload-url", methods=["POST"], endpoint="upload_url"),
         Rule("/api/v1/devices/heartbeat", methods=["POST"], endpoint="heartbeat"),
+        Rule(
+            "/api/v1/admin/points/<point_id>/receipts-token",
+            methods=["POST"],
+            endpoint="rotate_receipts_token",
+        ),
+        Rule("/api/v1/receipts", methods=["POST"], endpoint="post_receipts"),
         Rule("/openapi.json", methods=["GET"], endpoint="openapi"),
     ],
     strict_slashes=False,
@@ -143,6 +154,8 @@ def register_device(request: Request) -> Response:
             point_name=body.point_name,
             register_name=body.register_name,
         )
+        if body.kkt_reg_id:
+            device = _set_kkt(conn, device.device_id, body.kkt_reg_id)
     log.info("device registered", extra={"device_id": str(device.device_id)})
     result = device.public()
     if generated:
@@ -165,10 +178,23 @@ def get_device(request: Request, device_id: str) -> Response:
 def update_device(request: Request, device_id: str) -> Response:
     _require_admin(request)
     body: DeviceUpdate = _body(request, DeviceUpdate)
+    did = parse_id(device_id, "device_id")
     with transaction() as conn:
-        device = devices.set_enabled(conn, parse_id(device_id, "device_id"), body.is_enabled)
-    log.info("device updated", extra={"device_id": device_id, "is_enabled": body.is_enabled})
+        device = devices.get(conn, did)
+        if body.is_enabled is not None:
+            device = devices.set_enabled(conn, did, body.is_enabled)
+        if "kkt_reg_id" in body.model_fields_set:
+            device = _set_kkt(conn, did, body.kkt_reg_id)
+    log.info("device updated", extra={"device_id": device_id, **body.model_dump()})
     return device.public(), 200
+
+
+def _set_kkt(conn: Any, device_id: Any, kkt_reg_id: str | None) -> devices.Device:
+    """Set the register's ККТ and give it the receipts of that ККТ stored unassigned."""
+    device = devices.set_kkt(conn, device_id, kkt_reg_id)
+    if kkt_reg_id:
+        receipts.adopt(conn, device.register_id)
+    return device
 
 
 def rotate_token(request: Request, device_id: str) -> Response:
@@ -237,6 +263,33 @@ def heartbeat(request: Request) -> Response:
     with transaction() as conn:
         devices.record_health(conn, device.device_id, body.report())
     return {"status": "ok", "device_id": str(device.device_id)}, 200
+
+
+def rotate_receipts_token(request: Request, point_id: str) -> Response:
+    _require_admin(request)
+    body: TokenRotation = _body(request, TokenRotation)
+    with transaction() as conn:
+        generated = receipt_tokens.rotate(conn, parse_id(point_id, "point_id"), body.token)
+    log.info("receipts token rotated", extra={"point_id": point_id})
+    result: dict[str, Any] = {"point_id": point_id, "rotated": True}
+    if generated:
+        result["token"] = generated  # shown this once; only its hash is stored
+    return result, 200
+
+
+def post_receipts(request: Request) -> Response:
+    """Store the point's receipts: each refused on its own, the rest kept and matched."""
+    with transaction() as conn:
+        point_id = receipt_tokens.authenticate(conn, _bearer(request))
+    body: ReceiptBatch = _body(request, ReceiptBatch)
+    with transaction() as conn:
+        outcome = receipts_in.ingest(conn, point_id, body.receipts, lemmas.terms)
+    counts = {k: v for k, v in outcome.items() if k != "rejected"}
+    log.info(
+        "receipts",
+        extra={"point_id": str(point_id), **counts, "rejected": len(outcome["rejected"])},
+    )
+    return outcome, 200
 
 
 ENDPOINTS: dict[str, Callable[..., Response]] = {

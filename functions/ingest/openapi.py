@@ -16,17 +16,19 @@ from ingest_schemas import (
     DeviceUpdate,
     ErrorBody,
     Heartbeat,
+    ReceiptBatch,
     TokenRotation,
 )
+from receipts_in import Receipt
 from werkzeug.routing import Map
 
-ADMIN, DEVICE = "adminToken", "deviceToken"
+ADMIN, DEVICE, RECEIPTS = "adminToken", "deviceToken", "receiptsToken"
 
 _ERRORS = {
     400: "invalid request: the body or an id is malformed (`field` names it)",
     401: "missing or unknown token",
     403: "wrong admin token, or the device is disabled",
-    404: "no such device, or no such path",
+    404: "no such device or point, or no such path",
     409: "conflicts with what is stored (an id reused with other facts)",
     413: "request body larger than MAX_REQUEST_BYTES",
     429: "too many upload-URL requests from this device; see Retry-After",
@@ -72,6 +74,20 @@ OPERATIONS: dict[str, Operation] = {
     "heartbeat": Operation(
         "Report the device's health", DEVICE, Heartbeat, 200, (400, 401, 403, 413)
     ),
+    "rotate_receipts_token": Operation(
+        "Create or rotate a point's receipts token (returned once unless given)",
+        ADMIN,
+        TokenRotation,
+        200,
+        (400, *_AUTH_ERRORS, 404, 409, 413),
+    ),
+    "post_receipts": Operation(
+        "Store fiscal receipts of the point: counts, and each refused one with its field",
+        RECEIPTS,
+        ReceiptBatch,
+        200,
+        (400, 401, 413),
+    ),
 }
 
 
@@ -84,7 +100,14 @@ def document(urls: Map) -> dict[str, Any]:
         path = rule.rule.replace("<", "{").replace(">", "}")
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(rule, op, schemas)
-    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template=_REF)
+    for model in (ErrorBody, Receipt):
+        schema = model.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    # a batch is read as a list of anything, each receipt checked on its own
+    schemas["ReceiptBatch"]["properties"]["receipts"]["items"] = {
+        "$ref": _REF.format(model="Receipt")
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "SalesControl ingest API", "version": "1"},
@@ -94,6 +117,7 @@ def document(urls: Map) -> dict[str, Any]:
             "securitySchemes": {
                 ADMIN: {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN"},
                 DEVICE: {"type": "http", "scheme": "bearer", "description": "the device token"},
+                RECEIPTS: {"type": "http", "scheme": "bearer", "description": "a point's token"},
             },
         },
     }
