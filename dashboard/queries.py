@@ -282,10 +282,14 @@ class PipelineState:
     stuck: list[dict[str, Any]]  # stage, id, status, updated_at (salescontrol.backlog)
     stuck_total: int
     rejected: list[dict[str, Any]]  # chunk_id, device, started_at, error
+    given_up: list[dict[str, Any]]  # stage, id, attempts, error (MAX_ATTEMPTS used)
 
 
-def pipeline(conn: Connection, stuck_timeout_sec: int, limit: int = 50) -> PipelineState:
-    """Counts by status, work stuck past the timeout, and the latest rejected chunks."""
+def pipeline(
+    conn: Connection, stuck_timeout_sec: int, limit: int = 50, max_attempts: int = 5
+) -> PipelineState:
+    """Counts by status, work stuck past the timeout (with attempts and last error), the
+    latest rejected chunks and the work given up after `max_attempts`."""
     cutoff = datetime.now(UTC) - timedelta(seconds=stuck_timeout_sec)
     stuck, stuck_total = backlog.stuck(conn, cutoff, limit)
     return PipelineState(
@@ -310,6 +314,7 @@ def pipeline(conn: Connection, stuck_timeout_sec: int, limit: int = 50) -> Pipel
             "ORDER BY c.updated_at DESC LIMIT :limit",
             {"rejected": ChunkStatus.REJECTED, "limit": limit},
         ),
+        given_up=backlog.given_up(conn, max_attempts, limit),
     )
 
 

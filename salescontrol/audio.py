@@ -5,16 +5,25 @@ Other sample rates and stereo are converted, not refused: channels are averaged 
 rate is changed with a band-limited FFT resampler (exact for whole recordings, no extra
 dependency). Every failure is a `DecodeError` whose message says what is wrong with the
 bytes, since it ends up as a chunk's `error`.
+
+Audio from a device is decoded with `Limits` (its announcement): the header is read
+first (rate 8-48 kHz and as announced, at most 2 channels, no more frames than the
+announced duration allows), then the audio in blocks that stop at that many frames, so
+a few kilobytes claiming hours of audio cannot take the memory (benchmarks/bench_audio.py).
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 
 RATE = 16000
+RATES = (8000, 48000)  # the sample rates a device may send (the announcement's bounds)
+MAX_CHANNELS = 2
+BLOCK_FRAMES = 1 << 16
 
 
 class DecodeError(ValueError):
@@ -29,10 +38,19 @@ def _kind(data: bytes) -> str:
     return "unknown"
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What an announced chunk may hold: checked on the header, then while decoding."""
+
+    rate: int  # the announced sample rate
+    max_sec: float  # the announced duration plus the tolerance
+
+
 def resample(audio: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
     """Band-limited resampling of mono float audio from `rate` to `target`."""
+    audio = audio.astype(np.float32, copy=False)  # single-precision FFT: half the memory
     if rate == target or len(audio) == 0:
-        return audio.astype(np.float32, copy=False)
+        return audio
     n_out = max(1, round(len(audio) * target / rate))
     spectrum = np.fft.rfft(audio)
     bins = n_out // 2 + 1
@@ -43,8 +61,45 @@ def resample(audio: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
     return (np.fft.irfft(spectrum, n_out) * (n_out / len(audio))).astype(np.float32)
 
 
-def decode(data: bytes) -> np.ndarray:
-    """Decode audio bytes to 16 kHz mono float32, or DecodeError saying why not."""
+def _check_header(kind: str, f: sf.SoundFile, limits: Limits) -> int:
+    """The most frames the announcement allows, or DecodeError when the header already
+    says the audio is not what was announced."""
+    rate, channels = f.samplerate, f.channels
+    if not RATES[0] <= rate <= RATES[1]:
+        raise DecodeError(f"{kind} header says {rate} Hz: sample rate outside 8000-48000 Hz")
+    if rate != limits.rate:
+        raise DecodeError(
+            f"sample rate mismatch: {kind} header says {rate} Hz, announced {limits.rate}"
+        )
+    if channels > MAX_CHANNELS:
+        raise DecodeError(f"{kind} header says {channels} channels (at most {MAX_CHANNELS})")
+    max_frames = int(limits.max_sec * rate)
+    if f.frames > max_frames:
+        raise DecodeError(
+            f"absurd duration: {kind} header says {f.frames / rate:.1f} s, "
+            f"announced at most {limits.max_sec:.1f} s"
+        )
+    return max_frames
+
+
+def _read_mono(f: sf.SoundFile, max_frames: int | None) -> np.ndarray:
+    """The audio as mono float32, read in blocks; DecodeError past `max_frames` (a header
+    may understate the frames of an ogg stream)."""
+    blocks, frames = [], 0
+    for block in f.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
+        frames += len(block)
+        if max_frames is not None and frames > max_frames:
+            raise DecodeError(
+                f"absurd duration: the audio goes on past {max_frames / f.samplerate:.1f} s, "
+                "more than announced"
+            )
+        blocks.append(block.mean(axis=1) if block.shape[1] > 1 else block[:, 0].copy())
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def decode(data: bytes, limits: Limits | None = None) -> np.ndarray:
+    """Decode audio bytes to 16 kHz mono float32, or DecodeError saying why not; with
+    `limits` (a device's chunk) the header is checked first and decoding is bounded."""
     if not data:
         raise DecodeError("empty object (0 bytes)")
     kind = _kind(data)
@@ -54,18 +109,19 @@ def decode(data: bytes) -> np.ndarray:
         raise DecodeError("truncated ogg: the stream ends without its last page")
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            rate = f.samplerate
-            expected = f.frames
-            audio = f.read(dtype="float32", always_2d=True)
+            rate, expected = f.samplerate, f.frames
+            max_frames = _check_header(kind, f, limits) if limits else None
+            mono = _read_mono(f, max_frames)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        if isinstance(exc, DecodeError):
+            raise
         if kind == "ogg":
             raise DecodeError(f"truncated or corrupt ogg: {exc}") from None
         raise DecodeError(f"corrupt {kind}: {exc}") from None
-    if kind == "wav" and len(audio) < expected:
-        raise DecodeError(f"truncated wav: {len(audio)} of {expected} frames")
-    if len(audio) == 0:
+    if kind == "wav" and len(mono) < expected:
+        raise DecodeError(f"truncated wav: {len(mono)} of {expected} frames")
+    if len(mono) == 0:
         raise DecodeError(f"{kind} holds no audio frames")
-    mono = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
     return resample(mono, rate)
 
 

@@ -4,13 +4,14 @@ migrate     apply the SQL migrations of sql/ to DATABASE_URL
 local       run the whole cloud side on this machine until Ctrl-C
 analyze     upsell analysis of a transcript text file (LLM or rules), as the function does
 sweep       one sweeper tick: close dialogues of quiet devices, re-queue stuck work
+erase       erase a dialogue, a device's time range or everything before a date (logged)
 dashboard   serve the Panel dashboard (DATABASE_URL, ADMIN_TOKEN login)
 transcribe  transcribe audio files with the ASR worker's models and settings
 demo        the whole pipeline on the bundled shop recording, a summary and the dashboard
 eval        run a recording through the pipeline and score it against its ground truth
 soak        load, fault and bad-input run against a fresh local stack; checks the invariants
 
-migrate, analyze and sweep are production jobs and live here; the others belong to the
+migrate, analyze, sweep and erase are production jobs and live here; the others belong to the
 dev kit (`devkit.commands`), which this module loads by name when the checkout has it.
 """
 
@@ -28,7 +29,8 @@ from salescontrol.errors import SalesControlError
 # deployed function (which ships without it) has the production commands only.
 DEV_COMMANDS_MODULE = "devkit.commands"
 # `--help` order: production and dev commands interleaved as users know them.
-ORDER = ["migrate", "local", "analyze", "sweep", "dashboard", "transcribe", "demo", "eval", "soak"]
+ORDER = ["migrate", "local", "analyze", "sweep", "erase", "dashboard"]
+ORDER += ["transcribe", "demo", "eval", "soak"]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -88,6 +90,63 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    import json
+    import uuid
+
+    from salescontrol import erasure
+    from salescontrol.db import transaction
+
+    if args.list:
+        with transaction() as conn:
+            print(json.dumps(erasure.latest(conn), ensure_ascii=False, indent=2))
+        return 0
+    if args.dialogue:
+        scope = erasure.Scope(erasure.DIALOGUE, dialogue_id=args.dialogue)
+    elif args.before:
+        scope = erasure.Scope(erasure.BEFORE, to_at=args.before)
+    else:
+        scope = erasure.Scope(erasure.DEVICE, None, args.device, args.from_at, args.to_at)
+    with transaction() as conn:
+        job, _ = erasure.request(conn, scope, args.by, args.reason, None)
+    # Resumable: the same command after a crash (or the sweeper) goes on with this one.
+    result = erasure.run(uuid.UUID(job["erasure_id"]))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _moment(text: str) -> object:
+    from datetime import UTC, datetime
+
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def add_erase(sub: argparse._SubParsersAction) -> None:
+    import getpass
+    import socket
+    import uuid
+
+    p = sub.add_parser(
+        "erase",
+        help="erase recorded data (rows and bucket objects), logged in `erasures`",
+        description="Erase a dialogue, a device's data between two times, or everything "
+        "before a date: dialogues, transcripts, analyses, dialogue audio and raw chunks. "
+        "Idempotent; run it again to finish one a crash interrupted. Times are ISO 8601 "
+        "(UTC unless they say otherwise).",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--dialogue", type=uuid.UUID, metavar="ID", help="one dialogue")
+    what.add_argument("--device", type=uuid.UUID, metavar="ID", help="with --from and --to")
+    what.add_argument("--before", type=_moment, metavar="TIME", help="everything before")
+    what.add_argument("--list", action="store_true", help="print the erasure log")
+    p.add_argument("--from", dest="from_at", type=_moment, metavar="TIME")
+    p.add_argument("--to", dest="to_at", type=_moment, metavar="TIME")
+    p.add_argument("--by", default=f"{getpass.getuser()}@{socket.gethostname()}", help="who")
+    p.add_argument("--reason", help="why, e.g. the request's reference")
+    p.set_defaults(func=cmd_erase)
+
+
 def add_migrate(sub: argparse._SubParsersAction) -> None:
     from salescontrol.migrate import SQL_DIR
 
@@ -109,7 +168,12 @@ def add_sweep(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
-PRODUCTION_COMMANDS = {"migrate": add_migrate, "analyze": add_analyze, "sweep": add_sweep}
+PRODUCTION_COMMANDS = {
+    "migrate": add_migrate,
+    "analyze": add_analyze,
+    "sweep": add_sweep,
+    "erase": add_erase,
+}
 
 
 def _dev_commands() -> dict:

@@ -8,7 +8,11 @@
 2. Work stuck longer than `STUCK_TIMEOUT_SEC` (`salescontrol.backlog`, the definition
    the dashboard shows) is queued again: a chunk gets its bucket notification published
    again (vad skips generations it has finished), a transcription goes back to QUEUED
-   with a fresh asr-requests message, an analysis gets a fresh transcripts-ready.
+   with a fresh asr-requests message, an analysis (one that dead-lettered too) gets a
+   fresh transcripts-ready. Stuck work that has used MAX_ATTEMPTS is given up instead
+   (REJECTED / FAILED with its last error), never queued again.
+3. Erasures asked for through the admin API (or left unfinished by a crash) are carried
+   out, and TRANSCRIPT_RETENTION_DAYS is applied (`salescontrol.erasure`).
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ from uuid import UUID
 import sqlalchemy as sa
 from google.api_core import exceptions as gexc
 
-from salescontrol import backlog, messages, pubsub, storage, topology
+from salescontrol import backlog, erasure, messages, pubsub, storage, topology
 from salescontrol.assembly import assemble_device
 from salescontrol.config import settings
 from salescontrol.db import transaction
 from salescontrol.dialogues import AsrStatus
-from salescontrol.errors import TransientError
+from salescontrol.errors import GaveUp, TransientError
 from salescontrol.events import OBJECT_FINALIZE, StorageObject
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,8 @@ class SweepResult:
     chunks_requeued: int
     dialogues_requeued: int
     analyses_requeued: int
+    given_up: int  # stuck rows that had used MAX_ATTEMPTS
+    erased: int  # rows removed by erasures and the transcript retention
 
 
 def quiet_devices(now: datetime) -> list[UUID]:
@@ -74,19 +80,48 @@ def waited_too_long(now: datetime) -> list[tuple[UUID, int]]:
 
 
 def _claim_stuck(stage: backlog.Stage, now: datetime) -> list[sa.Row]:
-    """Touch up to BATCH stuck rows of `stage` (so the next tick waits again) and return
-    them; SKIP LOCKED keeps two sweepers from taking the same rows."""
+    """Touch up to BATCH stuck rows of `stage` with attempts left (so the next tick waits
+    again) and return them; SKIP LOCKED keeps two sweepers from taking the same rows."""
     cutoff = now - timedelta(seconds=settings().stuck_timeout_sec)
     touch = ", asr_status = :queued" if stage is backlog.ASR else ""
     with transaction() as conn:
         return conn.execute(
             sa.text(
                 f"UPDATE {stage.table} SET updated_at = :now{touch} WHERE {stage.key} IN "
-                f"(SELECT id FROM ({backlog.stuck_query(stage)}) s ORDER BY updated_at "
-                f"LIMIT :n FOR UPDATE SKIP LOCKED) AND {stage.owed} RETURNING *"
+                f"(SELECT id FROM ({backlog.stuck_query(stage)}) s WHERE attempts < :max "
+                f"ORDER BY updated_at LIMIT :n FOR UPDATE SKIP LOCKED) AND {stage.owed} "
+                "RETURNING *"
             ),
-            {"now": now, "cutoff": cutoff, "n": BATCH, "queued": AsrStatus.QUEUED},
+            {
+                "now": now,
+                "cutoff": cutoff,
+                "n": BATCH,
+                "max": settings().max_attempts,
+                "queued": AsrStatus.QUEUED,
+            },
         ).all()
+
+
+def give_up_stuck(now: datetime) -> int:
+    """Stuck rows that have used MAX_ATTEMPTS (their last delivery died or dead-lettered):
+    the stage's failed status with the last error, instead of another try."""
+    cutoff = now - timedelta(seconds=settings().stuck_timeout_sec)
+    count = 0
+    with transaction() as conn:
+        for stage in backlog.TIMED:
+            rows = conn.execute(
+                sa.text(
+                    f"SELECT * FROM ({backlog.stuck_query(stage)}) s WHERE attempts >= :max "
+                    "ORDER BY updated_at LIMIT :n"
+                ),
+                {"cutoff": cutoff, "max": settings().max_attempts, "n": BATCH},
+            ).all()
+            for row in rows:
+                reason = GaveUp(row.attempts, row.error).reason
+                backlog.give_up(conn, stage, row.id, reason)
+                log.warning("%s gave up on %s: %s", stage.name, row.id, reason)
+            count += len(rows)
+    return count
 
 
 def requeue_chunks(now: datetime) -> int:
@@ -133,12 +168,15 @@ def sweep(now: datetime | None = None) -> SweepResult:
     closed = sum(len(assemble_device(d, force=True)) for d in devices)
     stale = waited_too_long(now)
     closed += sum(len(assemble_device(d, force_before_ms=ms)) for d, ms in stale)
+    given_up = give_up_stuck(now)
     result = SweepResult(
         len(devices) + len(stale),
         closed,
         requeue_chunks(now),
         requeue_dialogues(now),
         requeue_analyses(now),
+        given_up,
+        erasure.run_pending() + erasure.apply_retention(now),
     )
     if any(vars(result).values()):
         log.info("sweep: %s", result)

@@ -14,6 +14,8 @@ ALTER TABLE audio_chunks ADD COLUMN IF NOT EXISTS verified boolean;
 -- Set when the chunk's audio was erased; the row stays as a tombstone so that a device
 -- announcing the chunk again is told the server is done with it.
 ALTER TABLE audio_chunks ADD COLUMN IF NOT EXISTS erased_at timestamptz;
+CREATE INDEX IF NOT EXISTS audio_chunks_not_erased ON audio_chunks (started_at)
+    WHERE erased_at IS NULL;
 
 -- Every erasure: what was asked (a dialogue, a device's time range, everything before a
 -- date, or the sweeper's transcript retention), by whom, when, and what it removed.

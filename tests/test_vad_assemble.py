@@ -386,6 +386,8 @@ def test_sweep_command_runs_one_tick(stack) -> None:
         "chunks_requeued",
         "dialogues_requeued",
         "analyses_requeued",
+        "given_up",
+        "erased",
     }
 
 

@@ -1,4 +1,5 @@
-"""Обработка: counts by status, stuck work, rejected chunks and dead letters."""
+"""Обработка: counts by status, stuck work (attempts, last error), work given up after
+MAX_ATTEMPTS, rejected chunks and dead letters."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
     """Counts by status, stuck work, rejected chunks and dead letters."""
     timeout = settings().stuck_timeout_sec
     with db.transaction() as conn:
-        p = queries.pipeline(conn, timeout)
+        p = queries.pipeline(conn, timeout, max_attempts=settings().max_attempts)
     dead = [
         {
             "subscription": d.subscription,
@@ -37,7 +38,9 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
         f"### {S.DIALOGUE_STATUSES}",
         maybe(p.dialogues, ["asr_status", "analysis_status", "count"]),
         f"### {S.STUCK.format(minutes=timeout // 60, total=p.stuck_total)}",
-        maybe(p.stuck, ["stage", "id", "status", "updated_at"]),
+        maybe(p.stuck, ["stage", "id", "status", "attempts", "error", "updated_at"]),
+        f"### {S.GIVEN_UP.format(attempts=settings().max_attempts)}",
+        maybe(p.given_up, ["stage", "id", "attempts", "error", "updated_at"]),
         f"### {S.REJECTED}",
         maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
         f"### {S.DEAD_LETTERS}",

@@ -6,8 +6,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from salescontrol import erasure
 from salescontrol.chunks import CODECS
 from salescontrol.config import settings
 from salescontrol.devices import MIN_TOKEN_LENGTH
@@ -75,6 +84,42 @@ class ChunkAnnouncement(Strict):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", to_lower=True)]
     codec: Literal[tuple(CODECS)] = "opus"  # type: ignore[valid-type]
     sample_rate: Annotated[int, Field(ge=8000, le=48000)] = 16000
+
+
+class ChunkStatusQuery(Strict):
+    """The device's chunks whose verdict it waits for (others' ids are answered as unknown)."""
+
+    chunk_ids: Annotated[list[UUID], Field(min_length=1, max_length=100)]
+
+
+class ErasureRequest(Strict):
+    """Exactly one of: `dialogue_id`; `device_id` with `from_at` and `to_at`; `before`."""
+
+    erasure_id: UUID | None = Field(None, description="makes a repeated request idempotent")
+    dialogue_id: UUID | None = None
+    device_id: UUID | None = None
+    from_at: AwareDatetime | None = None
+    to_at: AwareDatetime | None = None
+    before: AwareDatetime | None = None
+    requested_by: Name = Field(description="who asked, e.g. the privacy officer and ticket")
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ErasureRequest:
+        ranged = (self.device_id, self.from_at, self.to_at)
+        given = [self.dialogue_id is not None, any(ranged), self.before is not None]
+        if sum(given) != 1 or (given[1] and not all(ranged)):
+            raise ValueError(
+                "give exactly one of: dialogue_id; device_id with from_at and to_at; before"
+            )
+        return self
+
+    def scope(self) -> erasure.Scope:
+        if self.dialogue_id:
+            return erasure.Scope(erasure.DIALOGUE, dialogue_id=self.dialogue_id)
+        if self.before:
+            return erasure.Scope(erasure.BEFORE, to_at=self.before)
+        return erasure.Scope(erasure.DEVICE, None, self.device_id, self.from_at, self.to_at)
 
 
 class Heartbeat(Strict):
