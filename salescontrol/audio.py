@@ -15,6 +15,7 @@ a few kilobytes claiming hours of audio cannot take the memory (benchmarks/bench
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ RATE = 16000
 RATES = (8000, 48000)  # the sample rates a device may send (the announcement's bounds)
 MAX_CHANNELS = 2
 BLOCK_FRAMES = 1 << 16
+SEGMENT_SEC, PAD_SEC = 30.0, 1.0  # resampling piece by piece beyond SEGMENT_SEC
 
 
 class DecodeError(ValueError):
@@ -46,11 +48,7 @@ class Limits:
     max_sec: float  # the announced duration plus the tolerance
 
 
-def resample(audio: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
-    """Band-limited resampling of mono float audio from `rate` to `target`."""
-    audio = audio.astype(np.float32, copy=False)  # single-precision FFT: half the memory
-    if rate == target or len(audio) == 0:
-        return audio
+def _fft_resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     n_out = max(1, round(len(audio) * target / rate))
     spectrum = np.fft.rfft(audio)
     bins = n_out // 2 + 1
@@ -59,6 +57,27 @@ def resample(audio: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
     else:
         spectrum = np.pad(spectrum, (0, bins - len(spectrum)))
     return (np.fft.irfft(spectrum, n_out) * (n_out / len(audio))).astype(np.float32)
+
+
+def resample(audio: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
+    """Band-limited resampling of mono float audio from `rate` to `target`: one FFT up to
+    SEGMENT_SEC, beyond that piece by piece (each with PAD_SEC of context either side,
+    cut away after), so the FFT's memory does not grow with the recording."""
+    audio = audio.astype(np.float32, copy=False)  # single-precision FFT: half the memory
+    if rate == target or len(audio) == 0:
+        return audio
+    step = rate // math.gcd(rate, target)  # input samples that make whole output samples
+    seg, pad = (int(sec * rate) // step * step for sec in (SEGMENT_SEC, PAD_SEC))
+    if len(audio) <= seg + 2 * pad:
+        return _fft_resample(audio, rate, target)
+    pieces = []
+    for start in range(0, len(audio), seg):
+        lo, hi = max(0, start - pad), min(len(audio), start + seg + pad)
+        out = _fft_resample(audio[lo:hi], rate, target)
+        first = (start - lo) * target // rate
+        size = round(min(start + seg, len(audio)) * target / rate) - start * target // rate
+        pieces.append(out[first : first + size])
+    return np.concatenate(pieces)
 
 
 def _check_header(kind: str, f: sf.SoundFile, limits: Limits) -> int:

@@ -145,13 +145,16 @@ def _public(row: sa.Row) -> dict[str, Any]:
     }
 
 
+RUNNER = "erasures"  # the sweeper's lock: one sweeper at a time carries erasures out
+
+
 @contextlib.contextmanager
-def _running(erasure_id: uuid.UUID) -> Iterator[bool]:
-    """Whether this process may run the erasure now (one runner at a time; the lock goes
-    with the connection if the runner dies)."""
+def _running(name: str) -> Iterator[bool]:
+    """Whether this process holds the lock `name` now (an erasure has one runner at a
+    time; the lock goes with the connection if the runner dies)."""
     conn = engine().connect()
     try:
-        key = {"k": advisory_key(f"erasure:{erasure_id}")}
+        key = {"k": advisory_key(name)}
         yield bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), key).scalar())
     finally:
         with contextlib.suppress(sa.exc.DBAPIError):
@@ -256,7 +259,7 @@ def _step(job: sa.Row) -> int:
 def run(erasure_id: uuid.UUID, max_batches: int | None = None) -> dict[str, Any]:
     """Carry the erasure out (or on, after a crash) until done or `max_batches`; the
     erasure as it stands."""
-    with _running(erasure_id) as mine:
+    with _running(f"erasure:{erasure_id}") as mine:
         batches = 0
         while mine and (max_batches is None or batches < max_batches):
             with transaction() as conn:
@@ -284,17 +287,19 @@ def run(erasure_id: uuid.UUID, max_batches: int | None = None) -> dict[str, Any]
 
 def run_pending(max_batches: int = 20) -> int:
     """The sweeper's part: go on with unfinished erasures, oldest first; rows erased."""
-    with transaction() as conn:
-        pending = conn.execute(
-            sa.text(
-                "SELECT erasure_id, counts FROM erasures WHERE status = 'PENDING' "
-                "ORDER BY requested_at LIMIT 5"
-            )
-        ).all()
     erased = 0
-    for job in pending:
-        after = run(job.erasure_id, max_batches)["counts"]
-        erased += sum(after.get(k, 0) - job.counts.get(k, 0) for k in ("dialogues", "chunks"))
+    with _running(RUNNER) as mine:
+        with transaction() as conn:
+            pending = conn.execute(
+                sa.text(
+                    "SELECT erasure_id, counts FROM erasures WHERE status = 'PENDING' "
+                    "ORDER BY requested_at LIMIT :n"
+                ),
+                {"n": 5 if mine else 0},
+            ).all()
+        for job in pending:
+            after = run(job.erasure_id, max_batches)["counts"]
+            erased += sum(after.get(k, 0) - job.counts.get(k, 0) for k in ("dialogues", "chunks"))
     return erased
 
 

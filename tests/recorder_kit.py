@@ -37,6 +37,7 @@ def write_config(path: Path, spool: Path, server_url: str, token: str, **overrid
             "retry_initial_sec": 0.2,
             "retry_max_sec": 1,
             "heartbeat_sec": 1,
+            "verify_sec": 0.5,
         },
         "recording": {"chunk_duration_sec": 3, "schedule_start": "00:00", "schedule_end": "00:00"},
         "storage": {"spool_dir": str(spool), "max_age_days": 7, "max_size_gb": 1},
