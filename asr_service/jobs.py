@@ -79,7 +79,10 @@ def process(request: AsrRequest, engine: Engine, stop: threading.Event | None = 
     """Do one request; BadInput/TransientError/Interrupted propagate to the worker."""
     dialogue_id = parse_id(request.dialogue_id, "dialogue_id")
     with db.transaction() as conn:
-        claimed = dialogues.claim_asr(conn, dialogue_id, request.force, settings().max_attempts)
+        claimed = dialogues.claim_asr(conn, dialogue_id, request.force)
+        if claimed:  # GaveUp (a BadInput: FAILED with it) once MAX_ATTEMPTS are used
+            max_attempts = settings().max_attempts
+            backlog.take_attempt(conn, backlog.ASR, dialogue_id, max_attempts, request.force)
     if not claimed:
         messages.publish(TranscriptReady(request.dialogue_id))
         return Outcome("skipped")

@@ -61,7 +61,7 @@ try:
     if variant == "before":
         out, outcome = before(data), "decoded"
     else:
-        out = audio.decode(data, audio.Limits(rate, seconds + 2.0))
+        out = audio.decode(data, rate, seconds + 2.0)
         outcome = "decoded"
     outcome += f" ({len(out) / 16000:.0f} s)"
 except Exception as exc:  # the old decoder raised libsndfile's errors as they came

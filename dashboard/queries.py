@@ -314,8 +314,20 @@ def pipeline(
             "ORDER BY c.updated_at DESC LIMIT :limit",
             {"rejected": ChunkStatus.REJECTED, "limit": limit},
         ),
-        given_up=backlog.given_up(conn, max_attempts, limit),
+        given_up=_given_up(conn, max_attempts, limit),
     )
+
+
+def _given_up(conn: Connection, max_attempts: int, limit: int) -> list[dict[str, Any]]:
+    """The latest rows each timed stage gave up on (salescontrol.backlog's give-up)."""
+    union = " UNION ALL ".join(
+        f"SELECT '{s.name}' AS stage, {s.key} AS id, {s.attempts} AS attempts, "
+        f"{s.error} AS error, updated_at FROM {s.table} "
+        f"WHERE {s.status} = '{s.gives_up}' AND {s.attempts} >= :max"
+        for s in backlog.TIMED
+    )
+    sql = f"SELECT * FROM ({union}) AS g ORDER BY updated_at DESC LIMIT :limit"
+    return _rows(conn, sql, {"max": max_attempts, "limit": limit})
 
 
 def latest_dialogue_time(conn: Connection) -> datetime | None:

@@ -2,21 +2,17 @@
 float32, and encode 16 kHz mono audio to ogg/opus.
 
 Other sample rates and stereo are converted, not refused: channels are averaged and the
-rate is changed with a band-limited FFT resampler (exact for whole recordings, no extra
-dependency). Every failure is a `DecodeError` whose message says what is wrong with the
-bytes, since it ends up as a chunk's `error`.
-
-Audio from a device is decoded with `Limits` (its announcement): the header is read
-first (rate 8-48 kHz and as announced, at most 2 channels, no more frames than the
-announced duration allows), then the audio in blocks that stop at that many frames, so
-a few kilobytes claiming hours of audio cannot take the memory (benchmarks/bench_audio.py).
+rate is changed with a band-limited FFT resampler (no extra dependency). Every failure is
+a `DecodeError` saying what is wrong with the bytes (it becomes the chunk's `error`).
+A device's chunk is decoded against its announcement: header first (rate 8-48
+kHz and as announced, at most 2 channels, frames within the announced duration), then
+blocks that stop there: kilobytes claiming hours cannot take the memory (bench_audio.py).
 """
 
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
@@ -40,14 +36,6 @@ def _kind(data: bytes) -> str:
     return "unknown"
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What an announced chunk may hold: checked on the header, then while decoding."""
-
-    rate: int  # the announced sample rate
-    max_sec: float  # the announced duration plus the tolerance
-
-
 def _fft_resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     n_out = max(1, round(len(audio) * target / rate))
     spectrum = np.fft.rfft(audio)
@@ -60,9 +48,8 @@ def _fft_resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
-    """Band-limited resampling of mono float audio from `rate` to `target`: one FFT up to
-    SEGMENT_SEC, beyond that piece by piece (each with PAD_SEC of context either side,
-    cut away after), so the FFT's memory does not grow with the recording."""
+    """Band-limited resampling of mono float audio from `rate` to `target`, in pieces of
+    SEGMENT_SEC (with PAD_SEC of context each side): FFT memory stays bounded."""
     audio = audio.astype(np.float32, copy=False)  # single-precision FFT: half the memory
     if rate == target or len(audio) == 0:
         return audio
@@ -80,24 +67,17 @@ def resample(audio: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
     return np.concatenate(pieces)
 
 
-def _check_header(kind: str, f: sf.SoundFile, limits: Limits) -> int:
-    """The most frames the announcement allows, or DecodeError when the header already
-    says the audio is not what was announced."""
-    rate, channels = f.samplerate, f.channels
+def _check_header(kind: str, f: sf.SoundFile, announced: int, max_sec: float) -> int:
+    """The most frames the announcement allows; DecodeError if the header says no."""
+    rate, max_frames = f.samplerate, int(max_sec * f.samplerate)
     if not RATES[0] <= rate <= RATES[1]:
-        raise DecodeError(f"{kind} header says {rate} Hz: sample rate outside 8000-48000 Hz")
-    if rate != limits.rate:
-        raise DecodeError(
-            f"sample rate mismatch: {kind} header says {rate} Hz, announced {limits.rate}"
-        )
-    if channels > MAX_CHANNELS:
-        raise DecodeError(f"{kind} header says {channels} channels (at most {MAX_CHANNELS})")
-    max_frames = int(limits.max_sec * rate)
+        raise DecodeError(f"{kind} header: sample rate {rate} Hz is outside 8000-48000 Hz")
+    if rate != announced:
+        raise DecodeError(f"sample rate mismatch: {kind} header {rate}, announced {announced}")
+    if f.channels > MAX_CHANNELS:
+        raise DecodeError(f"{kind} header: {f.channels} channels (at most {MAX_CHANNELS})")
     if f.frames > max_frames:
-        raise DecodeError(
-            f"absurd duration: {kind} header says {f.frames / rate:.1f} s, "
-            f"announced at most {limits.max_sec:.1f} s"
-        )
+        raise DecodeError(f"absurd duration: {kind} header {f.frames / rate:.1f} s, announced less")
     return max_frames
 
 
@@ -108,17 +88,15 @@ def _read_mono(f: sf.SoundFile, max_frames: int | None) -> np.ndarray:
     for block in f.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
         frames += len(block)
         if max_frames is not None and frames > max_frames:
-            raise DecodeError(
-                f"absurd duration: the audio goes on past {max_frames / f.samplerate:.1f} s, "
-                "more than announced"
-            )
+            raise DecodeError("absurd duration: the audio goes on past what was announced")
         blocks.append(block.mean(axis=1) if block.shape[1] > 1 else block[:, 0].copy())
     return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
 
-def decode(data: bytes, limits: Limits | None = None) -> np.ndarray:
-    """Decode audio bytes to 16 kHz mono float32, or DecodeError saying why not; with
-    `limits` (a device's chunk) the header is checked first and decoding is bounded."""
+def decode(data: bytes, announced: int = 0, max_sec: float = 0.0) -> np.ndarray:
+    """Decode audio bytes to 16 kHz mono float32, or DecodeError saying why not; for a
+    device's chunk (`announced` rate, `max_sec`) the header is checked first and decoding
+    stops at `max_sec`."""
     if not data:
         raise DecodeError("empty object (0 bytes)")
     kind = _kind(data)
@@ -128,9 +106,8 @@ def decode(data: bytes, limits: Limits | None = None) -> np.ndarray:
         raise DecodeError("truncated ogg: the stream ends without its last page")
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
-            rate, expected = f.samplerate, f.frames
-            max_frames = _check_header(kind, f, limits) if limits else None
-            mono = _read_mono(f, max_frames)
+            max_frames = _check_header(kind, f, announced, max_sec) if announced else None
+            rate, expected, mono = f.samplerate, f.frames, _read_mono(f, max_frames)
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         if isinstance(exc, DecodeError):
             raise

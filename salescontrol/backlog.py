@@ -7,11 +7,10 @@ page lists the same rows, and the demo's progress and the soak run wait until no
 is owed. Open speech (assemble) is owed too, but waits for evidence, not a timeout: the
 sweeper closes it by its own rules (`sweeper.quiet_devices`).
 
-Attempts: each delivery that takes the work on counts one (a process that dies mid-way
-too); a failure records its error on the row, and a transient one (an outage of the
-database, the bucket or the LLM: not the row's fault) gives its attempt back. After
-MAX_ATTEMPTS the stage gives up: REJECTED / FAILED with `gave up after N attempts; last
-error: ...` (`errors.GaveUp`), no longer owed, never re-queued.
+Attempts: each delivery that takes work on counts one (one that dies mid-way too); a
+failure records its error on the row, a transient one (an outage, not the row's fault)
+gives its attempt back. After MAX_ATTEMPTS the stage gives up: REJECTED / FAILED with
+`errors.GaveUp`'s reason and the last error, no longer owed, never re-queued.
 """
 
 from __future__ import annotations
@@ -115,6 +114,20 @@ def stuck(conn: Connection, cutoff: datetime, limit: int) -> tuple[list[dict], i
     return [dict(r._mapping) for r in rows], (rows[0].total if rows else 0)
 
 
+def take_attempt(
+    conn: Connection, stage: Stage, key: object, max_attempts: int, force: bool
+) -> None:
+    """Count one more attempt on a row just claimed (in the claim's transaction), or GaveUp
+    once it has used `max_attempts` (a forced run starts the count again)."""
+    sql = f"SELECT {stage.attempts}, {stage.error} FROM {stage.table} WHERE {stage.key} = :k"
+    attempts, error = conn.execute(sa.text(sql + " FOR UPDATE"), {"k": key}).one()
+    if attempts >= max_attempts and not force:
+        raise GaveUp(attempts, error)
+    count = "1" if force else f"{stage.attempts} + 1"
+    sql = f"UPDATE {stage.table} SET {stage.attempts} = {count} WHERE {stage.key} = :k"
+    conn.execute(sa.text(sql), {"k": key})
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a failure is an outage (retry; the attempt is given back), not the row's."""
     return isinstance(exc, TransientError | sa.exc.OperationalError | sa.exc.InterfaceError)
@@ -150,18 +163,3 @@ def failed(
     reason = GaveUp(attempts, error).reason
     give_up(conn, stage, key, reason)
     return reason
-
-
-def given_up(conn: Connection, max_attempts: int, limit: int) -> list[dict]:
-    """The latest rows of every timed stage that it gave up on (stage, id, attempts, error)."""
-    union = " UNION ALL ".join(
-        f"SELECT '{s.name}' AS stage, {s.key} AS id, {s.attempts} AS attempts, "
-        f"{s.error} AS error, updated_at FROM {s.table} "
-        f"WHERE {s.status} = '{s.gives_up}' AND {s.attempts} >= :max"
-        for s in TIMED
-    )
-    rows = conn.execute(
-        sa.text(f"SELECT * FROM ({union}) AS g ORDER BY updated_at DESC LIMIT :limit"),
-        {"max": max_attempts, "limit": limit},
-    ).all()
-    return [dict(r._mapping) for r in rows]

@@ -4,15 +4,14 @@ handshake and the vad stage's bookkeeping.
 A device announces a chunk (its id, time, size and hash) before uploading it. The
 announcement is idempotent on `chunk_id`: asking again with the same facts gives a new
 upload URL while the object is missing, and "already uploaded" once it is there, so the
-device can delete its copy once vad has checked the bytes against the announced size and hash
-(`verified`; `device_action` says what the device does with its copy). Bytes corrupted
-in transit (verified false) are sent again to a new object name, while attempts last;
-the corrupt object stays for inspection. The same id with different facts is a conflict.
+device can delete its copy once vad has checked its size and hash (`verified`). Bytes
+corrupted on the way (verified false) are sent again, to a new object name, while
+attempts last; the corrupt object stays. The same id with different facts is a conflict.
 
 Status: AWAITING_UPLOAD -> UPLOADED -> PROCESSING -> DONE, or REJECTED with `error`.
 The vad stage claims a chunk per object generation (a repeated notification of a
-generation already DONE or REJECTED is skipped; one that used MAX_ATTEMPTS gives up),
-then rejects it or stores its speech segments and DONE in one transaction.
+generation already DONE or REJECTED is skipped), then rejects it or stores its speech
+segments and DONE in one transaction.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from sqlalchemy.engine import Connection, Row
 
 from salescontrol import topology
 from salescontrol.db import advisory_key
-from salescontrol.errors import Conflict, GaveUp
+from salescontrol.errors import Conflict
 
 # codec -> (content type, file extension)
 CODECS = {"opus": ("audio/ogg", "ogg"), "wav": ("audio/wav", "wav")}
@@ -120,7 +119,7 @@ def announce(conn: Connection, ann: Announcement, max_attempts: int) -> Chunk:
             raise Conflict(
                 f"chunk {ann.chunk_id} was announced before with a different {name}", name
             )
-    if device_action(existing, max_attempts) == RESEND and existing.status == ChunkStatus.REJECTED:
+    if corrupted(existing) and existing.attempts < max_attempts:
         # A new object name: the signed URL cannot overwrite, and the corrupt upload stays.
         stem, _, ext = ann.object_name.rpartition(".")
         name = f"{stem}.r{existing.attempts}.{ext}"
@@ -136,22 +135,9 @@ def announce(conn: Connection, ann: Announcement, max_attempts: int) -> Chunk:
     return Chunk(ann.chunk_id, existing.status, existing.object_name, created=False)
 
 
-# What a device does with its copy of a chunk (the answer to announce and status).
-WAIT, DELETE, RESEND, GIVE_UP = "wait", "delete", "resend", "give_up"
-
-
-def device_action(row: Row, max_attempts: int) -> str:
-    """`wait` for vad's verdict, `delete` (the server has verified the bytes or needs
-    them no more), `resend` (it does not have them intact) or `give_up` (resent too often)."""
-    if row.erased_at is not None:
-        return DELETE
-    if row.status == ChunkStatus.AWAITING_UPLOAD:
-        return RESEND
-    if row.status in (ChunkStatus.UPLOADED, ChunkStatus.PROCESSING):
-        return WAIT
-    if row.status == ChunkStatus.REJECTED and row.verified is False:
-        return RESEND if row.attempts < max_attempts else GIVE_UP
-    return DELETE
+def corrupted(row: Row) -> bool:
+    """Whether vad found the uploaded bytes are not the announced ones (sent again)."""
+    return row.status == ChunkStatus.REJECTED and row.verified is False and not row.erased_at
 
 
 def of_device(conn: Connection, device_id: UUID, chunk_ids: list[UUID]) -> list[Row]:
@@ -201,29 +187,24 @@ def record_orphan(conn: Connection, bucket: str, name: str, generation: int, siz
     )
 
 
-def claim(conn: Connection, chunk_id: UUID, generation: int, max_attempts: int) -> bool:
-    """Mark the chunk PROCESSING unless this generation is already DONE or REJECTED (or
-    the chunk was erased); GaveUp when it has failed `max_attempts` times."""
+def claim(conn: Connection, chunk_id: UUID, generation: int) -> bool:
+    """Mark the chunk PROCESSING unless this generation is already DONE or REJECTED, or
+    the chunk was erased."""
     row = conn.execute(
         sa.text(
-            "SELECT status, attempts, error, object_generation, erased_at FROM audio_chunks "
-            "WHERE chunk_id = :c FOR UPDATE"
+            "UPDATE audio_chunks SET status = :p, updated_at = now() WHERE chunk_id = :c AND "
+            "erased_at IS NULL AND NOT (status IN (:d, :r) AND object_generation = :g) "
+            "RETURNING chunk_id"
         ),
-        {"c": chunk_id},
-    ).one()
-    finished = row.status in (ChunkStatus.DONE, ChunkStatus.REJECTED)
-    if row.erased_at is not None or (finished and row.object_generation == generation):
-        return False
-    if row.attempts >= max_attempts:
-        raise GaveUp(row.attempts, row.error)
-    conn.execute(
-        sa.text(
-            "UPDATE audio_chunks SET status = :p, attempts = attempts + 1, updated_at = now() "
-            "WHERE chunk_id = :c"
-        ),
-        {"p": ChunkStatus.PROCESSING, "c": chunk_id},
-    )
-    return True
+        {
+            "p": ChunkStatus.PROCESSING,
+            "d": ChunkStatus.DONE,
+            "r": ChunkStatus.REJECTED,
+            "c": chunk_id,
+            "g": generation,
+        },
+    ).first()
+    return row is not None
 
 
 def reject(

@@ -92,58 +92,39 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     import json
-    import uuid
 
     from salescontrol import erasure
     from salescontrol.db import transaction
 
-    if args.list:
-        with transaction() as conn:
-            print(json.dumps(erasure.latest(conn), ensure_ascii=False, indent=2))
-        return 0
-    if args.dialogue:
-        scope = erasure.Scope(erasure.DIALOGUE, dialogue_id=args.dialogue)
-    elif args.before:
-        scope = erasure.Scope(erasure.BEFORE, to_at=args.before)
-    else:
-        scope = erasure.Scope(erasure.DEVICE, None, args.device, args.from_at, args.to_at)
+    kind = erasure.DIALOGUE if args.dialogue else erasure.BEFORE if args.before else "device"
+    scope = erasure.Scope(kind, args.dialogue, args.device, args.from_at, args.to_at or args.before)
     with transaction() as conn:
-        job, _ = erasure.request(conn, scope, args.by, args.reason, None)
-    # Resumable: the same command after a crash (or the sweeper) goes on with this one.
-    result = erasure.run(uuid.UUID(job["erasure_id"]))
-    print(json.dumps(result, ensure_ascii=False, indent=2))
+        job = erasure.latest(conn) if args.list else erasure.request(conn, scope, args.by, None)
+    if not args.list:  # the same command after a crash (or the sweeper) goes on with it
+        job = erasure.run(job["erasure_id"])
+    print(json.dumps(job, ensure_ascii=False, indent=2, default=str))
     return 0
-
-
-def _moment(text: str) -> object:
-    from datetime import UTC, datetime
-
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def add_erase(sub: argparse._SubParsersAction) -> None:
     import getpass
     import socket
     import uuid
+    from datetime import UTC, datetime
 
-    p = sub.add_parser(
-        "erase",
-        help="erase recorded data (rows and bucket objects), logged in `erasures`",
-        description="Erase a dialogue, a device's data between two times, or everything "
-        "before a date: dialogues, transcripts, analyses, dialogue audio and raw chunks. "
-        "Idempotent; run it again to finish one a crash interrupted. Times are ISO 8601 "
-        "(UTC unless they say otherwise).",
-    )
+    def moment(text: str) -> datetime:  # ISO 8601, UTC unless it says otherwise
+        value = datetime.fromisoformat(text)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    p = sub.add_parser("erase", help="erase a dialogue, a device's time range or all before")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--dialogue", type=uuid.UUID, metavar="ID", help="one dialogue")
     what.add_argument("--device", type=uuid.UUID, metavar="ID", help="with --from and --to")
-    what.add_argument("--before", type=_moment, metavar="TIME", help="everything before")
+    what.add_argument("--before", type=moment, metavar="TIME", help="everything before TIME")
     what.add_argument("--list", action="store_true", help="print the erasure log")
-    p.add_argument("--from", dest="from_at", type=_moment, metavar="TIME")
-    p.add_argument("--to", dest="to_at", type=_moment, metavar="TIME")
+    p.add_argument("--from", dest="from_at", type=moment, metavar="TIME")
+    p.add_argument("--to", dest="to_at", type=moment, metavar="TIME")
     p.add_argument("--by", default=f"{getpass.getuser()}@{socket.gethostname()}", help="who")
-    p.add_argument("--reason", help="why, e.g. the request's reference")
     p.set_defaults(func=cmd_erase)
 
 

@@ -200,21 +200,11 @@ class Settings:
     upload_rate_burst: int = _setting(
         120, "Upload-URL requests a device may make at once, e.g. draining a backlog."
     )
-    heartbeat_rate_per_min: float = _setting(
-        6.0, "Heartbeats a device may send per minute (its own token bucket); 0 turns it off."
-    )
+    heartbeat_rate_per_min: float = _setting(6.0, "Heartbeats per device a minute; 0: no limit.")
     heartbeat_rate_burst: int = _setting(10, "Heartbeats a device may send at once.")
-
-    # hardening (issue 18: hostile audio, poison messages, erasing data)
-    max_attempts: int = _setting(
-        5,
-        "Failed attempts of a chunk's vad, a dialogue's ASR or its analysis before the "
-        "stage gives up (REJECTED / FAILED with the last error, never re-queued).",
-    )
+    max_attempts: int = _setting(5, "Failed tries of vad, ASR or analysis before giving up.")
     transcript_retention_days: float = _setting(
-        180.0,
-        "The sweeper deletes transcripts and the analyses' quotes and summaries of "
-        "dialogues older than this (verdicts and scores stay); 0 keeps them for ever.",
+        180.0, "Transcripts and quotes of older dialogues are deleted; 0 keeps them."
     )
 
     def require(self, name: str) -> Any:

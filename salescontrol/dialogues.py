@@ -5,9 +5,8 @@ asr_status:      PENDING -> QUEUED -> PROCESSING -> DONE | FAILED (asr_error = r
 analysis_status: PENDING -> PROCESSING -> DONE | FAILED | SKIPPED (analysis_error = reason)
 
 Assembly creates a dialogue QUEUED (idempotent on its uuid5 id); the ASR worker claims
-it (PROCESSING, one more of `asr_attempts`; GaveUp once MAX_ATTEMPTS are used), stores
-one transcript row (upsert) and marks it DONE; the analysis stage's SQL is in
-`analysis.store`.
+it (PROCESSING), stores one transcript row (upsert) and marks it DONE; the analysis
+stage's SQL is in `analysis.store`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salescontrol.errors import BadInput, GaveUp
+from salescontrol.errors import BadInput
 
 
 class AsrStatus(StrEnum):
@@ -79,29 +78,17 @@ def create(
     )
 
 
-def claim_asr(conn: Connection, dialogue_id: UUID, force: bool, max_attempts: int) -> bool:
-    """Mark the dialogue PROCESSING; False when it is DONE and not forced; GaveUp when
-    it has failed `max_attempts` times (a forced request starts the count again)."""
-    row = conn.execute(
-        sa.text(
-            "SELECT asr_status, asr_attempts, asr_error FROM dialogues "
-            "WHERE dialogue_id = :d FOR UPDATE"
-        ),
+def claim_asr(conn: Connection, dialogue_id: UUID, force: bool) -> bool:
+    """Mark the dialogue PROCESSING; False when it is DONE and not forced."""
+    status = conn.execute(
+        sa.text("SELECT asr_status FROM dialogues WHERE dialogue_id = :d FOR UPDATE"),
         {"d": dialogue_id},
-    ).first()
-    if row is None:
+    ).scalar_one_or_none()
+    if status is None:
         raise BadInput(f"dialogue {dialogue_id} does not exist", "dialogue_id")
-    if row.asr_status == AsrStatus.DONE and not force:
+    if status == AsrStatus.DONE and not force:
         return False
-    if row.asr_attempts >= max_attempts and not force:
-        raise GaveUp(row.asr_attempts, row.asr_error)
-    conn.execute(
-        sa.text(
-            "UPDATE dialogues SET asr_status = :s, asr_attempts = CASE WHEN :f THEN 1 "
-            "ELSE asr_attempts + 1 END, updated_at = now() WHERE dialogue_id = :d"
-        ),
-        {"s": AsrStatus.PROCESSING, "f": force, "d": dialogue_id},
-    )
+    set_asr_status(conn, dialogue_id, AsrStatus.PROCESSING)
     return True
 
 

@@ -48,7 +48,6 @@ def take(
     """Take one token from the device's bucket in `table` or raise RateLimited."""
     if rate_per_min <= 0:
         return  # limiting is off
-    assert table in (UPLOADS, HEARTBEATS)
     conn.execute(
         sa.text(
             f"INSERT INTO {table} (device_id, tokens, updated_at) "

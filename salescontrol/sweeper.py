@@ -8,11 +8,9 @@
 2. Work stuck longer than `STUCK_TIMEOUT_SEC` (`salescontrol.backlog`, the definition
    the dashboard shows) is queued again: a chunk gets its bucket notification published
    again (vad skips generations it has finished), a transcription goes back to QUEUED
-   with a fresh asr-requests message, an analysis (one that dead-lettered too) gets a
-   fresh transcripts-ready. Stuck work that has used MAX_ATTEMPTS is given up instead
-   (REJECTED / FAILED with its last error), never queued again.
-3. Erasures asked for through the admin API (or left unfinished by a crash) are carried
-   out, and TRANSCRIPT_RETENTION_DAYS is applied (`salescontrol.erasure`).
+   with a fresh asr-requests message, an analysis (dead-lettered too) a fresh
+   transcripts-ready; stuck work that used MAX_ATTEMPTS is given up instead.
+3. Pending erasures go on, TRANSCRIPT_RETENTION_DAYS is applied (`salescontrol.erasure`).
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ class SweepResult:
     dialogues_requeued: int
     analyses_requeued: int
     given_up: int  # stuck rows that had used MAX_ATTEMPTS
-    erased: int  # rows removed by erasures and the transcript retention
+    erased: int  # erasures carried on, and transcripts removed by the retention
 
 
 def quiet_devices(now: datetime) -> list[UUID]:
@@ -103,25 +101,20 @@ def _claim_stuck(stage: backlog.Stage, now: datetime) -> list[sa.Row]:
 
 
 def give_up_stuck(now: datetime) -> int:
-    """Stuck rows that have used MAX_ATTEMPTS (their last delivery died or dead-lettered):
-    the stage's failed status with the last error, instead of another try."""
-    cutoff = now - timedelta(seconds=settings().stuck_timeout_sec)
-    count = 0
+    """Stuck rows that used MAX_ATTEMPTS (their last delivery died or dead-lettered) end
+    in the stage's failed status with the last error, instead of another try."""
+    params = {"cutoff": now - timedelta(seconds=settings().stuck_timeout_sec), "n": BATCH}
     with transaction() as conn:
         for stage in backlog.TIMED:
+            sql = f"SELECT * FROM ({backlog.stuck_query(stage)}) s WHERE attempts >= :max"
             rows = conn.execute(
-                sa.text(
-                    f"SELECT * FROM ({backlog.stuck_query(stage)}) s WHERE attempts >= :max "
-                    "ORDER BY updated_at LIMIT :n"
-                ),
-                {"cutoff": cutoff, "max": settings().max_attempts, "n": BATCH},
+                sa.text(sql + " LIMIT :n"), {**params, "max": settings().max_attempts}
             ).all()
             for row in rows:
-                reason = GaveUp(row.attempts, row.error).reason
-                backlog.give_up(conn, stage, row.id, reason)
-                log.warning("%s gave up on %s: %s", stage.name, row.id, reason)
-            count += len(rows)
-    return count
+                backlog.give_up(conn, stage, row.id, GaveUp(row.attempts, row.error).reason)
+                log.warning("%s gave up on %s: %s", stage.name, row.id, row.error)
+            params["n"] -= len(rows)
+    return BATCH - params["n"]
 
 
 def requeue_chunks(now: datetime) -> int:

@@ -245,7 +245,7 @@ from salescontrol.db import transaction
 dialogue_id = uuid.UUID(sys.argv[1])
 with store.analysis_lock(dialogue_id) as held:
     with transaction() as conn:
-        assert held and store.claim(conn, dialogue_id, False, 5).claimed
+        assert held and store.claim(conn, dialogue_id, False).claimed
     print("claimed", flush=True)
     time.sleep(600)
 """

@@ -112,7 +112,11 @@ def analyze(message: Message) -> None:
             return
         try:
             with transaction() as conn:
-                claim = store.claim(conn, dialogue_id, payload.force, config.max_attempts)
+                claim = store.claim(conn, dialogue_id, payload.force)
+                if claim.claimed:
+                    backlog.take_attempt(
+                        conn, backlog.ANALYZE, dialogue_id, config.max_attempts, payload.force
+                    )
         except GaveUp as exc:
             _finish(dialogue_id, AnalysisStatus.FAILED, exc.reason)
             log.error("analysis FAILED: %s", exc.reason, extra=ids)

@@ -43,6 +43,7 @@ from ingest_schemas import (
     TokenRotation,
 )
 from openapi import document
+from sqlalchemy.engine import Row
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
@@ -199,10 +200,8 @@ def request_erasure(request: Request) -> Response:
     _require_admin(request)
     body: ErasureRequest = _body(request, ErasureRequest)
     with transaction() as conn:
-        job, new = erasure.request(
-            conn, body.scope(), body.requested_by, body.reason, body.erasure_id
-        )
-    return job, 202 if new else 200
+        job = erasure.request(conn, body.scope(), body.requested_by, body.reason, body.erasure_id)
+    return job, 202 if job.pop("new") else 200
 
 
 def list_erasures(request: Request) -> Response:
@@ -214,7 +213,7 @@ def list_erasures(request: Request) -> Response:
 def get_erasure(request: Request, erasure_id: str) -> Response:
     _require_admin(request)
     with transaction() as conn:
-        return erasure.get(conn, parse_id(erasure_id, "erasure_id")), 200
+        return erasure.latest(conn, parse_id(erasure_id, "erasure_id"))[0], 200
 
 
 def _device(request: Request, table: str, rate_per_min: float, burst: int) -> devices.Device:
@@ -261,7 +260,7 @@ def upload_url(request: Request) -> Response:
         log.info("chunk already uploaded", extra={**ids, "status": status})
         with transaction() as conn:
             (row,) = chunks.of_device(conn, device.device_id, [ann.chunk_id])
-        action = chunks.device_action(row, limits.max_attempts)
+        action = device_action(row, limits.max_attempts)
         return {**result, "already_uploaded": True, "action": action}, 200
     signed = storage.signed_put_url(chunk.object_name, ann.content_type, ann.size_bytes)
     log.info("upload url issued", extra=ids)
@@ -273,6 +272,24 @@ def upload_url(request: Request) -> Response:
         "expires_at": signed.expires_at.isoformat(),
     }
     return result, 201 if chunk.created else 200
+
+
+# What a device does with its copy of a chunk (the answer to announce and status).
+WAIT, DELETE, RESEND, GIVE_UP = "wait", "delete", "resend", "give_up"
+
+
+def device_action(row: Row, max_attempts: int) -> str:
+    """`wait` for vad's verdict, `delete` (the server has verified the bytes or needs
+    them no more), `resend` (it does not have them intact) or `give_up` (resent too often)."""
+    if row.erased_at is not None:
+        return DELETE
+    if row.status == ChunkStatus.AWAITING_UPLOAD:
+        return RESEND
+    if row.status in (ChunkStatus.UPLOADED, ChunkStatus.PROCESSING):
+        return WAIT
+    if chunks.corrupted(row):
+        return RESEND if row.attempts < max_attempts else GIVE_UP
+    return DELETE
 
 
 def chunk_status(request: Request) -> Response:
@@ -288,16 +305,16 @@ def chunk_status(request: Request) -> Response:
     for chunk_id in dict.fromkeys(body.chunk_ids):
         row = rows.get(chunk_id)
         if row is None:  # unknown here (or another device's): announce it again
-            answer.append({"chunk_id": str(chunk_id), "status": None, "action": chunks.RESEND})
+            answer.append({"chunk_id": str(chunk_id), "status": None, "action": RESEND})
             continue
-        action = chunks.device_action(row, limits.max_attempts)
+        action = device_action(row, limits.max_attempts)
         answer.append(
             {
                 "chunk_id": str(chunk_id),
                 "status": row.status,
                 "verified": row.verified,
                 "action": action,
-                "error": row.error if action == chunks.GIVE_UP else None,
+                "error": row.error if action == GIVE_UP else None,
             }
         )
     return {"chunks": answer}, 200
@@ -329,7 +346,7 @@ def ingest(request: Request) -> HttpResponse:
         body, status = _error(429, "rate_limited", str(exc))
         headers["Retry-After"] = str(exc.retry_after_sec)
     return HttpResponse(
-        json.dumps(body, ensure_ascii=False),
+        json.dumps(body, ensure_ascii=False, default=str),  # ids and times as text
         status=status,
         headers=headers,
         mimetype="application/json",

@@ -97,7 +97,10 @@ def _claim(obj: StorageObject) -> Row | None:
             log.warning("orphan object recorded", extra={"object": obj.name})
             return None
         try:
-            claimed = chunks.claim(conn, chunk.chunk_id, obj.generation, settings().max_attempts)
+            claimed = chunks.claim(conn, chunk.chunk_id, obj.generation)
+            if claimed:
+                max_attempts = settings().max_attempts
+                backlog.take_attempt(conn, backlog.VAD, chunk.chunk_id, max_attempts, False)
         except GaveUp as exc:
             backlog.give_up(conn, backlog.VAD, chunk.chunk_id, exc.reason)
             log.error("chunk rejected: %s", exc.reason, extra={"chunk_id": str(chunk.chunk_id)})
@@ -125,9 +128,9 @@ def _speech(chunk: Row, obj: StorageObject) -> tuple[list[tuple[int, int]] | str
     error = _verify(chunk, data)
     if error is not None:
         return error, False
-    limits = audio.Limits(chunk.sample_rate, chunk.duration_sec + settings().duration_tolerance_sec)
+    longest = chunk.duration_sec + settings().duration_tolerance_sec
     try:
-        samples = audio.decode(data, limits)
+        samples = audio.decode(data, chunk.sample_rate, longest)
     except audio.DecodeError as exc:
         return str(exc), True
     error = _check_duration(chunk, audio.duration_sec(samples))

@@ -8,8 +8,7 @@ for the dialogue. Under the lock, `claim()` moves a dialogue to PROCESSING unles
 already finished (a duplicate delivery: nothing to do); a PROCESSING found there was left
 by a delivery that died (its lock went with its connection) and is taken over at once.
 A forced re-analysis claims whatever the status. The analysis row is upserted on
-dialogue_id, so replays leave one row. Each claim counts one of `analysis_attempts`;
-once MAX_ATTEMPTS are used the claim gives up (GaveUp) instead (`salescontrol.backlog`).
+dialogue_id, so replays leave one row.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from sqlalchemy.engine import Connection
 from salescontrol.analysis.schema import Analysis
 from salescontrol.db import advisory_key, engine
 from salescontrol.dialogues import ANALYSIS_FINISHED, AnalysisStatus
-from salescontrol.errors import GaveUp, NotFound
+from salescontrol.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -52,14 +51,12 @@ def analysis_lock(dialogue_id: UUID) -> Iterator[bool]:
         conn.close()
 
 
-def claim(conn: Connection, dialogue_id: UUID, force: bool, max_attempts: int) -> Claim:
-    """Lock the dialogue row and take the analysis over unless it is finished (or forced);
-    GaveUp after `max_attempts`. Call it holding `analysis_lock()`: a PROCESSING found
-    then was abandoned."""
+def claim(conn: Connection, dialogue_id: UUID, force: bool) -> Claim:
+    """Lock the dialogue row and take the analysis over unless it is finished (or forced).
+    Call it holding `analysis_lock()`: a PROCESSING found then was abandoned."""
     row = conn.execute(
         sa.text(
-            "SELECT d.analysis_status, t.text, d.analysis_attempts, d.analysis_error"
-            " FROM dialogues d"
+            "SELECT d.analysis_status, t.text FROM dialogues d"
             " LEFT JOIN dialogue_transcripts t USING (dialogue_id)"
             " WHERE d.dialogue_id = :d FOR UPDATE OF d"
         ),
@@ -67,18 +64,10 @@ def claim(conn: Connection, dialogue_id: UUID, force: bool, max_attempts: int) -
     ).one_or_none()
     if row is None:
         raise NotFound(f"dialogue {dialogue_id} does not exist")
-    status, text, attempts, error = row
+    status, text = row
     if not force and status in ANALYSIS_FINISHED:
         return Claim(status, False, None)
-    if not force and attempts >= max_attempts:
-        raise GaveUp(attempts, error)
-    conn.execute(
-        sa.text(
-            "UPDATE dialogues SET analysis_status = :s, analysis_attempts = CASE WHEN :f "
-            "THEN 1 ELSE analysis_attempts + 1 END, updated_at = now() WHERE dialogue_id = :d"
-        ),
-        {"d": dialogue_id, "s": AnalysisStatus.PROCESSING, "f": force},
-    )
+    _set_status(conn, dialogue_id, AnalysisStatus.PROCESSING, None)
     return Claim(status, True, text)
 
 
