@@ -259,7 +259,7 @@ def apply_retention(now: datetime) -> int:
         return 0
     cutoff = now - timedelta(days=days)
     old = f"dialogue_id IN (SELECT dialogue_id FROM dialogues WHERE started_at < :c) LIMIT {BATCH}"
-    quoted = "result IS NOT NULL AND "  # save() always stores the whole answer
+    quoted = "(num_nonnulls(result, summary, recommendation) > 0 OR offers @? '$[*].quote') AND "
     with transaction() as conn:
         transcripts = _q(
             conn,

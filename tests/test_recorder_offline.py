@@ -89,6 +89,8 @@ def test_systemd_unit_keeps_the_seed_hardening() -> None:
         ({"recording__schedule_start": "25:00"}, "recording.schedule_start"),
         ({"recording__bitrate": "loud"}, "recording.bitrate"),
         ({"server__url": "ftp://x"}, "server.url"),
+        ({"server__url": "http://10.0.0.5:8000"}, "server.url"),  # token and audio in clear
+        ({"server__url": "http://ingest.example.com"}, "server.url"),
         ({"server__token": None}, "server.token"),
         ({"device_id": "pi-01"}, "device_id"),
         ({"storage__max_size_gb": -1}, "storage.max_size_gb"),
@@ -101,6 +103,20 @@ def test_check_names_the_bad_field(tmp_path: Path, override: dict, field: str) -
     result = _check(config)
     assert result.returncode != 0
     assert f"config error: {field}:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ingest.example.com",
+        "http://127.0.0.1:9",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+    ],
+)
+def test_plain_http_only_to_a_loopback_address(tmp_path: Path, url: str) -> None:
+    config = write_config(tmp_path / "c.yaml", tmp_path / "spool", url, TOKEN)
+    assert load(config).server.url == url
 
 
 def test_check_reports_a_missing_file(tmp_path: Path) -> None:
