@@ -27,7 +27,13 @@ Token = Annotated[
     str,
     StringConstraints(min_length=MIN_TOKEN_LENGTH, max_length=256, pattern=r"^[\x21-\x7e]+$"),
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+# No control characters: Postgres text cannot hold NUL, and names are shown on pages.
+Name = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
 
 
 def _utc_in_range(value: datetime) -> datetime:
@@ -102,7 +108,7 @@ class ErasureRequest(Strict):
     to_at: AwareDatetime | None = None
     before: AwareDatetime | None = None
     requested_by: Name = Field(description="who asked, e.g. the privacy officer and ticket")
-    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")] | None = None
 
     @model_validator(mode="after")
     def _one_scope(self) -> ErasureRequest:
