@@ -69,15 +69,13 @@ def _analyze(
         # unless that was its last attempt (then FAILED with this error).
         given_up = None
         with contextlib.suppress(Exception), transaction() as conn:
-            store.mark(conn, dialogue_id, AnalysisStatus.PENDING, f"{exc} (will be retried)")
+            error, transient = f"{type(exc).__name__}: {exc}", backlog.is_transient(exc)
+            stage = backlog.ANALYZE
             given_up = backlog.failed(
-                conn,
-                backlog.ANALYZE,
-                dialogue_id,
-                f"{type(exc).__name__}: {exc}",
-                backlog.is_transient(exc),
-                config.max_attempts,
+                conn, stage, dialogue_id, error, transient, config.max_attempts
             )
+            if given_up is None:
+                store.mark(conn, dialogue_id, AnalysisStatus.PENDING, f"{exc} (will be retried)")
         if given_up is None:
             raise
         log.error("analysis FAILED: %s", given_up, extra=ids)
