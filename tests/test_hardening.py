@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import panel as pn
 import pytest
 import requests
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from test_vad_assemble import send, wait_for
 
 from asr_service import jobs
 from dashboard import queries
+from dashboard.pages.pipeline import pipeline_page
 from devkit.soak import badaudio
 from salescontrol import audio, erasure, messages, storage, sweeper
 from salescontrol.db import transaction
@@ -159,6 +161,11 @@ def test_the_sweeper_gives_up_stuck_work_that_used_its_attempts(
         shown = queries.pipeline(conn, stuck_timeout_sec=600, limit=500, max_attempts=5)
     given_up = {(g["stage"], str(g["id"])) for g in shown.given_up}
     assert {("vad", body["chunk_id"]), ("asr", str(asr)), ("analyze", str(analysis))} <= given_up
+    # ... on the pipeline page itself, with the reason and the last error.
+    column = pipeline_page().main[0]
+    tables = [o.value.to_string() for o in column.objects if isinstance(o, pn.widgets.Tabulator)]
+    shown_text = "\n".join(tables)
+    assert str(analysis) in shown_text and "RateLimitError: 429" in shown_text
     before = _dialogue(engine, asr).updated_at
     sweeper.sweep()  # final now: neither given up again nor re-queued
     assert _chunk(engine, body["chunk_id"]).updated_at == chunk.updated_at
