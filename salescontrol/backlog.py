@@ -156,7 +156,7 @@ def failed(
             f"{stage.attempts} = greatest(0, {stage.attempts} - :refund), updated_at = now() "
             f"WHERE {stage.key} = :k AND {stage.owed} RETURNING {stage.attempts}"
         ),
-        {"e": error[:2000], "refund": int(transient), "k": key},
+        {"e": error.partition("\n")[0][:2000], "refund": int(transient), "k": key},
     ).scalar_one_or_none()
     if attempts is None or transient or attempts < max_attempts:
         return None

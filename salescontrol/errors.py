@@ -44,7 +44,7 @@ class GaveUp(BadInput):
     """Work that failed MAX_ATTEMPTS times: recorded as REJECTED/FAILED, never retried."""
 
     def __init__(self, attempts: int, last_error: str | None) -> None:
-        last = last_error or "none recorded (the process died mid-way?)"
+        last = (last_error or "none recorded (the process died mid-way?)").partition("\n")[0]
         super().__init__(f"gave up after {attempts} attempts; last error: {last}"[:2000])
 
 

@@ -139,14 +139,25 @@ def test_the_sweeper_gives_up_stuck_work_that_used_its_attempts(
             analysis_attempts=5,
             analysis_error="RateLimitError: 429 (will be retried)",
         )
+        # Dead-lettered with attempts left: re-queued like the other stages, and finished.
+        dead_lettered = add_dialogue(
+            conn, dev, stale, segments=SALE, analysis_status="PENDING", analysis_attempts=2,
+            analysis_error="RateLimitError: 429 (will be retried)",
+        )  # fmt: skip
     for table, key, value in [
         ("audio_chunks", "chunk_id", body["chunk_id"]),
         ("dialogues", "dialogue_id", asr),
         ("dialogues", "dialogue_id", analysis),
+        ("dialogues", "dialogue_id", dead_lettered),
     ]:
         _set(engine, table, key, value, updated_at=stale)
     result = sweeper.sweep()
-    assert result.given_up >= 3
+    assert result.given_up >= 3 and result.analyses_requeued >= 1
+    done = wait_for(
+        "the re-queued analysis",
+        lambda: (d := _dialogue(engine, dead_lettered)).analysis_status == "DONE" and d,
+    )
+    assert done.analysis_attempts == 3 and done.analysis_error is None
     chunk = _chunk(engine, body["chunk_id"])
     assert chunk.status == "REJECTED"
     assert (
