@@ -154,6 +154,24 @@ def test_chunks_older_than_max_age_are_deleted(tmp_path: Path) -> None:
     assert Spool(config.storage.spool_dir).pending() == []
 
 
+def test_uploaded_chunks_waiting_for_the_servers_check_are_kept_and_counted(
+    tmp_path: Path,
+) -> None:
+    """sent/ holds uploads until the server has verified them: in the health report's
+    queue, under the same retention as the outbox."""
+    config = _config(tmp_path, storage__max_age_days=7)
+    start = datetime.now(UTC) - timedelta(days=8)
+    spool = Spool(config.storage.spool_dir)
+    spool.create()
+    recent = ChunkName.new(datetime.now(UTC) - timedelta(hours=1)).filename
+    (spool.sent / recent).write_bytes(b"ogg bytes")
+    assert spool.usage()["sent_files"] == 1
+    deleted = spool.enforce_retention(timedelta(days=7), config.storage.max_bytes)
+    assert deleted == [] and spool.unverified() == [spool.sent / recent]
+    (spool.sent / ChunkName.new(start).filename).write_bytes(b"old")
+    assert [p.parent.name for p in spool.enforce_retention(timedelta(days=7), 10**9)] == ["sent"]
+
+
 def test_undecodable_partial_goes_to_failed_with_reason_on_start(tmp_path: Path) -> None:
     config = _config(tmp_path)
     spool = Spool(config.storage.spool_dir)
