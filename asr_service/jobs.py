@@ -1,6 +1,8 @@
 """One asr-request, idempotently: claim the dialogue, transcribe, store, then announce.
 
 Statuses follow design.md: QUEUED/PENDING -> PROCESSING -> DONE | FAILED (with reason).
+Each claim counts an attempt; a failed one is recorded by `failed()` and, once
+MAX_ATTEMPTS are used, the dialogue is FAILED for good (`salescontrol.backlog`).
 A dialogue already DONE is not transcribed again unless the request forces it; its
 transcripts-ready message is published again, since a crash between commit and publish
 would otherwise lose it (the analyze stage is idempotent too).
@@ -18,7 +20,8 @@ from requests import RequestException
 
 from asr_service.engine import Engine, decode
 from asr_service.transcribe import Transcript
-from salescontrol import db, dialogues, messages, storage
+from salescontrol import backlog, db, dialogues, messages, storage
+from salescontrol.config import settings
 from salescontrol.dialogues import AsrStatus
 from salescontrol.errors import BadInput, TransientError
 from salescontrol.ids import parse_id
@@ -63,11 +66,23 @@ def mark(dialogue_id: str, status: AsrStatus, error: str | None = None) -> None:
         dialogues.set_asr_status(conn, parse_id(dialogue_id, "dialogue_id"), status, error)
 
 
+def failed(dialogue_id: str, exc: Exception, transient: bool) -> str | None:
+    """Record a failed attempt (a transient one is given back); GaveUp's reason when the
+    dialogue has now used MAX_ATTEMPTS and is FAILED."""
+    with db.transaction() as conn:
+        key = parse_id(dialogue_id, "dialogue_id")
+        error = f"{type(exc).__name__}: {exc}"
+        return backlog.failed(conn, backlog.ASR, key, error, transient, settings().max_attempts)
+
+
 def process(request: AsrRequest, engine: Engine, stop: threading.Event | None = None) -> Outcome:
     """Do one request; BadInput/TransientError/Interrupted propagate to the worker."""
     dialogue_id = parse_id(request.dialogue_id, "dialogue_id")
     with db.transaction() as conn:
         claimed = dialogues.claim_asr(conn, dialogue_id, request.force)
+        if claimed:  # GaveUp (a BadInput: FAILED with it) once MAX_ATTEMPTS are used
+            max_attempts = settings().max_attempts
+            backlog.take_attempt(conn, backlog.ASR, dialogue_id, max_attempts, request.force)
     if not claimed:
         messages.publish(TranscriptReady(request.dialogue_id))
         return Outcome("skipped")

@@ -31,7 +31,7 @@ from asr_service import jobs
 from asr_service.engine import Engine
 from asr_service.health import Metrics
 from asr_service.transcribe import Interrupted
-from salescontrol import messages
+from salescontrol import backlog, messages
 from salescontrol.config import Settings
 from salescontrol.dialogues import AsrStatus
 from salescontrol.errors import BadInput, TransientError
@@ -93,23 +93,29 @@ class Worker:
                 )
             self.metrics.add(failed=1)
             self._ack(received)
-        except Interrupted:
+        except Interrupted as exc:
             log.warning("transcription interrupted by shutdown; nacked", extra=ids)
             assert request is not None
+            self._failed(request, exc, transient=True)  # not the dialogue's fault
             self._settle(lambda r=request: jobs.mark(r.dialogue_id, AsrStatus.QUEUED))
             self.metrics.add(retried=1)
             self._nack(received)
         except (TransientError, SQLAlchemyError, gexc.GoogleAPIError) as exc:
             log.warning("asr request will be retried: %s", exc, extra=ids)
             self.metrics.add(retried=1)
+            outage = backlog.is_transient(exc) or isinstance(exc, gexc.GoogleAPIError)
+            if self._failed(request, exc, outage):
+                self._ack(received)
+                return
             self.abort.wait(TRANSIENT_PAUSE_SEC)  # an outage: do not spin on redeliveries
             self._nack(received)
-        except Exception:
-            log.exception(
-                "unexpected error; nacked (dead-lettered after repeated failures)", extra=ids
-            )
+        except Exception as exc:
+            log.exception("unexpected error; nacked (FAILED after MAX_ATTEMPTS)", extra=ids)
             self.metrics.add(retried=1)
-            self._nack(received)
+            if self._failed(request, exc, transient=False):
+                self._ack(received)
+            else:
+                self._nack(received)
         else:
             self._ack(received)
             if outcome.transcript is None:
@@ -180,6 +186,20 @@ class Worker:
                 self._modack(ack_ids, LEASE_SEC)
             except gexc.GoogleAPIError as exc:
                 log.warning("could not extend %d leases: %s", len(ack_ids), exc)
+
+    def _failed(self, request: AsrRequest | None, exc: Exception, transient: bool) -> bool:
+        """Record a failed attempt; True when the dialogue is now FAILED for good."""
+        if request is None:
+            return False
+        try:
+            reason = jobs.failed(request.dialogue_id, exc, transient)
+        except (SQLAlchemyError, BadInput) as error:
+            log.warning("could not record the failed attempt: %s", error)
+            return False
+        if reason:
+            log.error("asr gave up: %s", reason, extra={"dialogue_id": request.dialogue_id})
+            self.metrics.add(failed=1)
+        return reason is not None
 
     def _settle(self, action: Callable[[], None]) -> None:
         """Record a status; a database outage (or an id that names no row) must not stop

@@ -311,6 +311,7 @@ class PipelineState:
     stuck: list[dict[str, Any]]  # stage, id, status, updated_at (salescontrol.backlog)
     stuck_total: int
     rejected: list[dict[str, Any]]  # chunk_id, device, started_at, error
+    given_up: list[dict[str, Any]]  # stage, id, attempts, error (MAX_ATTEMPTS used)
 
 
 # Which rows of a stage's table lie within reach (the stage's key column is `id`).
@@ -330,8 +331,7 @@ def _stuck(
     params: dict[str, Any] = {"cutoff": cutoff, "limit": limit}
     parts = []
     for stage in backlog.TIMED:
-        column = "v.point_id" if stage.table == "audio_chunks" else "d.point_id"
-        within = _REACHED[stage.table].format(points=reach.where(column, params))
+        within = _within(stage, reach, params)
         parts.append(f"SELECT * FROM ({backlog.stuck_query(stage)}) AS q WHERE q.id IN ({within})")
     rows = _rows(
         conn,
@@ -342,11 +342,22 @@ def _stuck(
     return rows, (rows[0]["total"] if rows else 0)
 
 
+def _within(stage: backlog.Stage, reach: Reach, params: dict[str, Any]) -> str:
+    """SQL: the stage's rows (their key) at points within reach."""
+    column = "v.point_id" if stage.table == "audio_chunks" else "d.point_id"
+    return _REACHED[stage.table].format(points=reach.where(column, params))
+
+
 def pipeline(
-    conn: Connection, stuck_timeout_sec: float, reach: Reach, limit: int = 50
+    conn: Connection,
+    stuck_timeout_sec: float,
+    reach: Reach,
+    limit: int = 50,
+    max_attempts: int = 5,
 ) -> PipelineState:
-    """Counts by status, work stuck past the timeout, and the latest rejected chunks,
-    of the points within reach."""
+    """Counts by status, work stuck past the timeout (with attempts and last error), the
+    latest rejected chunks and the work given up after `max_attempts`, of the points
+    within reach."""
     cutoff = datetime.now(UTC) - timedelta(seconds=stuck_timeout_sec)
     stuck, stuck_total = _stuck(conn, cutoff, limit, reach)
     chunk_params: dict[str, Any] = {"rejected": ChunkStatus.REJECTED, "limit": limit}
@@ -377,6 +388,7 @@ def pipeline(
             "ORDER BY c.updated_at DESC LIMIT :limit",
             chunk_params,
         ),
+        given_up=_given_up(conn, max_attempts, limit, reach),
     )
 
 
@@ -400,6 +412,23 @@ def device_point(conn: Connection, device_id: UUID, reach: Reach) -> UUID | None
     params: dict[str, Any] = {"d": device_id}
     sql = f"SELECT point_id FROM devices WHERE device_id = :d AND {reach.where('point_id', params)}"
     return conn.execute(sa.text(sql), params).scalar_one_or_none()
+
+
+def _given_up(
+    conn: Connection, max_attempts: int, limit: int, reach: Reach
+) -> list[dict[str, Any]]:
+    """The latest rows each timed stage gave up on (salescontrol.backlog's give-up), of
+    the points within reach."""
+    params: dict[str, Any] = {"max": max_attempts, "limit": limit}
+    union = " UNION ALL ".join(
+        f"SELECT '{s.name}' AS stage, {s.key} AS id, {s.attempts} AS attempts, "
+        f"{s.error} AS error, updated_at FROM {s.table} "
+        f"WHERE {s.status} = '{s.gives_up}' AND {s.attempts} >= :max "
+        f"AND {s.key} IN ({_within(s, reach, params)})"
+        for s in backlog.TIMED
+    )
+    sql = f"SELECT * FROM ({union}) AS g ORDER BY updated_at DESC LIMIT :limit"
+    return _rows(conn, sql, params)
 
 
 def latest_dialogue_time(conn: Connection, reach: Reach) -> datetime | None:

@@ -130,6 +130,7 @@ COLUMNS = {
     "chunk_id": "Чанк",
     "device_id": "Устройство",
     "error": "Ошибка",
+    "attempts": "Попыток",
     "is_enabled": "Вкл.",
     "last_seen_at": "На связи",
     "queue": "Очередь",
@@ -224,6 +225,7 @@ CHUNKS = "Чанки по статусам"
 DIALOGUE_STATUSES = "Диалоги по статусам"
 STUCK = "Зависшие дольше {minutes} мин: {total}"
 REJECTED = "Отклонённые чанки"
+GIVEN_UP = "Брошено после {attempts} попыток (с последней ошибкой)"
 DEAD_LETTERS = "Недоставленные сообщения (dead letter)"
 DEAD_LETTERS_NOTE = "Число — нижняя граница по одной выборке без подтверждения (до 1000 сообщений)."
 UNAVAILABLE = "недоступно"

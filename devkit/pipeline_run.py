@@ -94,6 +94,7 @@ def recorder_config(device: Device, ingest_url: str, spool: Path, chunk_sec: flo
                 "timeout_sec": 30,
                 "retry_initial_sec": 0.5,
                 "retry_max_sec": 5,
+                "verify_sec": 2,
             },
             "recording": {"chunk_duration_sec": chunk_sec, "bitrate": "24k"},
             "storage": {"spool_dir": str(spool)},

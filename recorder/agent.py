@@ -115,11 +115,13 @@ class Agent:
         self.close()
 
     def wait_drained(self, timeout: float) -> bool:
-        """Wait until the source has ended and (when uploading) the outbox is empty."""
+        """Wait until the source has ended and (when uploading) the outbox is empty and
+        the server has verified every uploaded chunk."""
         deadline = time.monotonic() + timeout
         while True:
             recorded = self.capture is None or self.capture.finished.is_set()
-            if recorded and (self.uploader is None or not self.spool.pending()):
+            spooled = self.uploader and (self.spool.pending() or self.spool.unverified())
+            if recorded and not spooled:
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -2,18 +2,22 @@
 
 Every problem names its field, e.g. `recording.chunk_duration_sec: must be a number
 from 1 to 300`, so `python -m recorder --check` tells the installer what to fix.
-Keys beyond the seed's are optional: `server.heartbeat_sec`, `recording.timezone`,
-`healthcheck.host`.
+Keys beyond the seed's are optional: `server.heartbeat_sec`, `server.verify_sec`,
+`recording.timezone`, `healthcheck.host`. The server URL must be https:// (the device
+token and the customers' audio cross the network): plain http:// only to a loopback
+address, e.g. a local stack.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -38,6 +42,7 @@ class Server:
     retry_initial_sec: float = 2.0
     retry_max_sec: float = 300.0
     heartbeat_sec: float = 60.0
+    verify_sec: float = 30.0  # how often uploaded chunks ask for vad's verdict
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,8 @@ def _server(s: _Section) -> Server:
     url = s.text("url", required=True).rstrip("/")
     if not re.match(r"^https?://[^/\s]+", url):
         raise ConfigError(s.name("url"), "must be an http:// or https:// URL")
+    if url.startswith("http://") and not _loopback(urlsplit(url).hostname or ""):
+        raise ConfigError(s.name("url"), "must be https:// (http:// only to 127.0.0.1)")
     initial = s.number("retry_initial_sec", Server.retry_initial_sec, low=0.01)
     result = Server(
         url=url,
@@ -134,11 +141,21 @@ def _server(s: _Section) -> Server:
         retry_initial_sec=initial,
         retry_max_sec=s.number("retry_max_sec", Server.retry_max_sec, low=initial),
         heartbeat_sec=s.number("heartbeat_sec", Server.heartbeat_sec, low=0.1),
+        verify_sec=s.number("verify_sec", Server.verify_sec, low=0.1),
     )
     if result.token.startswith("YOUR_"):
         raise ConfigError(s.name("token"), "is still the placeholder; put the device token here")
     s.reject_unknown()
     return result
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _recording(s: _Section) -> Recording:

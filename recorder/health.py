@@ -40,7 +40,8 @@ class Health:
         self.writer_error: str | None = None
         self.capture_queue = 0
         self.last_upload: dict[str, Any] | None = None
-        self.uploaded = 0
+        self.uploaded = 0  # uploaded and verified by the server (the local copy is gone)
+        self.resent = 0  # uploads the server found corrupted and asked for again
         self.already_uploaded = 0
         self.upload_failures = 0
         self.moved_to_failed = 0

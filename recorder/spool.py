@@ -1,4 +1,5 @@
-"""The spool: `inbox/` (chunks being written), `outbox/` (waiting to upload), `failed/`.
+"""The spool: `inbox/` (chunks being written), `outbox/` (waiting to upload), `sent/`
+(uploaded, kept until the server has checked their hash), `failed/`.
 
 A chunk's file name carries its identity, so no crash can give the same audio a second
 `chunk_id`: `chunk_20261125T080000.000Z_<chunk_id>.ogg` (UTC time of the first sample).
@@ -67,12 +68,12 @@ class Spool:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.inbox, self.outbox, self.failed = (
-            self.root / d for d in ("inbox", "outbox", "failed")
+        self.inbox, self.outbox, self.sent, self.failed = (
+            self.root / d for d in ("inbox", "outbox", "sent", "failed")
         )
 
     def create(self) -> None:
-        for directory in (self.inbox, self.outbox, self.failed):
+        for directory in (self.inbox, self.outbox, self.sent, self.failed):
             directory.mkdir(parents=True, exist_ok=True)
 
     def partial_path(self, name: ChunkName) -> Path:
@@ -93,6 +94,18 @@ class Spool:
     def pending(self) -> list[Path]:
         """Chunks waiting to upload, oldest first."""
         return sorted(p for p in self.outbox.iterdir() if ChunkName.parse(p.name))
+
+    def unverified(self) -> list[Path]:
+        """Uploaded chunks waiting for the server's hash check, oldest first."""
+        return sorted(p for p in self.sent.iterdir() if ChunkName.parse(p.name))
+
+    def move(self, path: Path, directory: Path) -> Path:
+        """Move a chunk between outbox and sent (atomic, durable)."""
+        target = directory / path.name
+        os.replace(path, target)
+        fsync(directory)
+        fsync(path.parent)
+        return target
 
     def partials(self) -> list[Path]:
         return sorted(self.inbox.glob("*" + PARTIAL))
@@ -122,10 +135,13 @@ class Spool:
     def usage(self) -> dict[str, int]:
         """Files and bytes in outbox and failed."""
         out = [p.stat().st_size for p in self.pending()]
+        sent = [p.stat().st_size for p in self.unverified()]
         failed = [p.stat().st_size for p in self.failed.iterdir() if p.is_file()]
         return {
             "outbox_files": len(out),
             "outbox_bytes": sum(out),
+            "sent_files": len(sent),
+            "sent_bytes": sum(sent),
             "failed_files": sum(1 for p in self.failed.iterdir() if ChunkName.parse(p.name)),
             "failed_bytes": sum(failed),
         }
@@ -134,9 +150,10 @@ class Spool:
         return shutil.disk_usage(self.root).free
 
     def enforce_retention(self, max_age: timedelta, max_bytes: int) -> list[Path]:
-        """Delete the oldest chunks of outbox and failed beyond the age and size limits."""
+        """Delete the oldest chunks of outbox, sent and failed beyond the age and size
+        limits."""
         chunks = []
-        for directory in (self.outbox, self.failed):
+        for directory in (self.outbox, self.sent, self.failed):
             for path in directory.iterdir():
                 name = ChunkName.parse(path.name)
                 if name:

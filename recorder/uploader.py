@@ -1,10 +1,13 @@
 """Outbox -> ingest API -> bucket, oldest first, and the heartbeat.
 
 One chunk at a time: announce it (`POST /api/v1/chunks/upload-url`), PUT it to the signed
-URL with exactly the signed headers, then announce it again; the local file is deleted
-only when the server answers "already uploaded", i.e. it has the object. An expired or
-refused URL gets a new one. Network trouble and 5xx/429 back off exponentially with
-jitter; 401/403 keep the files and show in health; a refusal of the chunk itself
+URL with exactly the signed headers, then announce it again; once the server answers
+"already uploaded" the file moves to sent/. It is deleted only when the server says its
+size and sha256 were verified (`action: delete`); every `server.verify_sec` the sent
+chunks ask (`POST /api/v1/chunks/status`), and one corrupted on the way (`resend`) goes
+back to the outbox to be uploaded again (`give_up`: to failed/). An expired or refused
+URL gets a new one. Network trouble and 5xx/429 back off exponentially with jitter;
+401/403 keep the files and show in health; a refusal of the chunk itself
 (400/409/413) moves it to failed/ with the server's reason.
 """
 
@@ -15,6 +18,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +36,8 @@ log = logging.getLogger("recorder.uploader")
 
 ANNOUNCE = "/api/v1/chunks/upload-url"
 HEARTBEAT = "/api/v1/devices/heartbeat"
+STATUS = "/api/v1/chunks/status"
+VERDICTS_PER_REQUEST = 100
 
 
 class Result(enum.Enum):
@@ -79,10 +85,14 @@ class Uploader:
 
     def run(self) -> None:
         failures = 0
+        next_check = 0.0
         while not self.stop.is_set():
+            if time.monotonic() >= next_check and self.spool.unverified():
+                self.check_sent()
+                next_check = time.monotonic() + self.server.verify_sec
             pending = self.spool.pending()
             if not pending:
-                self.wake.wait(1.0)
+                self.wake.wait(min(1.0, max(0.05, next_check - time.monotonic())))
                 self.wake.clear()
                 continue
             path = pending[0]
@@ -121,10 +131,9 @@ class Uploader:
         }
         answer = self._deliver(body, data)
         if answer.result is Result.DELIVERED:
-            self.health.add(uploaded=1)  # before the spool empties: drained means counted
-            self.spool.remove(path)
             log.info("chunk uploaded", extra={**ids, "detail": answer.detail})
             self._record("ok", name, detail=answer.detail)
+            self._act(path, name, answer.body or {})
         elif answer.result is Result.REFUSED:
             self._refused(path, name, answer.detail, answer.body)
         elif answer.result is Result.UNAUTHORIZED:
@@ -141,7 +150,7 @@ class Uploader:
             if answer.result is not Result.ANSWERED or answer.body is None:
                 return answer
             if answer.body.get("already_uploaded"):
-                return _Answer(Result.DELIVERED, "already uploaded")
+                return _Answer(Result.DELIVERED, "already uploaded", answer.body)
             # used at once; the Pi's clock may be off, so its expiry is judged by the bucket
             upload = answer.body["upload"]
             put = self._call(
@@ -153,7 +162,7 @@ class Uploader:
             if put.ok or put.status_code == 412:
                 confirm = self._announce(body)
                 if confirm.body and confirm.body.get("already_uploaded"):
-                    return _Answer(Result.DELIVERED, "uploaded")
+                    return _Answer(Result.DELIVERED, "uploaded", confirm.body)
                 if confirm.result is not Result.ANSWERED:
                     return confirm
                 return _Answer(Result.RETRY, "the server does not see the upload yet")
@@ -162,6 +171,46 @@ class Uploader:
                 return _Answer(Result.RETRY, f"PUT answered {put.status_code}")
             log.info("signed URL refused; asking for a new one", extra={"status": put.status_code})
         return _Answer(Result.RETRY, "the signed upload URL was refused twice")
+
+    def _act(self, path: Path, name: ChunkName, verdict: dict[str, Any]) -> None:
+        """Do what the server says with an uploaded chunk's file (an older server that
+        says nothing has verified nothing either: the file is kept until it does)."""
+        action = verdict.get("action", "wait")
+        if action == "delete":
+            self.health.add(uploaded=1)  # before the spool empties: drained means counted
+            self.spool.remove(path)
+        elif action == "resend":
+            self.health.add(resent=1)
+            self.spool.move(path, self.spool.outbox)
+            log.warning("server asks for the chunk again", extra={"chunk_id": str(name.chunk_id)})
+        elif action == "give_up":
+            self._refused(path, name, f"server gave up: {verdict.get('error')}", verdict)
+        elif path.parent != self.spool.sent:
+            self.spool.move(path, self.spool.sent)
+
+    def check_sent(self) -> None:
+        """Ask the server's verdict on the oldest sent chunks and act on each answer."""
+        paths = {}
+        for path in self.spool.unverified()[:VERDICTS_PER_REQUEST]:
+            name = ChunkName.parse(path.name)
+            assert name is not None
+            paths[str(name.chunk_id)] = (path, name)
+        response = self._call(
+            "POST", self.server.url + STATUS, json={"chunk_ids": list(paths)}, headers=self.auth
+        )
+        if not isinstance(response, requests.Response) or not response.ok:
+            if isinstance(response, requests.Response) and response.status_code in (401, 403):
+                self.health.update(auth_error=f"chunk status answered {response.status_code}")
+            return
+        try:
+            verdicts = response.json()["chunks"]
+        except (ValueError, KeyError, TypeError):
+            return
+        for verdict in verdicts:
+            if isinstance(verdict, dict) and verdict.get("chunk_id") in paths:
+                path, name = paths[verdict["chunk_id"]]
+                if path.exists():  # retention may have deleted it meanwhile
+                    self._act(path, name, verdict)
 
     def _announce(self, body: dict[str, Any]) -> _Answer:
         response = self._call("POST", self.server.url + ANNOUNCE, json=body, headers=self.auth)

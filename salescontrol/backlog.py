@@ -6,6 +6,11 @@ it is stuck when it has owed that work for longer than STUCK_TIMEOUT_SEC (its
 page lists the same rows, and the demo's progress and the soak run wait until nothing
 is owed. Open speech (assemble) is owed too, but waits for evidence, not a timeout: the
 sweeper closes it by its own rules (`sweeper.quiet_devices`).
+
+Attempts: each delivery that takes work on counts one (one that dies mid-way too); a
+failure records its error on the row, a transient one (an outage, not the row's fault)
+gives its attempt back. After MAX_ATTEMPTS the stage gives up: REJECTED / FAILED with
+`errors.GaveUp`'s reason and the last error, no longer owed, never re-queued.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from salescontrol.chunks import ChunkStatus
 from salescontrol.dialogues import AnalysisStatus, AsrStatus
+from salescontrol.errors import GaveUp, TransientError
 
 
 def _among(*statuses: str) -> str:
@@ -34,6 +40,9 @@ class Stage:
     status: str  # the column shown with a stuck row
     owed: str
     times_out: bool = True  # stuck after STUCK_TIMEOUT_SEC (assemble waits for evidence)
+    attempts: str = "0"  # the column counting attempts, the last error, the given-up status
+    error: str = "NULL"
+    gives_up: str = ""
 
 
 VAD = Stage(
@@ -42,6 +51,9 @@ VAD = Stage(
     "chunk_id",
     "status",
     f"status IN {_among(ChunkStatus.UPLOADED, ChunkStatus.PROCESSING)}",
+    attempts="attempts",
+    error="error",
+    gives_up=ChunkStatus.REJECTED,
 )
 ASSEMBLE = Stage("assemble", "speech_segments", "chunk_id", "'OPEN'", "NOT closed", False)
 ASR = Stage(
@@ -50,6 +62,9 @@ ASR = Stage(
     "dialogue_id",
     "asr_status",
     f"asr_status IN {_among(AsrStatus.PENDING, AsrStatus.QUEUED, AsrStatus.PROCESSING)}",
+    attempts="asr_attempts",
+    error="asr_error",
+    gives_up=AsrStatus.FAILED,
 )
 ANALYZE = Stage(
     "analyze",
@@ -58,6 +73,9 @@ ANALYZE = Stage(
     "analysis_status",
     f"asr_status = '{AsrStatus.DONE}' AND analysis_status IN "
     f"{_among(AnalysisStatus.PENDING, AnalysisStatus.PROCESSING)}",
+    attempts="analysis_attempts",
+    error="analysis_error",
+    gives_up=AnalysisStatus.FAILED,
 )
 STAGES = (VAD, ASSEMBLE, ASR, ANALYZE)
 TIMED = tuple(s for s in STAGES if s.times_out)
@@ -73,10 +91,12 @@ def owed(conn: Connection, device_id: object | None = None) -> dict[str, int]:
 
 
 def stuck_query(stage: Stage) -> str:
-    """SELECT the stage's stuck rows (id, status, updated_at) older than :cutoff."""
+    """SELECT the stage's stuck rows (id, status, attempts, last error, updated_at) older
+    than :cutoff."""
     return (
         f"SELECT '{stage.name}' AS stage, {stage.key} AS id, {stage.status} AS status, "
-        f"updated_at FROM {stage.table} WHERE {stage.owed} AND updated_at < :cutoff"
+        f"{stage.attempts} AS attempts, {stage.error} AS error, updated_at "
+        f"FROM {stage.table} WHERE {stage.owed} AND updated_at < :cutoff"
     )
 
 
@@ -92,3 +112,54 @@ def stuck(conn: Connection, cutoff: datetime, limit: int) -> tuple[list[dict], i
         {"cutoff": cutoff, "limit": limit},
     ).all()
     return [dict(r._mapping) for r in rows], (rows[0].total if rows else 0)
+
+
+def take_attempt(
+    conn: Connection, stage: Stage, key: object, max_attempts: int, force: bool
+) -> None:
+    """Count one more attempt on a row just claimed (in the claim's transaction), or GaveUp
+    once it has used `max_attempts` (a forced run starts the count again)."""
+    sql = f"SELECT {stage.attempts}, {stage.error} FROM {stage.table} WHERE {stage.key} = :k"
+    attempts, error = conn.execute(sa.text(sql + " FOR UPDATE"), {"k": key}).one()
+    if attempts >= max_attempts and not force:
+        raise GaveUp(attempts, error)
+    count = "1" if force else f"{stage.attempts} + 1"
+    sql = f"UPDATE {stage.table} SET {stage.attempts} = {count} WHERE {stage.key} = :k"
+    conn.execute(sa.text(sql), {"k": key})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure is an outage (retry; the attempt is given back), not the row's."""
+    return isinstance(exc, TransientError | sa.exc.OperationalError | sa.exc.InterfaceError)
+
+
+def give_up(conn: Connection, stage: Stage, key: object, reason: str) -> None:
+    """End a row that used its attempts: the stage's failed status with GaveUp's reason
+    (only while it still owes the work: a delivery that just finished it wins)."""
+    conn.execute(
+        sa.text(
+            f"UPDATE {stage.table} SET {stage.status} = :s, {stage.error} = :r, "
+            f"updated_at = now() WHERE {stage.key} = :k AND {stage.owed}"
+        ),
+        {"s": stage.gives_up, "r": reason, "k": key},
+    )
+
+
+def failed(
+    conn: Connection, stage: Stage, key: object, error: str, transient: bool, max_attempts: int
+) -> str | None:
+    """Record a failed attempt's error on the row; a transient one gives the attempt
+    back. Return GaveUp's reason when the row has now used `max_attempts` (given up)."""
+    attempts = conn.execute(
+        sa.text(
+            f"UPDATE {stage.table} SET {stage.error} = :e, "
+            f"{stage.attempts} = greatest(0, {stage.attempts} - :refund), updated_at = now() "
+            f"WHERE {stage.key} = :k AND {stage.owed} RETURNING {stage.attempts}"
+        ),
+        {"e": error.partition("\n")[0][:2000], "refund": int(transient), "k": key},
+    ).scalar_one_or_none()
+    if attempts is None or transient or attempts < max_attempts:
+        return None
+    reason = GaveUp(attempts, error).reason
+    give_up(conn, stage, key, reason)
+    return reason

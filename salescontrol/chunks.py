@@ -4,7 +4,9 @@ handshake and the vad stage's bookkeeping.
 A device announces a chunk (its id, time, size and hash) before uploading it. The
 announcement is idempotent on `chunk_id`: asking again with the same facts gives a new
 upload URL while the object is missing, and "already uploaded" once it is there, so the
-device can delete its copy. The same id with different facts is a conflict.
+device can delete its copy once vad has checked its size and hash (`verified`). Bytes
+corrupted on the way (verified false) are sent again, to a new object name, while
+attempts last; the corrupt object stays. The same id with different facts is a conflict.
 
 Status: AWAITING_UPLOAD -> UPLOADED -> PROCESSING -> DONE, or REJECTED with `error`.
 The vad stage claims a chunk per object generation (a repeated notification of a
@@ -91,8 +93,9 @@ class Chunk:
 _FACTS = [f.name for f in fields(Announcement) if f.name != "chunk_id"]
 
 
-def announce(conn: Connection, ann: Announcement) -> Chunk:
-    """Record an announced chunk, or return the matching existing one."""
+def announce(conn: Connection, ann: Announcement, max_attempts: int) -> Chunk:
+    """Record an announced chunk, or return the matching existing one (made ready for
+    an upload again when its bytes arrived corrupted and attempts are left)."""
     params = {f.name: getattr(ann, f.name) for f in fields(Announcement)}
     row = conn.execute(
         sa.text(
@@ -116,7 +119,33 @@ def announce(conn: Connection, ann: Announcement) -> Chunk:
             raise Conflict(
                 f"chunk {ann.chunk_id} was announced before with a different {name}", name
             )
+    if corrupted(existing) and existing.attempts < max_attempts:
+        # A new object name: the signed URL cannot overwrite, and the corrupt upload stays.
+        stem, _, ext = ann.object_name.rpartition(".")
+        name = f"{stem}.r{existing.attempts}.{ext}"
+        conn.execute(
+            sa.text(
+                "UPDATE audio_chunks SET status = :a, verified = NULL, object_name = :o, "
+                "object_generation = NULL, error = 'sent again after: ' || error, "
+                "updated_at = now() WHERE chunk_id = :c"
+            ),
+            {"a": ChunkStatus.AWAITING_UPLOAD, "o": name, "c": ann.chunk_id},
+        )
+        return Chunk(ann.chunk_id, ChunkStatus.AWAITING_UPLOAD, name, created=False)
     return Chunk(ann.chunk_id, existing.status, existing.object_name, created=False)
+
+
+def corrupted(row: Row) -> bool:
+    """Whether vad found the uploaded bytes are not the announced ones (sent again)."""
+    return row.status == ChunkStatus.REJECTED and row.verified is False and not row.erased_at
+
+
+def of_device(conn: Connection, device_id: UUID, chunk_ids: list[UUID]) -> list[Row]:
+    """The rows of these chunks that belong to the device (others' stay unseen)."""
+    return conn.execute(
+        sa.text("SELECT * FROM audio_chunks WHERE device_id = :d AND chunk_id = ANY(:ids)"),
+        {"d": device_id, "ids": chunk_ids},
+    ).all()
 
 
 def mark_uploaded(conn: Connection, chunk_id: UUID) -> str:
@@ -159,11 +188,12 @@ def record_orphan(conn: Connection, bucket: str, name: str, generation: int, siz
 
 
 def claim(conn: Connection, chunk_id: UUID, generation: int) -> bool:
-    """Mark the chunk PROCESSING unless this generation is already DONE or REJECTED."""
+    """Mark the chunk PROCESSING unless this generation is already DONE or REJECTED, or
+    the chunk was erased."""
     row = conn.execute(
         sa.text(
-            "UPDATE audio_chunks SET status = :p, attempts = attempts + 1, updated_at = now() "
-            "WHERE chunk_id = :c AND NOT (status IN (:d, :r) AND object_generation = :g) "
+            "UPDATE audio_chunks SET status = :p, updated_at = now() WHERE chunk_id = :c AND "
+            "erased_at IS NULL AND NOT (status IN (:d, :r) AND object_generation = :g) "
             "RETURNING chunk_id"
         ),
         {
@@ -177,14 +207,17 @@ def claim(conn: Connection, chunk_id: UUID, generation: int) -> bool:
     return row is not None
 
 
-def reject(conn: Connection, chunk_id: UUID, generation: int, error: str) -> None:
-    """REJECTED with the reason; the object stays in the bucket."""
+def reject(
+    conn: Connection, chunk_id: UUID, generation: int, error: str, verified: bool | None
+) -> None:
+    """REJECTED with the reason (and whether the bytes were the announced ones); the
+    object stays in the bucket."""
     conn.execute(
         sa.text(
             "UPDATE audio_chunks SET status = :r, error = :e, object_generation = :g, "
-            "processed_at = now(), updated_at = now() WHERE chunk_id = :c"
+            "verified = :v, processed_at = now(), updated_at = now() WHERE chunk_id = :c"
         ),
-        {"r": ChunkStatus.REJECTED, "e": error, "g": generation, "c": chunk_id},
+        {"r": ChunkStatus.REJECTED, "e": error, "g": generation, "v": verified, "c": chunk_id},
     )
 
 
@@ -218,7 +251,7 @@ def store_speech(
     conn.execute(
         sa.text(
             "UPDATE audio_chunks SET status = :d, error = NULL, object_generation = :g, "
-            "processed_at = :t, updated_at = now() WHERE chunk_id = :c"
+            "verified = true, processed_at = :t, updated_at = now() WHERE chunk_id = :c"
         ),
         {"d": ChunkStatus.DONE, "g": generation, "t": datetime.now(UTC), "c": chunk.chunk_id},
     )

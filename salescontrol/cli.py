@@ -5,14 +5,16 @@ local       run the whole cloud side on this machine until Ctrl-C
 analyze     upsell analysis of a transcript text file (LLM or rules), as the function does
 sweep       one sweeper tick: close dialogues of quiet devices, re-queue stuck work
 receipts    `receipts import FILE`: a point's fiscal receipts (JSON list or lines) to the API
+erase       erase a dialogue, a device's time range or everything before a date (logged)
 dashboard   serve the Panel dashboard (DATABASE_URL; its own users: `dashboard users add ...`)
 transcribe  transcribe audio files with the ASR worker's models and settings
 demo        the whole pipeline on the bundled shop recording, a summary and the dashboard
 eval        run a recording through the pipeline and score it against its ground truth
 soak        load, fault and bad-input run against a fresh local stack; checks the invariants
 
-migrate, analyze, sweep and receipts are production jobs and live here; the others belong to the
-dev kit (`devkit.commands`), which this module loads by name when the checkout has it.
+migrate, analyze, sweep, receipts and erase are production jobs and live here; the others
+belong to the dev kit (`devkit.commands`), which this module loads by name when the checkout
+has it.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from salescontrol.errors import SalesControlError
 # deployed function (which ships without it) has the production commands only.
 DEV_COMMANDS_MODULE = "devkit.commands"
 # `--help` order: production and dev commands interleaved as users know them.
-ORDER = ["migrate", "local", "analyze", "sweep", "receipts", "dashboard", "transcribe", "demo"]
-ORDER += ["eval", "soak"]
+ORDER = ["migrate", "local", "analyze", "sweep", "receipts", "erase", "dashboard"]
+ORDER += ["transcribe", "demo", "eval", "soak"]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -128,6 +130,44 @@ def cmd_receipts(args: argparse.Namespace) -> int:
     return 1 if totals["rejected"] else 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    import json
+
+    from salescontrol import erasure
+    from salescontrol.db import transaction
+
+    kind = erasure.DIALOGUE if args.dialogue else erasure.BEFORE if args.before else "device"
+    scope = erasure.Scope(kind, args.dialogue, args.device, args.from_at, args.to_at or args.before)
+    with transaction() as conn:
+        job = erasure.latest(conn) if args.list else erasure.request(conn, scope, args.by, None)
+    if not args.list:  # the same command after a crash (or the sweeper) goes on with it
+        job = erasure.run(job["erasure_id"])
+    print(json.dumps(job, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def add_erase(sub: argparse._SubParsersAction) -> None:
+    import getpass
+    import socket
+    import uuid
+    from datetime import UTC, datetime
+
+    def moment(text: str) -> datetime:  # ISO 8601, UTC unless it says otherwise
+        value = datetime.fromisoformat(text)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    p = sub.add_parser("erase", help="erase a dialogue, a device's time range or all before")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--dialogue", type=uuid.UUID, metavar="ID", help="one dialogue")
+    what.add_argument("--device", type=uuid.UUID, metavar="ID", help="with --from and --to")
+    what.add_argument("--before", type=moment, metavar="TIME", help="everything before TIME")
+    what.add_argument("--list", action="store_true", help="print the erasure log")
+    p.add_argument("--from", dest="from_at", type=moment, metavar="TIME")
+    p.add_argument("--to", dest="to_at", type=moment, metavar="TIME")
+    p.add_argument("--by", default=f"{getpass.getuser()}@{socket.gethostname()}", help="who")
+    p.set_defaults(func=cmd_erase)
+
+
 def add_migrate(sub: argparse._SubParsersAction) -> None:
     from salescontrol.migrate import SQL_DIR
 
@@ -160,6 +200,7 @@ def add_receipts(sub: argparse._SubParsersAction) -> None:
 
 PRODUCTION_COMMANDS = {"migrate": add_migrate, "analyze": add_analyze, "sweep": add_sweep}
 PRODUCTION_COMMANDS["receipts"] = add_receipts
+PRODUCTION_COMMANDS["erase"] = add_erase
 
 
 def _dev_commands() -> dict:

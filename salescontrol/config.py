@@ -238,6 +238,12 @@ class Settings:
     upload_rate_burst: int = _setting(
         120, "Upload-URL requests a device may make at once, e.g. draining a backlog."
     )
+    heartbeat_rate_per_min: float = _setting(6.0, "Heartbeats per device a minute; 0: no limit.")
+    heartbeat_rate_burst: int = _setting(10, "Heartbeats a device may send at once.")
+    max_attempts: int = _setting(5, "Failed tries of vad, ASR or analysis before giving up.")
+    transcript_retention_days: float = _setting(
+        180.0, "Transcripts and quotes of older dialogues are deleted; 0 keeps them."
+    )
 
     # receipts (issue 21: fiscal receipts linked to dialogues, upsells checked against them)
     receipt_match_before_sec: float = _setting(

@@ -95,11 +95,12 @@ def claim_asr(conn: Connection, dialogue_id: UUID, force: bool) -> bool:
 def set_asr_status(
     conn: Connection, dialogue_id: UUID, status: AsrStatus, error: str | None = None
 ) -> None:
-    """Set asr_status (and asr_error: the reason of a FAILED, else cleared)."""
+    """Set asr_status (and asr_error: the reason of a FAILED; PROCESSING keeps the last
+    attempt's, else cleared)."""
     conn.execute(
         sa.text(
-            "UPDATE dialogues SET asr_status = :s, asr_error = :e, updated_at = now() "
-            "WHERE dialogue_id = :d"
+            "UPDATE dialogues SET asr_status = :s, updated_at = now(), asr_error = COALESCE("
+            ":e, CASE WHEN :s = 'PROCESSING' THEN asr_error END) WHERE dialogue_id = :d"
         ),
         {"s": status, "e": error, "d": dialogue_id},
     )

@@ -5,6 +5,7 @@ SalesControlError
 ├── PrerequisiteError  a tool the local stack needs is not installed: install it
 ├── TransientError     try again later (the message is redelivered)
 └── BadInput           the input itself is wrong: record the reason, do not retry
+    ├── GaveUp         the work failed MAX_ATTEMPTS times: record it as failed, stop
     ├── Conflict       the input contradicts what is already stored
     ├── NotFound       the thing asked for does not exist
     ├── Unauthorized   no credentials, or unknown ones
@@ -37,6 +38,14 @@ class BadInput(SalesControlError):
         super().__init__(reason)
         self.reason = reason
         self.field = field
+
+
+class GaveUp(BadInput):
+    """Work that failed MAX_ATTEMPTS times: recorded as REJECTED/FAILED, never retried."""
+
+    def __init__(self, attempts: int, last_error: str | None) -> None:
+        last = (last_error or "none recorded (the process died mid-way?)").partition("\n")[0]
+        super().__init__(f"gave up after {attempts} attempts; last error: {last}"[:2000])
 
 
 class Conflict(BadInput):

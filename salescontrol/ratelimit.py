@@ -24,38 +24,40 @@ class RateLimited(SalesControlError):
         self.retry_after_sec = retry_after_sec
 
 
-_TAKE = sa.text(
-    """
+UPLOADS, HEARTBEATS = "upload_rate_buckets", "heartbeat_rate_buckets"  # one bucket each
+
+_TAKE = """
     WITH refilled AS (
         SELECT LEAST(:burst, b.tokens
                      + EXTRACT(EPOCH FROM clock_timestamp() - b.updated_at) * :per_sec)
                AS available
-        FROM upload_rate_buckets b WHERE b.device_id = :d FOR UPDATE
+        FROM {table} b WHERE b.device_id = :d FOR UPDATE
     )
-    UPDATE upload_rate_buckets SET
+    UPDATE {table} SET
         tokens = CASE WHEN refilled.available >= 1 THEN refilled.available - 1
                       ELSE refilled.available END,
         updated_at = clock_timestamp()
     FROM refilled WHERE device_id = :d
     RETURNING refilled.available
     """
-)
 
 
-def take(conn: Connection, device_id: UUID, rate_per_min: float, burst: int) -> None:
-    """Take one token from the device's bucket or raise RateLimited."""
+def take(
+    conn: Connection, device_id: UUID, rate_per_min: float, burst: int, table: str = UPLOADS
+) -> None:
+    """Take one token from the device's bucket in `table` or raise RateLimited."""
     if rate_per_min <= 0:
         return  # limiting is off
     conn.execute(
         sa.text(
-            "INSERT INTO upload_rate_buckets (device_id, tokens, updated_at) "
+            f"INSERT INTO {table} (device_id, tokens, updated_at) "
             "VALUES (:d, :burst, clock_timestamp()) ON CONFLICT (device_id) DO NOTHING"
         ),
         {"d": device_id, "burst": burst},
     )
     per_sec = rate_per_min / 60.0
     available = conn.execute(
-        _TAKE, {"d": device_id, "burst": burst, "per_sec": per_sec}
+        sa.text(_TAKE.format(table=table)), {"d": device_id, "burst": burst, "per_sec": per_sec}
     ).scalar_one()
     if available < 1:
         raise RateLimited(max(1, math.ceil((1 - available) / per_sec)))

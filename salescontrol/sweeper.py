@@ -8,8 +8,10 @@
 2. Work stuck longer than `STUCK_TIMEOUT_SEC` (`salescontrol.backlog`, the definition
    the dashboard shows) is queued again: a chunk gets its bucket notification published
    again (vad skips generations it has finished), a transcription goes back to QUEUED
-   with a fresh asr-requests message, an analysis gets a fresh transcripts-ready.
-3. Receipts left without a dialogue that one would take (`receipts.repair`) are matched
+   with a fresh asr-requests message, an analysis (dead-lettered too) a fresh
+   transcripts-ready; stuck work that used MAX_ATTEMPTS is given up instead.
+3. Pending erasures go on, TRANSCRIPT_RETENTION_DAYS is applied (`salescontrol.erasure`).
+4. Receipts left without a dialogue that one would take (`receipts.repair`) are matched
    again.
 """
 
@@ -23,12 +25,12 @@ from uuid import UUID
 import sqlalchemy as sa
 from google.api_core import exceptions as gexc
 
-from salescontrol import backlog, messages, pubsub, receipts, storage, topology
+from salescontrol import backlog, erasure, messages, pubsub, receipts, storage, topology
 from salescontrol.assembly import assemble_device
 from salescontrol.config import settings
 from salescontrol.db import transaction
 from salescontrol.dialogues import AsrStatus
-from salescontrol.errors import TransientError
+from salescontrol.errors import GaveUp, TransientError
 from salescontrol.events import OBJECT_FINALIZE, StorageObject
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class SweepResult:
     chunks_requeued: int
     dialogues_requeued: int
     analyses_requeued: int
+    given_up: int  # stuck rows that had used MAX_ATTEMPTS
+    erased: int  # erasures carried on, and transcripts removed by the retention
     receipts_rematched: int = 0
 
 
@@ -77,19 +81,43 @@ def waited_too_long(now: datetime) -> list[tuple[UUID, int]]:
 
 
 def _claim_stuck(stage: backlog.Stage, now: datetime) -> list[sa.Row]:
-    """Touch up to BATCH stuck rows of `stage` (so the next tick waits again) and return
-    them; SKIP LOCKED keeps two sweepers from taking the same rows."""
+    """Touch up to BATCH stuck rows of `stage` with attempts left (so the next tick waits
+    again) and return them; SKIP LOCKED keeps two sweepers from taking the same rows."""
     cutoff = now - timedelta(seconds=settings().stuck_timeout_sec)
     touch = ", asr_status = :queued" if stage is backlog.ASR else ""
     with transaction() as conn:
         return conn.execute(
             sa.text(
                 f"UPDATE {stage.table} SET updated_at = :now{touch} WHERE {stage.key} IN "
-                f"(SELECT id FROM ({backlog.stuck_query(stage)}) s ORDER BY updated_at "
-                f"LIMIT :n FOR UPDATE SKIP LOCKED) AND {stage.owed} RETURNING *"
+                f"(SELECT id FROM ({backlog.stuck_query(stage)}) s WHERE attempts < :max "
+                f"ORDER BY updated_at LIMIT :n FOR UPDATE SKIP LOCKED) AND {stage.owed} "
+                "RETURNING *"
             ),
-            {"now": now, "cutoff": cutoff, "n": BATCH, "queued": AsrStatus.QUEUED},
+            {
+                "now": now,
+                "cutoff": cutoff,
+                "n": BATCH,
+                "max": settings().max_attempts,
+                "queued": AsrStatus.QUEUED,
+            },
         ).all()
+
+
+def give_up_stuck(now: datetime) -> int:
+    """Stuck rows that used MAX_ATTEMPTS (their last delivery died or dead-lettered) end
+    in the stage's failed status with the last error, instead of another try."""
+    params = {"cutoff": now - timedelta(seconds=settings().stuck_timeout_sec), "n": BATCH}
+    with transaction() as conn:
+        for stage in backlog.TIMED:
+            sql = f"SELECT * FROM ({backlog.stuck_query(stage)}) s WHERE attempts >= :max"
+            rows = conn.execute(
+                sa.text(sql + " LIMIT :n"), {**params, "max": settings().max_attempts}
+            ).all()
+            for row in rows:
+                backlog.give_up(conn, stage, row.id, GaveUp(row.attempts, row.error).reason)
+                log.warning("%s gave up on %s: %s", stage.name, row.id, row.error)
+            params["n"] -= len(rows)
+    return BATCH - params["n"]
 
 
 def requeue_chunks(now: datetime) -> int:
@@ -136,12 +164,15 @@ def sweep(now: datetime | None = None) -> SweepResult:
     closed = sum(len(assemble_device(d, force=True)) for d in devices)
     stale = waited_too_long(now)
     closed += sum(len(assemble_device(d, force_before_ms=ms)) for d, ms in stale)
+    given_up = give_up_stuck(now)
     result = SweepResult(
         len(devices) + len(stale),
         closed,
         requeue_chunks(now),
         requeue_dialogues(now),
         requeue_analyses(now),
+        given_up,
+        erasure.run_pending() + erasure.apply_retention(now),
         receipts.repair(),
     )
     if any(vars(result).values()):

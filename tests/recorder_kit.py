@@ -37,6 +37,7 @@ def write_config(path: Path, spool: Path, server_url: str, token: str, **overrid
             "retry_initial_sec": 0.2,
             "retry_max_sec": 1,
             "heartbeat_sec": 1,
+            "verify_sec": 0.5,
         },
         "recording": {"chunk_duration_sec": 3, "schedule_start": "00:00", "schedule_end": "00:00"},
         "storage": {"spool_dir": str(spool), "max_age_days": 7, "max_size_gb": 1},
@@ -138,7 +139,8 @@ class Proxy:
 
 
 class ExpiringBucket:
-    """An HTTP front for ingest whose first signed PUT answers like GCS for an expired URL.
+    """An HTTP front for ingest whose first signed PUT answers like GCS for an expired URL
+    (and, with `corrupt`, whose next PUTs reach the bucket damaged).
 
     fake-gcs-server ignores expiry, so this stands in for that one answer: announcements
     go to the real ingest function (their upload URLs are rewritten to point here), and
@@ -148,8 +150,9 @@ class ExpiringBucket:
     EXPIRED = b"<Error><Code>ExpiredToken</Code><Message>Invalid argument.</Message></Error>"
     _HOP = frozenset({"host", "content-length", "connection", "accept-encoding"})
 
-    def __init__(self, ingest_url: str, refuse: int = 1) -> None:
+    def __init__(self, ingest_url: str, refuse: int = 1, corrupt: int = 0) -> None:
         self.ingest, self.refuse, self.bucket = ingest_url.rstrip("/"), refuse, ""
+        self.corrupt = corrupt  # forwarded PUTs whose body gets one byte flipped on the way
         self.announcements = 0
         self.puts: list[int] = []
         self.put_headers: list[set[str]] = []
@@ -188,6 +191,9 @@ class ExpiringBucket:
                     front.puts.append(400)
                     self._send(400, front.EXPIRED, "application/xml")
                     return
+                if front.corrupt > 0:
+                    front.corrupt -= 1
+                    body = body[:100] + bytes([body[100] ^ 0xFF]) + body[101:]
                 answer = requests.put(
                     front.bucket + self.path, data=body, headers=self._headers(), timeout=30
                 )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from devkit import scene
+from devkit.soak import badaudio
 from salescontrol import assembly, audio, vad
 from salescontrol.config import load
 from salescontrol.errors import ConfigError
@@ -92,3 +96,71 @@ def test_hangover_bridges_a_breath_but_not_a_real_pause() -> None:
     flags[120:125] = True  # 150 ms click: too short to be speech
     flags[150:190] = True  # after 2 s of silence
     assert vad.smooth(flags, frame, options) == [(300, 2400), (4500, 5700)]
+
+
+# --- hostile audio: the header is read before decoding (issue 18) ---------------------
+
+
+def _wav(rate: int, seconds: float, channels: int = 1) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros((int(rate * seconds), channels)), rate, format="WAV")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "announced", "error"),
+    [
+        (badaudio.wav_bytes(1, bytes(4000)), 16000, "sample rate 1 Hz is outside"),
+        (_wav(44100, 2.0), 16000, "sample rate mismatch: wav header 44100, announced 16000"),
+        (_wav(16000, 1.0, channels=3), 16000, "3 channels"),
+        (_wav(16000, 30.0), 16000, "absurd duration: wav header 30.0 s"),
+    ],
+    ids=["bomb-1Hz", "rate-mismatch", "3-channels", "longer-than-announced"],
+)
+def test_device_audio_is_refused_by_its_header(data: bytes, announced: int, error: str) -> None:
+    with pytest.raises(audio.DecodeError, match=error):
+        audio.decode(data, announced, 12.0)
+    assert len(audio.decode(_wav(16000, 10.0), 16000, 12.0)) == 160000  # as announced: fine
+
+
+def test_decoding_stops_where_the_announcement_ends() -> None:
+    """An ogg header may understate its frames: the blocks stop at the announced length."""
+    stream = sf.SoundFile(io.BytesIO(audio.encode_opus(np.zeros(16000 * 30, np.float32))))
+    with stream, pytest.raises(audio.DecodeError, match="goes on past"):
+        audio._read_mono(stream, 16000 * 5)
+
+
+def test_the_audio_bomb_takes_no_memory_to_refuse(tmp_path) -> None:
+    """4,044 bytes claiming 4,000 s at 1 Hz: the old decoder resampled 64 M samples (about
+    1-2 GB; the vad function has 1 GiB); with the announcement it is refused at once."""
+    bomb = tmp_path / "bomb.wav"
+    bomb.write_bytes(badaudio.wav_bytes(1, bytes(4000)))
+    child = (
+        "import sys\nfrom salescontrol import audio\n"
+        "def hwm():\n    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024\n"
+        "data = open(sys.argv[1], 'rb').read(); before = hwm()\n"
+        "try:\n    audio.decode(data, 16000, 12.0); print('decoded')\n"
+        "except audio.DecodeError as exc:\n    print(exc)\n"
+        "print(hwm() - before)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", child, str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+    ).stdout.splitlines()
+    assert "sample rate 1 Hz is outside" in out[0]
+    assert float(out[1]) < 50, f"decoding the bomb took {out[1]} MB more"
+
+
+def test_resampling_in_pieces_matches_one_fft() -> None:
+    rng = np.random.default_rng(0)
+    for rate in (48000, 44100, 8000):
+        x = (0.05 * rng.standard_normal(int(95.3 * rate))).astype(np.float32)
+        pieces, whole = audio.resample(x, rate), audio._fft_resample(x, rate, audio.RATE)
+        assert len(pieces) == len(whole) == round(len(x) * audio.RATE / rate)
+        # Away from the ends (where one FFT wraps around) they agree to 1e-3 of full scale.
+        assert np.abs(pieces - whole)[audio.RATE : -audio.RATE].max() < 1e-3

@@ -52,6 +52,12 @@ def test_every_kind_is_damaged_as_named(chunks) -> None:
     assert np.abs(samples).max() < 1e-3
     samples, rate = decode(chunks["ten_minutes"].data)
     assert len(samples) / rate == pytest.approx(600, abs=0.5)
+    # 4,044 bytes whose header claims 4,000 s at 1 Hz; the poison is ordinary audio.
+    bomb = sf.info(io.BytesIO(chunks["audio_bomb"].data))
+    assert len(chunks["audio_bomb"].data) == 4044
+    assert (bomb.samplerate, bomb.frames) == (1, 4000)
+    samples, rate = decode(chunks["poison"].data)
+    assert rate == 16000 and len(samples) / rate == pytest.approx(10, abs=0.1)
 
 
 def test_expected_outcomes_and_reproducibility(chunks) -> None:
@@ -63,6 +69,8 @@ def test_expected_outcomes_and_reproducibility(chunks) -> None:
         "wrong_sample_rate": badaudio.DONE,
         "ten_minutes": badaudio.REFUSED,
         "silence_only": badaudio.DONE,
+        "audio_bomb": badaudio.REJECTED,
+        "poison": badaudio.REJECTED,
     }
     assert chunks["zero_bytes"].expected.matches("REJECTED", "chunk is empty (zero bytes)")
     assert not chunks["zero_bytes"].expected.matches("REJECTED", "sha256 mismatch")
@@ -71,7 +79,7 @@ def test_expected_outcomes_and_reproducibility(chunks) -> None:
     assert [c.kind for c in mixed] == sorted(badaudio.KINDS)[:2]
     # Same seed, same damage (the Ogg serial numbers of encoded kinds vary).
     again = badaudio.mix(2, seed=3)
-    assert mixed[0].data == again[0].data and len(mixed[0].data) == 20_000
+    assert mixed[0].data == again[0].data and len(mixed[0].data) == 4044  # the audio bomb
 
 
 def test_ingest_accepts_or_refuses_each_announcement_as_expected(api, device, chunks) -> None:

@@ -18,7 +18,8 @@ from test_ingest import announcement
 from devkit import signed_urls
 from devkit.soak import fuzz
 from devkit.waiting import poll_until
-from salescontrol import devices, ratelimit
+from salescontrol import devices, erasure, ratelimit
+from salescontrol.db import advisory_key
 
 UPLOAD = "/api/v1/chunks/upload-url"
 
@@ -41,9 +42,13 @@ def test_openapi_document_describes_every_route_from_the_models(api) -> None:
         ("PATCH", "/api/v1/admin/devices/{device_id}"),
         ("POST", "/api/v1/admin/devices/{device_id}/token"),
         ("POST", UPLOAD),
+        ("POST", "/api/v1/chunks/status"),
         ("POST", "/api/v1/devices/heartbeat"),
         ("POST", "/api/v1/admin/points/{point_id}/receipts-token"),
         ("POST", "/api/v1/receipts"),
+        ("POST", "/api/v1/admin/erasures"),
+        ("GET", "/api/v1/admin/erasures"),
+        ("GET", "/api/v1/admin/erasures/{erasure_id}"),
     }
     schemes = doc["components"]["securitySchemes"]
     assert {s["scheme"] for s in schemes.values()} == {"bearer"}
@@ -74,12 +79,13 @@ def test_fuzzing_the_documented_api_finds_no_5xx_and_no_leak(api, engine) -> Non
     attacker = api.register()
 
     def refill() -> None:
-        # The rate limit would turn most of the attacker's calls into 429s.
+        # The rate limits would turn most of the attacker's calls into 429s.
         with engine.begin() as conn:
-            conn.execute(
-                sa.text("DELETE FROM upload_rate_buckets WHERE device_id = :d"),
-                {"d": attacker["device_id"]},
-            )
+            for table in ("upload_rate_buckets", "heartbeat_rate_buckets"):
+                conn.execute(
+                    sa.text(f"DELETE FROM {table} WHERE device_id = :d"),
+                    {"d": attacker["device_id"]},
+                )
 
     # Each point has a receipts token; the victim's point has a register with a ККТ and a
     # stored receipt the attacker's point may neither see nor claim.
@@ -98,9 +104,25 @@ def test_fuzzing_the_documented_api_finds_no_5xx_and_no_leak(api, engine) -> Non
         [victim_device["point_id"], victim_device["register_id"]],
     )
     attacker_receipts = api.receipts_token(attacker["point_id"])
-    report = fuzz.run(
-        api.base, api.admin_token, attacker["token"], victim, 150, refill, (attacker_receipts,)
-    )
+    # Valid erasure requests (admin) must not erase the session's data: the sweeper's
+    # erasure runner waits while this holds its lock, and what the fuzz asked is dropped.
+    with engine.connect() as runner:
+        runner.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key(erasure.RUNNER)})
+        try:
+            report = fuzz.run(
+                api.base,
+                api.admin_token,
+                attacker["token"],
+                victim,
+                150,
+                refill,
+                (attacker_receipts,),
+            )
+        finally:
+            with engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM erasures WHERE status = 'PENDING'"))
+            runner.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+            runner.commit()
     assert report.examples >= 150
     assert any(400 <= status < 500 for status in report.by_status)
     assert any(status < 300 for status in report.by_status)

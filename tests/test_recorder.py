@@ -148,6 +148,29 @@ def test_expired_upload_url_gets_a_new_one(tmp_path, stack, stack_env, device, e
     assert row.status in DELIVERED
 
 
+def test_a_chunk_corrupted_on_the_way_is_kept_and_sent_again(
+    tmp_path, stack, stack_env, device, engine
+) -> None:
+    """The Pi keeps a chunk until vad has checked its hash: a damaged upload is REJECTED
+    (sha256 mismatch), the device is told to resend, and the second upload is DONE."""
+    with ExpiringBucket(stack.url("ingest"), refuse=0, corrupt=1) as front:
+        config = load(_device_config(tmp_path, device, front.url))
+        result = replay.run(config, tone_file(tmp_path / "in.wav", 3), speed=0, start=_start())
+    assert result.drained and result.uploaded == 1 and result.health["resent"] == 1
+    (row,) = _rows(engine, device["device_id"])
+    assert row.status == "DONE" and row.object_name.endswith(".r1.ogg")
+    first = row.object_name.replace(".r1.ogg", ".ogg")
+    kept = storage.bucket().get_blob(first)  # the damaged upload stays for inspection
+    assert kept is not None and hashlib.sha256(kept.download_as_bytes()).hexdigest() != row.sha256
+    spool = Spool(config.storage.spool_dir)
+    assert spool.pending() == [] and spool.unverified() == []
+    with engine.connect() as conn:
+        error = conn.execute(
+            sa.text("SELECT error FROM audio_chunks WHERE chunk_id = :c"), {"c": row.chunk_id}
+        ).scalar_one()
+    assert error is None  # DONE clears the note of the corrupt first upload
+
+
 def test_refused_token_keeps_files_and_shows_in_health(
     tmp_path, stack, stack_env, device, engine
 ) -> None:

@@ -89,6 +89,8 @@ def test_systemd_unit_keeps_the_seed_hardening() -> None:
         ({"recording__schedule_start": "25:00"}, "recording.schedule_start"),
         ({"recording__bitrate": "loud"}, "recording.bitrate"),
         ({"server__url": "ftp://x"}, "server.url"),
+        ({"server__url": "http://10.0.0.5:8000"}, "server.url"),  # token and audio in clear
+        ({"server__url": "http://ingest.example.com"}, "server.url"),
         ({"server__token": None}, "server.token"),
         ({"device_id": "pi-01"}, "device_id"),
         ({"storage__max_size_gb": -1}, "storage.max_size_gb"),
@@ -101,6 +103,20 @@ def test_check_names_the_bad_field(tmp_path: Path, override: dict, field: str) -
     result = _check(config)
     assert result.returncode != 0
     assert f"config error: {field}:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ingest.example.com",
+        "http://127.0.0.1:9",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+    ],
+)
+def test_plain_http_only_to_a_loopback_address(tmp_path: Path, url: str) -> None:
+    config = write_config(tmp_path / "c.yaml", tmp_path / "spool", url, TOKEN)
+    assert load(config).server.url == url
 
 
 def test_check_reports_a_missing_file(tmp_path: Path) -> None:
@@ -136,6 +152,24 @@ def test_chunks_older_than_max_age_are_deleted(tmp_path: Path) -> None:
     assert result.chunks_recorded == 2
     assert result.health["retention_deleted"] == 2
     assert Spool(config.storage.spool_dir).pending() == []
+
+
+def test_uploaded_chunks_waiting_for_the_servers_check_are_kept_and_counted(
+    tmp_path: Path,
+) -> None:
+    """sent/ holds uploads until the server has verified them: in the health report's
+    queue, under the same retention as the outbox."""
+    config = _config(tmp_path, storage__max_age_days=7)
+    start = datetime.now(UTC) - timedelta(days=8)
+    spool = Spool(config.storage.spool_dir)
+    spool.create()
+    recent = ChunkName.new(datetime.now(UTC) - timedelta(hours=1)).filename
+    (spool.sent / recent).write_bytes(b"ogg bytes")
+    assert spool.usage()["sent_files"] == 1
+    deleted = spool.enforce_retention(timedelta(days=7), config.storage.max_bytes)
+    assert deleted == [] and spool.unverified() == [spool.sent / recent]
+    (spool.sent / ChunkName.new(start).filename).write_bytes(b"old")
+    assert [p.parent.name for p in spool.enforce_retention(timedelta(days=7), 10**9)] == ["sent"]
 
 
 def test_undecodable_partial_goes_to_failed_with_reason_on_start(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devkit.soak import runner
+from devkit.soak import badaudio, runner
 
 
 @pytest.mark.slow
@@ -17,7 +17,7 @@ def test_small_soak_with_faults_matches_the_fault_free_run(tmp_path) -> None:
         chunk_sec=30,
         faults=True,
         outage_sec=20,
-        bad_chunks=6,
+        bad_chunks=len(badaudio.KINDS),
         timeout_sec=1200,
         workdir=tmp_path / "soak",
     )
@@ -61,12 +61,9 @@ def test_small_soak_with_faults_matches_the_fault_free_run(tmp_path) -> None:
     assert duplicates["asr_requests_copied"] > 0
     offline = next(f for f in report.faults if f["kind"] == "offline_backlog")["detail"]
     assert offline["chunks_in_random_order"] == 5 * 60 // 30
-    assert {b["kind"] for b in report.bad_inputs} == {
-        "zero_bytes",
-        "truncated_ogg",
-        "random_bytes",
-        "wrong_sample_rate",
-        "ten_minutes",
-        "silence_only",
-    }
+    # Every kind of bad chunk, the audio bomb and the poison chunk among them.
+    bad = {b["kind"]: b for b in report.bad_inputs}
+    assert set(bad) == set(badaudio.KINDS)
+    assert "sample rate 1 Hz" in bad["audio_bomb"]["reason"]
+    assert bad["poison"]["reason"].startswith("gave up after 5 attempts; last error: ")
     assert {"ingest", "vad", "assemble", "analyze", "asr", "postgres"} <= set(report.components)

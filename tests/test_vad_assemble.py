@@ -325,9 +325,9 @@ def _good(seconds: float = 5.0) -> bytes:
     return audio.encode_opus(scene.synth.shop_noise(seconds, level_db=-40.0, seed=1))
 
 
-def _long_wav(seconds: float) -> bytes:
+def _long_wav(seconds: float, rate: int = 16000) -> bytes:
     buf = io.BytesIO()
-    sf.write(buf, np.zeros(round(seconds * 8000)), 8000, format="WAV", subtype="PCM_U8")
+    sf.write(buf, np.zeros(round(seconds * rate)), rate, format="WAV", subtype="PCM_U8")
     return buf.getvalue()
 
 
@@ -339,6 +339,8 @@ BAD = {
     "truncated ogg": lambda good: (good[: len(good) // 2], 5.0, None),
     "duration mismatch": lambda good: (good, 20.0, None),
     "absurd duration": lambda good: (_long_wav(400.0), 60.0, None),
+    # read from the header, before decoding (issue 18); the announcement says 16 kHz
+    "sample rate mismatch": lambda good: (_long_wav(5.0, 8000), 5.0, None),
 }
 
 
@@ -386,6 +388,8 @@ def test_sweep_command_runs_one_tick(stack) -> None:
         "chunks_requeued",
         "dialogues_requeued",
         "analyses_requeued",
+        "given_up",
+        "erased",
         "receipts_rematched",
     }
 

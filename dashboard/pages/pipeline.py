@@ -1,4 +1,5 @@
-"""Обработка: counts by status, stuck work, rejected chunks and dead letters."""
+"""Обработка: counts by status, stuck work (attempts, last error), work given up after
+MAX_ATTEMPTS, rejected chunks and dead letters."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def pipeline_page(user: User) -> pn.template.BootstrapTemplate:
     dead letters (every point's messages) for the owner only."""
     timeout = settings().stuck_timeout_sec
     with access.transaction(user) as conn:
-        p = queries.pipeline(conn, timeout, user.reach)
+        p = queries.pipeline(conn, timeout, user.reach, max_attempts=settings().max_attempts)
 
     def maybe(rows: list[dict[str, Any]], columns: list[str]) -> Any:
         return table(display(rows), columns) if rows else pn.pane.Markdown(S.NOTHING)
@@ -31,7 +32,9 @@ def pipeline_page(user: User) -> pn.template.BootstrapTemplate:
         f"### {S.DIALOGUE_STATUSES}",
         maybe(p.dialogues, ["asr_status", "analysis_status", "count"]),
         f"### {S.STUCK.format(minutes=timeout // 60, total=p.stuck_total)}",
-        maybe(p.stuck, ["stage", "id", "status", "updated_at"]),
+        maybe(p.stuck, ["stage", "id", "status", "attempts", "error", "updated_at"]),
+        f"### {S.GIVEN_UP.format(attempts=settings().max_attempts)}",
+        maybe(p.given_up, ["stage", "id", "attempts", "error", "updated_at"]),
         f"### {S.REJECTED}",
         maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
         *(_dead_letters() if user.is_owner else []),

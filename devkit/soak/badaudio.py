@@ -3,6 +3,12 @@
 The load run mixes these into the good traffic; at the end every bad one must have ended
 where `expected` says (refused by ingest, REJECTED by vad with a reason containing one of
 `reason_words`, or processed like a good one) and every good one must be DONE.
+
+Two are hostile rather than broken: the audio bomb (a few kilobytes whose header claims
+hours of audio) and the poison chunk, good audio whose processing fails every time. No
+real input is known to do that, so `install_poison` makes the database refuse the
+poison's result (a trigger), the way a bug that crashes on one input would; the
+pipeline must give up on it after MAX_ATTEMPTS instead of retrying for ever.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import struct
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +27,7 @@ from typing import Any
 import numpy as np
 import requests
 import soundfile as sf
+import sqlalchemy as sa
 
 from salescontrol.chunks import ChunkStatus
 
@@ -52,6 +60,7 @@ class BadChunk:
     sample_rate: int
     expected: Expected
     codec: str = "opus"
+    poison: bool = False  # its processing fails every time (`install_poison`)
 
     @property
     def sha256(self) -> str:
@@ -128,10 +137,78 @@ def silence_only(rng: random.Random) -> BadChunk:
     )
 
 
+def wav_bytes(rate: int, payload: bytes, channels: int = 1) -> bytes:
+    """A WAV file of 8-bit samples whose header says `rate` and `channels`."""
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels, channels, 8)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"data" + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def audio_bomb(rng: random.Random) -> BadChunk:
+    # 4,044 bytes claiming 1 Hz: 4,000 s of audio, 64 M samples once resampled to 16 kHz
+    # (the decoder before issue 18 took about 1 GB for it; the vad function has 1 GiB).
+    data = wav_bytes(1, rng.randbytes(4000))
+    expected = Expected(REJECTED, ("sample rate",))
+    return BadChunk("audio_bomb", data, 10.0, SAMPLE_RATE, expected, codec="wav")
+
+
+def poison(rng: random.Random) -> BadChunk:
+    # Good audio whose processing fails every time: REJECTED after MAX_ATTEMPTS.
+    data = _opus(_noise(rng, 10, SAMPLE_RATE), SAMPLE_RATE)
+    expected = Expected(REJECTED, ("gave up after",))
+    return BadChunk("poison", data, 10.0, SAMPLE_RATE, expected, poison=True)
+
+
 KINDS: dict[str, Callable[[random.Random], BadChunk]] = {
     f.__name__: f
-    for f in (zero_bytes, truncated_ogg, random_bytes, wrong_sample_rate, ten_minutes, silence_only)
+    for f in (
+        zero_bytes,
+        truncated_ogg,
+        random_bytes,
+        wrong_sample_rate,
+        ten_minutes,
+        silence_only,
+        audio_bomb,
+        poison,
+    )
 }
+
+_POISON_SQL = [
+    "CREATE TABLE IF NOT EXISTS soak_poison (sha256 text PRIMARY KEY)",
+    """
+    CREATE OR REPLACE FUNCTION soak_poison() RETURNS trigger AS $$
+    BEGIN
+        IF NEW.status = 'DONE' AND EXISTS (SELECT 1 FROM soak_poison WHERE sha256 = NEW.sha256)
+        THEN
+            RAISE EXCEPTION 'poison chunk: its result is refused every time (soak)';
+        END IF;
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql
+    """,
+    "DROP TRIGGER IF EXISTS soak_poison ON audio_chunks",
+    "CREATE TRIGGER soak_poison BEFORE UPDATE ON audio_chunks FOR EACH ROW "
+    "EXECUTE FUNCTION soak_poison()",
+]
+
+
+def install_poison(database_url: str, chunks: list[BadChunk]) -> None:
+    """Make the database refuse to mark the poison chunks DONE (a stage failing on them
+    every time); the stack's own schema is untouched otherwise."""
+    hashes = [c.sha256 for c in chunks if c.poison]
+    if not hashes:
+        return
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            for statement in _POISON_SQL:
+                conn.execute(sa.text(statement))
+            conn.execute(
+                sa.text("INSERT INTO soak_poison VALUES (:h) ON CONFLICT DO NOTHING"),
+                [{"h": h} for h in hashes],
+            )
+    finally:
+        engine.dispose()
 
 
 def mix(count: int, seed: int = 0) -> list[BadChunk]:

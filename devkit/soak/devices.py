@@ -45,6 +45,7 @@ def config(
             "retry_initial_sec": 0.5,
             "retry_max_sec": 5,
             "heartbeat_sec": 30,
+            "verify_sec": 5,
         },
         "recording": {
             "chunk_duration_sec": chunk_sec,
@@ -88,7 +89,8 @@ def upload_live(
     settings: recorder_config.Config, staged: list[Path], speed: float, timeout: float
 ) -> ReplayResult:
     """The agent uploads the chunks as they land in its outbox, one `chunk_sec / speed`
-    apart (all at once for speed 0), and returns when its outbox is empty."""
+    apart (all at once for speed 0), and returns when its outbox is empty and the server
+    has verified every upload."""
     spool = Spool(settings.storage.spool_dir)
     spool.create()
     gap = settings.recording.chunk_duration_sec / speed if speed else 0.0
@@ -114,7 +116,8 @@ def upload_shuffled(
     settings: recorder_config.Config, staged: list[Path], seed: int, timeout: float
 ) -> ReplayResult:
     """A backlog sent in random order by the recorder's uploader, one chunk at a time,
-    each retried until the server has it (or refuses it for good)."""
+    each retried until the server has it (or refuses it for good), then kept until the
+    server has verified it."""
     spool = Spool(settings.storage.spool_dir)
     spool.create()
     for path in staged:
@@ -130,11 +133,17 @@ def upload_shuffled(
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
+        # Kept until the server has verified each upload; a corrupted one goes up again.
+        while (spool.unverified() or spool.pending()) and time.monotonic() < deadline:
+            uploader.check_sent()
+            for path in spool.pending():
+                uploader.upload(path)
+            time.sleep(settings.server.verify_sec)
     finally:
         uploader.session.close()
     snapshot = health.snapshot()
     return ReplayResult(
-        drained=not spool.pending(),
+        drained=not spool.pending() and not spool.unverified(),
         chunks_recorded=len(staged),
         uploaded=snapshot["uploaded"],
         moved_to_failed=snapshot["moved_to_failed"],

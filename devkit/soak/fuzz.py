@@ -133,9 +133,15 @@ def _operation(
     content = op.get("requestBody", {}).get("content", {}).get("application/json")
     if content:
         valid = from_schema(content["schema"], document["components"]["schemas"])
-        # Someone else's chunk id inside an otherwise valid announcement.
+        # Someone else's chunk id inside an otherwise valid announcement or status query.
         stolen = valid.map(
-            lambda b: {**b, "chunk_id": victim.chunk_ids[0]} if "chunk_id" in b else b
+            lambda b: (
+                {**b, "chunk_id": victim.chunk_ids[0]}
+                if "chunk_id" in b
+                else {**b, "chunk_ids": [*victim.chunk_ids, *b["chunk_ids"]][:100]}
+                if "chunk_ids" in b
+                else b
+            )
         )
         bodies = valid | stolen | bodies
     return st.tuples(st.just(method.upper()), paths, bodies)

@@ -14,7 +14,7 @@ class Options:
     devices: int = 20
     minutes: float = 30.0
     faults: bool = False
-    bad_chunks: int = 6
+    bad_chunks: int = 8  # one of each kind of devkit/soak/badaudio.py
     chunk_sec: float = 60.0
     speed: float = (
         60.0  # chunks released to each device at this multiple of real time; 0: all at once

@@ -131,10 +131,12 @@ def _replay(setup: Setup, traffic: Traffic, device: Device) -> None:
 def _send_bad_chunks(setup: Setup, traffic: Traffic) -> None:
     """Bad chunks on purpose, announced and uploaded by one more device."""
     options, device = setup.options, setup.input.bad_device
+    bad = badaudio.mix(options.bad_chunks, options.seed)
+    badaudio.install_poison(setup.stack.env["DATABASE_URL"], bad)
     traffic.bad = badaudio.send(
         setup.stack.url("ingest"),
         traffic.tokens[device.device_id],
-        badaudio.mix(options.bad_chunks, options.seed),
+        bad,
         setup.input.start - timedelta(minutes=options.bad_chunks + 5),
     )
 

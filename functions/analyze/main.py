@@ -8,9 +8,12 @@ redelivered later); claim the dialogue (analysis_status PROCESSING; a duplicate 
 finished analysis is acknowledged); analyse the transcript with the LLM
 (masked) or the rules; store the verdict, DONE and the offers checked against the
 dialogue's receipt (`receipts.analysed`) in one transaction. Too-short
-transcripts end SKIPPED and unusable LLM answers FAILED, with the reason; a transient
-failure (LLM or database) goes back to PENDING with the reason and is raised, so Pub/Sub
-redelivers it. Only `force` re-analyses a finished (DONE, FAILED, SKIPPED) dialogue.
+transcripts end SKIPPED and unusable LLM answers FAILED, with the reason; any other
+failure goes back to PENDING with the reason and is raised, so Pub/Sub redelivers it
+(and the sweeper re-queues it after a dead letter). Each claim counts an attempt (an
+outage of the LLM or database gives it back); the attempt that uses up MAX_ATTEMPTS
+leaves the dialogue FAILED with its last error. Only `force` re-analyses a finished
+(DONE, FAILED, SKIPPED) dialogue.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from uuid import UUID
 import functions_framework
 from sqlalchemy.engine import Connection
 
-from salescontrol import lemmas, messages, receipts
+from salescontrol import backlog, lemmas, messages, receipts
 from salescontrol.analysis import service, store
 from salescontrol.analysis.llm import AnalysisFailed
 from salescontrol.config import Settings, settings
 from salescontrol.dialogues import AnalysisStatus
-from salescontrol.errors import TransientError
+from salescontrol.errors import GaveUp, TransientError
 from salescontrol.events import Message, handler
 from salescontrol.ids import parse_id
 from salescontrol.log import setup_logging
@@ -71,10 +74,20 @@ def _analyze(
         return
     except Exception as exc:
         # Back to PENDING with the reason (if the database is reachable) so the dashboard
-        # shows why; raised so the message is redelivered and the dialogue claimed again.
-        with contextlib.suppress(Exception):
-            _finish(conn, dialogue_id, AnalysisStatus.PENDING, f"{exc} (will be retried)")
-        raise
+        # shows why; raised so the message is redelivered and the dialogue claimed again,
+        # unless that was its last attempt (then FAILED with this error).
+        given_up = None
+        with contextlib.suppress(Exception), conn.begin():
+            error, transient = f"{type(exc).__name__}: {exc}", backlog.is_transient(exc)
+            given_up = backlog.failed(
+                conn, backlog.ANALYZE, dialogue_id, error, transient, config.max_attempts
+            )
+            if given_up is None:
+                store.mark(conn, dialogue_id, AnalysisStatus.PENDING, f"{exc} (will be retried)")
+        if given_up is None:
+            raise
+        log.error("analysis FAILED: %s", given_up, extra=ids)
+        return
     log.info(
         "analysis DONE",
         extra={
@@ -104,8 +117,17 @@ def analyze(message: Message) -> None:
                 raise TransientError(f"dialogue {dialogue_id} is being analysed; forced later")
             log.info("a live delivery is analysing this dialogue; acknowledged", extra=ids)
             return
-        with conn.begin():
-            claim = store.claim(conn, dialogue_id, payload.force)
+        try:
+            with conn.begin():
+                claim = store.claim(conn, dialogue_id, payload.force)
+                if claim.claimed:
+                    backlog.take_attempt(
+                        conn, backlog.ANALYZE, dialogue_id, config.max_attempts, payload.force
+                    )
+        except GaveUp as exc:
+            _finish(conn, dialogue_id, AnalysisStatus.FAILED, exc.reason)
+            log.error("analysis FAILED: %s", exc.reason, extra=ids)
+            return
         if not claim.claimed:
             log.info("analysis already %s, nothing to do", claim.status, extra=ids)
             return

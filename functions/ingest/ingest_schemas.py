@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +17,7 @@ from pydantic import (
 )
 from receipts_in import KktRegId
 
+from salescontrol import erasure
 from salescontrol.chunks import CODECS
 from salescontrol.config import settings
 from salescontrol.devices import MIN_TOKEN_LENGTH
@@ -26,7 +28,13 @@ Token = Annotated[
     str,
     StringConstraints(min_length=MIN_TOKEN_LENGTH, max_length=256, pattern=r"^[\x21-\x7e]+$"),
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+# No control characters: Postgres text cannot hold NUL, and names are shown on pages.
+Name = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
 
 
 def _utc_in_range(value: datetime) -> datetime:
@@ -102,6 +110,42 @@ class ReceiptBatch(Strict):
     document names that model for the items."""
 
     receipts: Annotated[list[Any], Field(min_length=1, max_length=1000)]
+
+
+class ChunkStatusQuery(Strict):
+    """The device's chunks whose verdict it waits for (others' ids are answered as unknown)."""
+
+    chunk_ids: Annotated[list[UUID], Field(min_length=1, max_length=100)]
+
+
+class ErasureRequest(Strict):
+    """Exactly one of: `dialogue_id`; `device_id` with `from_at` and `to_at`; `before`."""
+
+    erasure_id: UUID | None = Field(None, description="makes a repeated request idempotent")
+    dialogue_id: UUID | None = None
+    device_id: UUID | None = None
+    from_at: AwareDatetime | None = None
+    to_at: AwareDatetime | None = None
+    before: AwareDatetime | None = None
+    requested_by: Name = Field(description="who asked, e.g. the privacy officer and ticket")
+    reason: Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ErasureRequest:
+        ranged = (self.device_id, self.from_at, self.to_at)
+        given = [self.dialogue_id is not None, any(ranged), self.before is not None]
+        if sum(given) != 1 or (given[1] and not all(ranged)):
+            raise ValueError(
+                "give exactly one of: dialogue_id; device_id with from_at and to_at; before"
+            )
+        return self
+
+    def scope(self) -> erasure.Scope:
+        if self.dialogue_id:
+            return erasure.Scope(erasure.DIALOGUE, dialogue_id=self.dialogue_id)
+        if self.before:
+            return erasure.Scope(erasure.BEFORE, to_at=self.before)
+        return erasure.Scope(erasure.DEVICE, None, self.device_id, self.from_at, self.to_at)
 
 
 class Heartbeat(Strict):

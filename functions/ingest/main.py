@@ -7,7 +7,13 @@
     PATCH  /api/v1/admin/devices/<id>            enable / disable (admin)
     POST   /api/v1/admin/devices/<id>/token      rotate the token (admin)
     POST   /api/v1/admin/points/<id>/receipts-token  create/rotate a point's receipts token (admin)
+    POST   /api/v1/admin/erasures                erase a dialogue, a device's range, or
+                                                 everything before a date (admin; the
+                                                 sweeper carries it out)
+    GET    /api/v1/admin/erasures                the erasure log (admin)
+    GET    /api/v1/admin/erasures/<id>           one erasure and its counts (admin)
     POST   /api/v1/chunks/upload-url             announce a chunk, get a signed PUT URL (device)
+    POST   /api/v1/chunks/status                 vad's verdict on uploaded chunks (device)
     POST   /api/v1/devices/heartbeat             health report (device)
     POST   /api/v1/receipts                      fiscal receipts of the point (receipts token)
     GET    /openapi.json                         the OpenAPI 3 document of all of this
@@ -32,18 +38,21 @@ from flask import Request
 from flask import Response as HttpResponse
 from ingest_schemas import (
     ChunkAnnouncement,
+    ChunkStatusQuery,
     DeviceRegistration,
     DeviceUpdate,
+    ErasureRequest,
     ErrorBody,
     Heartbeat,
     ReceiptBatch,
     TokenRotation,
 )
 from openapi import document
+from sqlalchemy.engine import Row
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 
-from salescontrol import chunks, devices, lemmas, ratelimit, receipts, storage
+from salescontrol import chunks, devices, erasure, lemmas, ratelimit, receipts, storage
 from salescontrol.chunks import ChunkStatus
 from salescontrol.config import settings
 from salescontrol.db import transaction
@@ -72,7 +81,11 @@ URLS = Map(
         Rule("/api/v1/admin/devices/<device_id>", methods=["GET"], endpoint="get_device"),
         Rule("/api/v1/admin/devices/<device_id>", methods=["PATCH"], endpoint="update_device"),
         Rule("/api/v1/admin/devices/<device_id>/token", methods=["POST"], endpoint="rotate_token"),
+        Rule("/api/v1/admin/erasures", methods=["POST"], endpoint="request_erasure"),
+        Rule("/api/v1/admin/erasures", methods=["GET"], endpoint="list_erasures"),
+        Rule("/api/v1/admin/erasures/<erasure_id>", methods=["GET"], endpoint="get_erasure"),
         Rule("/api/v1/chunks/upload-url", methods=["POST"], endpoint="upload_url"),
+        Rule("/api/v1/chunks/status", methods=["POST"], endpoint="chunk_status"),
         Rule("/api/v1/devices/heartbeat", methods=["POST"], endpoint="heartbeat"),
         Rule(
             "/api/v1/admin/points/<point_id>/receipts-token",
@@ -209,11 +222,39 @@ def rotate_token(request: Request, device_id: str) -> Response:
     return result, 200
 
 
-def upload_url(request: Request) -> Response:
+def request_erasure(request: Request) -> Response:
+    _require_admin(request)
+    body: ErasureRequest = _body(request, ErasureRequest)
+    with transaction() as conn:
+        job = erasure.request(conn, body.scope(), body.requested_by, body.reason, body.erasure_id)
+    return job, 202 if job.pop("new") else 200
+
+
+def list_erasures(request: Request) -> Response:
+    _require_admin(request)
+    with transaction() as conn:
+        return {"erasures": erasure.latest(conn)}, 200
+
+
+def get_erasure(request: Request, erasure_id: str) -> Response:
+    _require_admin(request)
+    with transaction() as conn:
+        return erasure.latest(conn, parse_id(erasure_id, "erasure_id"))[0], 200
+
+
+def _device(request: Request, table: str, rate_per_min: float, burst: int) -> devices.Device:
+    """The calling device, once it has a token of its rate limit."""
     with transaction() as conn:
         device = devices.authenticate(conn, _bearer(request))
-        limits = settings()
-        ratelimit.take(conn, device.device_id, limits.upload_rate_per_min, limits.upload_rate_burst)
+        ratelimit.take(conn, device.device_id, rate_per_min, burst, table)
+    return device
+
+
+def upload_url(request: Request) -> Response:
+    limits = settings()
+    device = _device(
+        request, ratelimit.UPLOADS, limits.upload_rate_per_min, limits.upload_rate_burst
+    )
     body: ChunkAnnouncement = _body(request, ChunkAnnouncement)
     ann = chunks.Announcement(
         chunk_id=body.chunk_id,
@@ -227,7 +268,7 @@ def upload_url(request: Request) -> Response:
     )
     ids = {"device_id": str(device.device_id), "chunk_id": str(ann.chunk_id)}
     with transaction() as conn:
-        chunk = chunks.announce(conn, ann)
+        chunk = chunks.announce(conn, ann, limits.max_attempts)
     status = chunk.status
     if (
         status == ChunkStatus.AWAITING_UPLOAD
@@ -243,7 +284,10 @@ def upload_url(request: Request) -> Response:
     }
     if status != ChunkStatus.AWAITING_UPLOAD:
         log.info("chunk already uploaded", extra={**ids, "status": status})
-        return {**result, "already_uploaded": True}, 200
+        with transaction() as conn:
+            (row,) = chunks.of_device(conn, device.device_id, [ann.chunk_id])
+        action = device_action(row, limits.max_attempts)
+        return {**result, "already_uploaded": True, "action": action}, 200
     signed = storage.signed_put_url(chunk.object_name, ann.content_type, ann.size_bytes)
     log.info("upload url issued", extra=ids)
     result["already_uploaded"] = False
@@ -256,9 +300,57 @@ def upload_url(request: Request) -> Response:
     return result, 201 if chunk.created else 200
 
 
-def heartbeat(request: Request) -> Response:
+# What a device does with its copy of a chunk (the answer to announce and status).
+WAIT, DELETE, RESEND, GIVE_UP = "wait", "delete", "resend", "give_up"
+
+
+def device_action(row: Row, max_attempts: int) -> str:
+    """`wait` for vad's verdict, `delete` (the server has verified the bytes or needs
+    them no more), `resend` (it does not have them intact) or `give_up` (resent too often)."""
+    if row.erased_at is not None:
+        return DELETE
+    if row.status == ChunkStatus.AWAITING_UPLOAD:
+        return RESEND
+    if row.status in (ChunkStatus.UPLOADED, ChunkStatus.PROCESSING):
+        return WAIT
+    if chunks.corrupted(row):
+        return RESEND if row.attempts < max_attempts else GIVE_UP
+    return DELETE
+
+
+def chunk_status(request: Request) -> Response:
+    """What the device does with its copy of each chunk (chunks.device_action)."""
+    limits = settings()
+    device = _device(
+        request, ratelimit.UPLOADS, limits.upload_rate_per_min, limits.upload_rate_burst
+    )
+    body: ChunkStatusQuery = _body(request, ChunkStatusQuery)
     with transaction() as conn:
-        device = devices.authenticate(conn, _bearer(request))
+        rows = {r.chunk_id: r for r in chunks.of_device(conn, device.device_id, body.chunk_ids)}
+    answer = []
+    for chunk_id in dict.fromkeys(body.chunk_ids):
+        row = rows.get(chunk_id)
+        if row is None:  # unknown here (or another device's): announce it again
+            answer.append({"chunk_id": str(chunk_id), "status": None, "action": RESEND})
+            continue
+        action = device_action(row, limits.max_attempts)
+        answer.append(
+            {
+                "chunk_id": str(chunk_id),
+                "status": row.status,
+                "verified": row.verified,
+                "action": action,
+                "error": row.error if action == GIVE_UP else None,
+            }
+        )
+    return {"chunks": answer}, 200
+
+
+def heartbeat(request: Request) -> Response:
+    limits = settings()
+    device = _device(
+        request, ratelimit.HEARTBEATS, limits.heartbeat_rate_per_min, limits.heartbeat_rate_burst
+    )
     body: Heartbeat = _body(request, Heartbeat)
     with transaction() as conn:
         devices.record_health(conn, device.device_id, body.report())
@@ -307,7 +399,7 @@ def ingest(request: Request) -> HttpResponse:
         body, status = _error(429, "rate_limited", str(exc))
         headers["Retry-After"] = str(exc.retry_after_sec)
     return HttpResponse(
-        json.dumps(body, ensure_ascii=False),
+        json.dumps(body, ensure_ascii=False, default=str),  # ids and times as text
         status=status,
         headers=headers,
         mimetype="application/json",

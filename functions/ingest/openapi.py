@@ -12,8 +12,10 @@ from typing import Any
 import pydantic
 from ingest_schemas import (
     ChunkAnnouncement,
+    ChunkStatusQuery,
     DeviceRegistration,
     DeviceUpdate,
+    ErasureRequest,
     ErrorBody,
     Heartbeat,
     ReceiptBatch,
@@ -28,10 +30,10 @@ _ERRORS = {
     400: "invalid request: the body or an id is malformed (`field` names it)",
     401: "missing or unknown token",
     403: "wrong admin token, or the device is disabled",
-    404: "no such device or point, or no such path",
+    404: "no such device, point, dialogue or erasure, or no such path",
     409: "conflicts with what is stored (an id reused with other facts)",
     413: "request body larger than MAX_REQUEST_BYTES",
-    429: "too many upload-URL requests from this device; see Retry-After",
+    429: "too many requests from this device; see Retry-After",
     503: "temporarily unavailable (database, signing); retry later",
 }
 
@@ -72,7 +74,26 @@ OPERATIONS: dict[str, Operation] = {
         (400, *_AUTH_ERRORS, 409, 413, 429),
     ),
     "heartbeat": Operation(
-        "Report the device's health", DEVICE, Heartbeat, 200, (400, 401, 403, 413)
+        "Report the device's health", DEVICE, Heartbeat, 200, (400, 401, 403, 413, 429)
+    ),
+    "chunk_status": Operation(
+        "What to do with each uploaded chunk: wait, delete (verified), resend or give_up",
+        DEVICE,
+        ChunkStatusQuery,
+        200,
+        (400, *_AUTH_ERRORS, 413, 429),
+    ),
+    "request_erasure": Operation(
+        "Erase a dialogue, a device's time range or everything before a date (carried "
+        "out by the sweeper; 200 when it was asked for already)",
+        ADMIN,
+        ErasureRequest,
+        202,
+        (400, *_AUTH_ERRORS, 404, 409, 413),
+    ),
+    "list_erasures": Operation("The erasure log, newest first", ADMIN, errors=_AUTH_ERRORS),
+    "get_erasure": Operation(
+        "One erasure: its status and counts", ADMIN, errors=(400, *_AUTH_ERRORS, 404)
     ),
     "rotate_receipts_token": Operation(
         "Create or rotate a point's receipts token (returned once unless given)",

@@ -80,10 +80,11 @@ def claim(conn: Connection, dialogue_id: UUID, force: bool) -> Claim:
 
 
 def _set_status(conn: Connection, dialogue_id: UUID, status: str, error: str | None) -> None:
-    conn.execute(
+    conn.execute(  # PROCESSING keeps the last attempt's error (MAX_ATTEMPTS reports it)
         sa.text(
-            "UPDATE dialogues SET analysis_status = :s, analysis_error = :e, updated_at = now()"
-            " WHERE dialogue_id = :d"
+            "UPDATE dialogues SET analysis_status = :s, updated_at = now(), analysis_error = "
+            "COALESCE(:e, CASE WHEN :s = 'PROCESSING' THEN analysis_error END) "
+            "WHERE dialogue_id = :d"
         ),
         {"d": dialogue_id, "s": status, "e": error},
     )
