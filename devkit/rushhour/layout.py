@@ -54,7 +54,7 @@ def _customer(rng: np.random.Generator, seller: Voice, k: int) -> Voice:
     }
     if rng.random() < 0.45:
         pitch = 0
-        while abs(pitch - seller.pitch) < 250 or seller.engine != "festival" and pitch == 0:
+        while abs(pitch - seller.pitch) < 250 or (seller.engine != "festival" and pitch == 0):
             pitch = int(rng.choice([-1, 1]) * rng.integers(2, 7) * 100)
         return Voice(
             f"customer{k}",
