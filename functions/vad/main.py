@@ -7,8 +7,10 @@ Triggered by the OBJECT_FINALIZE notification of chunks/ (push subscription `vad
    (notifications repeat) — then republish a DONE chunk's chunk-vad-done and ack;
 3. work: check size and sha256 against the announcement, decode to 16 kHz mono, check
    the duration, detect speech; any failure marks the chunk REJECTED with the reason
-   (the object is kept);
-4. commit the segments and DONE, then publish chunk-vad-done.
+   (the object is kept); split off a loudspeaker's speech (radio, TV) and embed the
+   voices of the rest (`voiceprint`);
+4. commit the segments, windows, background speech and DONE, then publish
+   chunk-vad-done.
 The SQL is `salescontrol.chunks`'.
 """
 
@@ -18,6 +20,7 @@ import hashlib
 import logging
 
 import functions_framework
+import voiceprint
 from google.api_core import exceptions as gexc
 from sqlalchemy.engine import Row
 
@@ -95,7 +98,7 @@ def _claim(obj: StorageObject) -> Row | None:
     return chunk
 
 
-def _speech(chunk: Row, obj: StorageObject) -> list[tuple[int, int]] | str:
+def _speech(chunk: Row, obj: StorageObject) -> voiceprint.Speech | str:
     """The chunk's speech segments, or why it is rejected."""
     try:
         data = storage.bucket().blob(obj.name, generation=obj.generation).download_as_bytes()
@@ -113,7 +116,8 @@ def _speech(chunk: Row, obj: StorageObject) -> list[tuple[int, int]] | str:
     error = _check_duration(chunk, audio.duration_sec(samples))
     if error is not None:
         return error
-    return detector.speech_segments(samples, detector.VadOptions.from_settings())
+    found = detector.speech_segments(samples, detector.VadOptions.from_settings())
+    return voiceprint.analyse(samples, found)
 
 
 def process(msg: Message) -> None:
@@ -127,12 +131,19 @@ def process(msg: Message) -> None:
         if isinstance(speech, str):
             chunks.reject(conn, chunk.chunk_id, obj.generation, speech)
         else:
-            chunks.store_speech(conn, chunk, obj.generation, epoch_ms(chunk.started_at), speech)
+            start = epoch_ms(chunk.started_at)
+            chunks.store_speech(conn, chunk, obj.generation, start, speech.segments)
+            voiceprint.store(conn, chunk.chunk_id, chunk.device_id, start, speech)
     if isinstance(speech, str):
         log.warning("chunk rejected: %s", speech, extra=extra)
         return
     messages.publish(_done_message(chunk))
-    log.info("chunk done: %d speech segments", len(speech), extra=extra)
+    log.info(
+        "chunk done: %d speech segments, %d background",
+        len(speech.segments),
+        len(speech.background),
+        extra=extra,
+    )
 
 
 @functions_framework.cloud_event
