@@ -176,11 +176,20 @@ class DialogueResult:
     offers: list[dict]
     analyzer: str | None
     latency_s: float | None  # the chunk holding its end uploaded -> its analysis stored
+    segments: list[dict] = field(default_factory=list)  # transcript segments, own times
+    audio_sec: float | None = None  # of the dialogue's audio object
+
+    def audio_origin_s(self) -> float:
+        """Where the dialogue's audio object starts on the recording's time line: it is
+        cut with the same padding before and after the speech (assembly.cut)."""
+        span = self.end_s - self.start_s
+        return self.start_s - max(0.0, ((self.audio_sec or span) - span) / 2)
 
 
 _RESULTS_SQL = sa.text(
     """
     SELECT d.dialogue_id, d.start_ms, d.end_ms, d.asr_status, d.analysis_status, t.text,
+           t.segments, t.audio_sec,
            a.is_sales_dialogue, a.attempted, a.accepted, a.quality_score, a.offers, a.analyzer,
            EXTRACT(EPOCH FROM a.created_at - (
                SELECT coalesce(c.uploaded_at, c.created_at) FROM audio_chunks c
@@ -216,6 +225,8 @@ def results(engine: sa.Engine, device_id: str, origin: datetime) -> list[Dialogu
             offers=list(r.offers or []),
             analyzer=r.analyzer,
             latency_s=float(r.latency_s) if r.latency_s is not None else None,
+            segments=list(r.segments or []),
+            audio_sec=r.audio_sec,
         )
         for r in rows
     ]
