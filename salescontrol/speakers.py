@@ -219,10 +219,15 @@ def first_cut(segments: list[Interval], windows: list[Window], params: Params) -
         else:
             blocks.append([i + 1])
     left = sum((theirs[i] for i in blocks[0][1:]), theirs[blocks[0][0]])
-    for block in blocks[1:]:
+    for n, block in enumerate(blocks[1:], start=1):
         right = sum((theirs[i] for i in block[1:]), theirs[block[0]])
-        long = pause[block[0] - 1] >= params.long_pause_ms
+        before = pause[block[0] - 1]
+        after = pause[blocks[n + 1][0] - 1] if n + 1 < len(blocks) else None
+        long = before >= params.long_pause_ms
         if len(left) and len(right) and (long or _differ(left, right, params)):
+            return pieces[block[0]][0] - 1
+        # The seller alone after a long pause opens what comes next, when that is nearer.
+        if len(left) and not len(right) and long and (after is None or after < before):
             return pieces[block[0]][0] - 1
         left = left + right
     return None

@@ -9,6 +9,7 @@ from typing import Any
 import panel as pn
 
 from dashboard import strings as S
+from dashboard.pages import speakers
 from dashboard.pages.common import layout, local_time, table, yes_no
 from salescontrol import db, devices
 from salescontrol.errors import SalesControlError
@@ -120,4 +121,5 @@ def devices_page() -> pn.template.BootstrapTemplate:
         f"### {S.NEW_DEVICE}",
         pn.Row(device_id, point_id, register_id),
         pn.Row(point_name, register_name, register),
+        speakers.sellers_section(),
     )

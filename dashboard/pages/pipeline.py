@@ -8,6 +8,7 @@ import panel as pn
 
 from dashboard import deadletters, queries
 from dashboard import strings as S
+from dashboard.pages import speakers
 from dashboard.pages.common import display, layout, table
 from salescontrol import db
 from salescontrol.config import settings
@@ -18,6 +19,7 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
     timeout = settings().stuck_timeout_sec
     with db.transaction() as conn:
         p = queries.pipeline(conn, timeout)
+        background = speakers.background_section(conn)
     dead = [
         {
             "subscription": d.subscription,
@@ -40,6 +42,7 @@ def pipeline_page() -> pn.template.BootstrapTemplate:
         maybe(p.stuck, ["stage", "id", "status", "updated_at"]),
         f"### {S.REJECTED}",
         maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
+        *background,
         f"### {S.DEAD_LETTERS}",
         maybe(dead, ["subscription", "source", "count"]),
         pn.pane.Markdown(f"*{S.DEAD_LETTERS_NOTE}*"),
