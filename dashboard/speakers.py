@@ -120,7 +120,7 @@ def background(conn: Connection) -> list[dict[str, Any]]:
         conn,
         """
         SELECT p.name AS point_name, r.name AS register_name, count(*) AS count,
-               round(sum(b.end_ms - b.start_ms) / 1000.0, 1) AS seconds,
+               CAST(round(sum(b.end_ms - b.start_ms) / 1000.0, 1) AS float) AS seconds,
                to_timestamp(max(b.start_ms) / 1000.0) AS last_created
         FROM background_speech b
         JOIN devices v ON v.device_id = b.device_id

@@ -49,8 +49,9 @@ class Params:
     long_pause_ms: int = 5000  # a pause this long between two customers' talk ends one
     voice_margin: float = 0.1  # customers differ: cross-cosine this far below their own
     different_below: float = 0.42  # ... or, with one window on a side, this low
-    level_step_db: float = 4.0  # ... or one stands this much nearer the microphone
-    min_customer_ms: int = 1000  # less customer speech than this: no customer heard
+    level_step_db: float = 4.0  # ... or one stands this much nearer the microphone (both
+    # heard in two windows at least)
+    min_customer_ms: int = 700  # less customer speech than this: no customer heard
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -143,10 +144,11 @@ def seller_level(windows: list[Window], seller: np.ndarray, params: Params) -> f
 
 @dataclass(frozen=True)
 class Voices:
-    """Some windows' embeddings (rows) and loudness."""
+    """Some windows' embeddings (rows), loudness and length."""
 
     embedding: np.ndarray
     level_db: np.ndarray
+    ms: int
 
     def __len__(self) -> int:
         return len(self.level_db)
@@ -155,6 +157,7 @@ class Voices:
         return Voices(
             np.concatenate([self.embedding, other.embedding]),
             np.concatenate([self.level_db, other.level_db]),
+            self.ms + other.ms,
         )
 
 
@@ -165,6 +168,7 @@ def _customer_windows(
     return Voices(
         np.array([w.embedding for w in theirs]).reshape(-1, seller.shape[0]),
         np.array([w.level_db for w in theirs]),
+        sum(w.ms for w in theirs),
     )
 
 
@@ -175,10 +179,8 @@ def _own_similarity(emb: np.ndarray) -> float | None:
 
 def _differ(left: Voices, right: Voices, params: Params) -> bool:
     """Whether two sets of customer windows are two people."""
-    if (
-        abs(float(np.median(left.level_db)) - float(np.median(right.level_db)))
-        >= params.level_step_db
-    ):
+    step = abs(float(np.median(left.level_db)) - float(np.median(right.level_db)))
+    if min(len(left), len(right)) >= 2 and step >= params.level_step_db:
         return True
     left, right = left.embedding, right.embedding
     cross = float((left @ right.T).mean())
@@ -200,7 +202,7 @@ def first_cut(segments: list[Interval], windows: list[Window], params: Params) -
         _customer_windows([w for w in windows if a <= w.start_ms < b], seller, loud, params)
         for a, b in spans
     ]
-    heard = [len(c) * 1000 >= params.min_customer_ms for c in theirs]  # windows are ~1 s
+    heard = [c.ms >= params.min_customer_ms for c in theirs]
     # A piece where no customer is heard (the seller alone) goes with the nearer neighbour.
     pause = [spans[i + 1][0] - spans[i][1] for i in range(len(spans) - 1)]
     together = [False] * len(pause)  # together[i]: pieces i and i+1 are one dialogue

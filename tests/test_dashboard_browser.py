@@ -389,17 +389,17 @@ def test_sellers_roles_and_dropped_background_speech_are_shown(
     seller = page.locator(".tabulator-row").filter(has_text="Есть, на стойке справа.")
     expect(customer).to_contain_text(S.ROLES["customer"])
     expect(seller).to_contain_text(S.ROLES["seller"])
+    page.screenshot(path=ARTIFACTS / "09-dialogue-roles.png", full_page=True)
     # S.ROLE_COLOURS as the browser computes them.
-    expect(customer.locator(".tabulator-cell").first).to_have_css(
-        "background-color", "rgb(255, 243, 214)"
-    )
-    expect(seller.locator(".tabulator-cell").first).to_have_css(
-        "background-color", "rgb(227, 240, 255)"
-    )
+    role_cell = ".tabulator-cell[tabulator-field='role']"
+    expect(customer.locator(role_cell)).to_have_css("background-color", "rgb(255, 243, 214)")
+    expect(seller.locator(role_cell)).to_have_css("background-color", "rgb(227, 240, 255)")
     page.screenshot(path=ARTIFACTS / "09-dialogue-roles.png", full_page=True)
 
     # Pipeline: the radio speech dropped before ASR is counted per register.
     page.goto(dashboard + "/pipeline")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=ARTIFACTS / "10-pipeline-background.png", full_page=True)
     expect(page.get_by_text(S.BACKGROUND, exact=True)).to_be_visible()
     row = page.locator(".tabulator-row").filter(has_text="Кофейня у вокзала")
     expect(row).to_contain_text("7,5")  # 4.5 s + 3 s
