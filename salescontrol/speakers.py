@@ -32,6 +32,7 @@ class Window:
     end_ms: int
     embedding: np.ndarray | None  # unit float32; None: too short to embed
     level_db: float
+    hf_db: float = 0.0  # share of the speech above 4 kHz (a trace of distance and room)
 
     @property
     def ms(self) -> int:
@@ -47,8 +48,7 @@ class Params:
     far_db: float = 6.0  # a window this much quieter than the seller is not the seller
     min_cut_pause_ms: int = 2000  # shorter pauses are never a dialogue boundary
     long_pause_ms: int = 5000  # a pause this long between two customers' talk ends one
-    voice_margin: float = 0.1  # customers differ: cross-cosine this far below their own
-    different_below: float = 0.42  # ... or, with one window on a side, this low
+    voice_margin: float = 0.05  # customers differ: cross-cosine this far below their own
     level_step_db: float = 4.0  # ... or one stands this much nearer the microphone (both
     # heard in two windows at least)
     min_customer_ms: int = 700  # less customer speech than this: no customer heard
@@ -182,12 +182,11 @@ def _differ(left: Voices, right: Voices, params: Params) -> bool:
     step = abs(float(np.median(left.level_db)) - float(np.median(right.level_db)))
     if min(len(left), len(right)) >= 2 and step >= params.level_step_db:
         return True
-    left, right = left.embedding, right.embedding
-    cross = float((left @ right.T).mean())
-    own = [x for x in (_own_similarity(left), _own_similarity(right)) if x is not None]
-    if len(own) == 2:
-        return cross < min(own) - params.voice_margin
-    return cross < params.different_below
+    if min(len(left), len(right)) < 2:
+        return False  # one window says too little about a voice
+    cross = float((left.embedding @ right.embedding.T).mean())
+    own = min(_own_similarity(left.embedding), _own_similarity(right.embedding))
+    return cross < own - params.voice_margin
 
 
 def first_cut(segments: list[Interval], windows: list[Window], params: Params) -> int | None:

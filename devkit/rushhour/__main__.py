@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from devkit import synth
-from devkit.rushhour import SPLITS, generate
+from devkit.rushhour import SPLITS, write
 
 DEFAULT_OUT = Path(".salescontrol-rushhour")
-
-
-def write(seed: int, out: Path, minutes: float = 8.0) -> tuple[Path, Path]:
-    """Generate one recording; (audio path, truth path)."""
-    rec = generate(seed, minutes)
-    audio = synth.write(out / f"rushhour_{seed}.ogg", rec.audio)
-    truth = out / f"rushhour_{seed}.truth.json"
-    truth.write_text(json.dumps(rec.truth, ensure_ascii=False, indent=1), encoding="utf-8")
-    return audio, truth
 
 
 def main() -> None:

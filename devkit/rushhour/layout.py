@@ -8,7 +8,9 @@ format `devkit.evaluation` reads, with each speech turn's role and times.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -208,3 +210,12 @@ def generate(seed: int, minutes: float = 8.0) -> Recording:
         "background": sorted(background, key=lambda b: b["start"]),
     }
     return Recording(seed, audio, truth)
+
+
+def write(seed: int, out: Path, minutes: float = 8.0) -> tuple[Path, Path]:
+    """Generate one recording; (audio path, truth path)."""
+    rec = generate(seed, minutes)
+    audio = synth.write(out / f"rushhour_{seed}.ogg", rec.audio)
+    truth = out / f"rushhour_{seed}.truth.json"
+    truth.write_text(json.dumps(rec.truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return audio, truth
