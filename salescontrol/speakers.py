@@ -32,7 +32,6 @@ class Window:
     end_ms: int
     embedding: np.ndarray | None  # unit float32; None: too short to embed
     level_db: float
-    hf_db: float = 0.0  # share of the speech above 4 kHz (a trace of distance and room)
 
     @property
     def ms(self) -> int:

@@ -60,7 +60,7 @@ def run(audio: np.ndarray, params: timeline.Params = PARAMS) -> Offline:
         segments += [(off + a, off + b) for a, b in speech.segments]
         background += [(off + a, off + b) for a, b in speech.background]
         heard += [
-            speakers.Window(off + w.start_ms, off + w.end_ms, w.embedding, w.level_db, w.hf_db)
+            speakers.Window(off + w.start_ms, off + w.end_ms, w.embedding, w.level_db)
             for w in speech.windows
         ]
     total = round(len(audio) * 1000 / RATE)
