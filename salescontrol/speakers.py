@@ -6,10 +6,12 @@ module reads nothing and writes nothing.
 
 - `first_cut`: where the first dialogue of a stretch of speech ends when the customer
   changes without a long silence (a queue). Pauses of at least `min_cut_pause_ms` are
-  the candidate boundaries; the seller is the voice heard most in the stretch; between
-  two candidate boundaries the customer is the mean of the other voices; neighbouring
-  pieces with the same customer (or with no customer voice) stay together. Only the
-  stretch itself is read, so the answer does not depend on delivery order.
+  the candidate boundaries; the seller's voice is found in the stretch itself
+  (`dominant_voice` without known sellers); between two candidate boundaries the other
+  voice's windows are the customer's; neighbouring pieces stay together unless their
+  customers differ (`_differ`) or a long pause parts them, and a piece where no customer
+  is heard goes with the nearer neighbour. Only the stretch is read, so the answer does
+  not depend on delivery order or on what the point has learned.
 - `dominant_voice`: the seller's voice in a stretch: a known seller voice of the point if
   one is heard, else the louder of the two voices heard longest (the seller stands at
   the microphone); `is_customer` then tells the customer's windows from the seller's.
