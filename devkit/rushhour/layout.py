@@ -213,9 +213,11 @@ def generate(seed: int, minutes: float = 8.0) -> Recording:
 
 
 def write(seed: int, out: Path, minutes: float = 8.0) -> tuple[Path, Path]:
-    """Generate one recording; (audio path, truth path)."""
+    """Generate one recording; (audio path, truth path). The audio is 16-bit wav: the
+    recorder's opus coding is then the only lossy step, as at a real register (an opus
+    file would be coded twice, and a loudspeaker's missing sibilants partly come back)."""
     rec = generate(seed, minutes)
-    audio = synth.write(out / f"rushhour_{seed}.ogg", rec.audio)
+    audio = synth.write(out / f"rushhour_{seed}.wav", rec.audio, codec="wav")
     truth = out / f"rushhour_{seed}.truth.json"
     truth.write_text(json.dumps(rec.truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return audio, truth
