@@ -245,7 +245,9 @@ def test_owner_registers_and_disables_a_device(
                 "WHERE p.name = 'Магазин на Мира'"
             )
         ).scalar_one()
-    page.locator("select").select_option(label=f"Магазин на Мира · Касса 7 · {device_id}")
+    page.get_by_label(S.SELECT_DEVICE).select_option(
+        label=f"Магазин на Мира · Касса 7 · {device_id}"
+    )
     page.get_by_role("button", name=S.DISABLE).click()
     expect(
         page.get_by_text(S.DEVICE_SAVED.format(device_id=device_id, state=S.DISABLED))
