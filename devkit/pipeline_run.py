@@ -41,6 +41,10 @@ PULL_WORKERS = {"asr": "asr_service"}
 # is DONE and every dialogue analysed, wait this long without change before calling
 # it finished, so a dialogue still being cut is not missed.
 SETTLE_SEC = 8.0
+# Speech not yet assembled usually means an assemble call is still on its way (a busy
+# machine); speech that only the sweeper will close (SWEEP_DELAY_SEC) is not waited for
+# longer than this.
+OPEN_SPEECH_GRACE_SEC = 60.0
 POLL_SEC = 1.0
 
 Echo = Callable[[str], None]
@@ -113,6 +117,7 @@ class Progress:
     skipped: int = 0
     analysis_failed: int = 0
     owed: int = 0  # dialogues the ASR or analysis stage still owes work (backlog.owed)
+    open_speech: int = 0  # speech segments assembly has not closed yet
 
     @property
     def chunks_settled(self) -> bool:
@@ -156,7 +161,9 @@ def progress(engine: sa.Engine, device_id: str) -> Progress:
     with engine.connect() as conn:
         row = conn.execute(_PROGRESS_SQL, {"d": device_id}).one()
         owed = backlog.owed(conn, device_id)
-    return Progress(**row._asdict(), owed=owed["asr"] + owed["analyze"])
+    return Progress(
+        **row._asdict(), owed=owed["asr"] + owed["analyze"], open_speech=owed["assemble"]
+    )
 
 
 @dataclass(frozen=True)
@@ -335,7 +342,8 @@ def wait_processed(
             and now.chunks_settled
             and now.dialogues_settled
         )
-        if settled and time.monotonic() - stable_since >= SETTLE_SEC:
+        quiet_for = time.monotonic() - stable_since
+        if settled and quiet_for >= (SETTLE_SEC if not now.open_speech else OPEN_SPEECH_GRACE_SEC):
             return
         if time.monotonic() - started > timeout:
             run.timed_out = True
