@@ -18,8 +18,9 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from requests import RequestException
 
+from asr_service import roles
 from asr_service.engine import Engine, decode
-from asr_service.transcribe import Transcript
+from asr_service.transcribe import RATE, Transcript
 from salescontrol import backlog, db, dialogues, messages, storage
 from salescontrol.config import settings
 from salescontrol.dialogues import AsrStatus
@@ -89,6 +90,7 @@ def process(request: AsrRequest, engine: Engine, stop: threading.Event | None = 
     audio = decode(_download(request.audio_object), request.audio_object)
     transcript, tier = engine.run(audio, request.tier, request.language or None, stop)
     with db.transaction() as conn:
+        transcript.segments = roles.label(conn, dialogue_id, transcript.segments, len(audio) / RATE)
         dialogues.store_transcript(conn, dialogue_id, _columns(transcript, tier))
     messages.publish(TranscriptReady(request.dialogue_id, force=request.force))
     return Outcome(AsrStatus.DONE, transcript)

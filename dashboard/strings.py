@@ -150,6 +150,9 @@ COLUMNS = {
     "fiscal_document_number": "ФД №",
     "total_sum": "Сумма, ₽",
     "created_at": "Получен",
+    "seller": "Продавец",
+    "role": "Кто",
+    "seconds": "Секунд",
 }
 # the seed's statuses (audio_chunks.status, dialogues.asr_status / analysis_status)
 STATUSES = {
@@ -234,3 +237,27 @@ NOTHING = "Нет."
 # errors
 PAGE_FAILED_TITLE = "Страница недоступна"
 PAGE_FAILED = "Не удалось получить данные: {error}. Попробуйте обновить страницу позже."
+
+# sellers, roles, background speech (issue 20)
+SELLERS = "Продавцы"
+SELLER_RANKING = "Сравнение продавцов"
+SELLER_DEFAULT = "Продавец {number}"
+SELLERS_HINT = (
+    "Продавцов система узнаёт по голосу: голос, который снова и снова звучит на кассе "
+    "со стороны продавца. Дайте им имена; если один человек попал в список дважды, "
+    "объедините записи."
+)
+NO_SELLERS = "Голоса продавцов ещё не выучены."
+SELECT_SELLER = "Продавец"
+SELLER_NEW_NAME = "Новое имя"
+RENAME = "Переименовать"
+MERGE_INTO = "Объединить с"
+MERGE = "Объединить"
+SELLER_RENAMED = "Продавец переименован: {name}."
+SELLERS_MERGED = "Записи объединены: {source} → {target}."
+SELLER_UNKNOWN = "Нет такого продавца (или он уже объединён с другим)."
+SELLER_OTHER_POINT = "Объединять можно только продавцов одной точки."
+SELLER_NAME_TOO_LONG = "Имя длиннее {limit} символов."
+ROLES = {"seller": "Продавец", "customer": "Покупатель", "other": "Фон"}
+ROLE_COLOURS = {"seller": "#e3f0ff", "customer": "#fff3d6", "other": "#eeeeee"}
+BACKGROUND = "Фоновая речь (радио, ТВ), отброшенная до расшифровки"

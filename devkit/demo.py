@@ -95,6 +95,34 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _roles(result: DialogueResult) -> tuple[evaluation.Turn, ...]:
+    """The dialogue's transcript segments that carry a role, on the recording's time."""
+    origin = result.audio_origin_s()
+    return tuple(
+        evaluation.Turn(origin + s["start"], origin + s["end"], s["role"])
+        for s in result.segments
+        if s.get("role") in evaluation.ROLES and s["end"] > s["start"]
+    )
+
+
+def found_list(found: list[evaluation.FoundDialogue]) -> list[dict[str, Any]]:
+    """What the pipeline found, for `eval --json` (times from the recording's start)."""
+    return [
+        {
+            "start": round(f.start, 2),
+            "end": round(f.end, 2),
+            "text": f.text,
+            "attempted": f.attempted,
+            "accepted": f.accepted,
+            "roles": [
+                {"start": round(r.start, 2), "end": round(r.end, 2), "role": r.role}
+                for r in f.roles
+            ],
+        }
+        for f in found
+    ]
+
+
 def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
     """The evaluation's JSON object for a finished run."""
     results = run.results()
@@ -110,6 +138,7 @@ def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
             # eval posts the truth's receipt i with fiscalDocumentNumber i + 1
             receipt=None if r.receipt_number is None else r.receipt_number - 1,
             confirmed=bool(_confirmed(r)),
+            roles=_roles(r),
         )
         for r in results
     ]
@@ -130,7 +159,8 @@ def evaluate(run: Run, truth: evaluation.Truth) -> dict[str, Any]:
         "elapsed_sec": round(run.elapsed_sec, 1),
         "timed_out": run.timed_out,
     }
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+    return {**rounded, "found": found_list(found)}
 
 
 def scores_table(scores: dict[str, Any]) -> str:
@@ -139,8 +169,9 @@ def scores_table(scores: dict[str, Any]) -> str:
     def show(value: Any) -> str:
         return f"{value:.3f}" if isinstance(value, float) else str(value)
 
-    width = max(map(len, scores))
-    return "\n".join(f"  {name:<{width}}  {show(value)}" for name, value in scores.items())
+    figures = {k: v for k, v in scores.items() if not isinstance(v, list)}
+    width = max(map(len, figures))
+    return "\n".join(f"  {name:<{width}}  {show(value)}" for name, value in figures.items())
 
 
 def dashboard_available() -> bool:

@@ -2,7 +2,9 @@
 
 Truth (the format `python -m salescontrol eval` reads):
     {"duration": s, "dialogues": [{"start": s, "end": s, "text": "...",
-     "upsell_attempted": bool, "accepted": bool | null, "kind": "sale" | "other"}],
+     "upsell_attempted": bool, "accepted": bool | null, "kind": "sale" | "other",
+     "turns": [{"start": s, "end": s, "role": "seller" | "customer", ...}]  (optional)}],
+     "background": [{"start": s, "end": s, "role": "other", ...}]  (optional: radio, TV),
      "receipts": [{"at": s, "items": [{"name", "price", "quantity", "sum"}],
                    "total": kopecks, "dialogue": index in "dialogues" | null}]}
 Times are seconds from the start of the recording, for truth and found dialogues alike;
@@ -20,6 +22,11 @@ Times are seconds from the start of the recording, for truth and found dialogues
   dialogue matched to the true one they name, or left unlinked when they name none;
   `upsell_confirmed_right` the share of true accepted upsells whose found dialogue has
   their own receipt and an offer confirmed on it.
+- Roles (when the truth has turns): of the true seller and customer speech that one
+  voice says alone and that a found transcript segment with a role covers, the share
+  whose role is right (role_accuracy); role_coverage is that covered share of all of it.
+- Background: found dialogues made from background speech alone (overlapping no true
+  dialogue but some true background) are counted (dialogues_from_background).
 A ratio with nothing to count (no found dialogues, no true upsells) is None, not 0 or 1.
 """
 
@@ -33,12 +40,22 @@ from pathlib import Path
 from typing import Any
 
 import jiwer
+import numpy as np
 from num2words import num2words
 
 from salescontrol.errors import BadInput
 
 MIN_IOU = 0.5
 KINDS = ("sale", "other")
+ROLES = ("seller", "customer", "other")
+ROLE_STEP_S = 0.02  # role accuracy is counted on this grid
+
+
+@dataclass(frozen=True)
+class Turn:
+    start: float
+    end: float
+    role: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,7 @@ class TrueDialogue:
     upsell_attempted: bool
     accepted: bool | None
     kind: str
+    turns: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,7 @@ class Truth:
     duration: float
     dialogues: tuple[TrueDialogue, ...]
     receipts: tuple[TrueReceipt, ...] = ()
+    background: tuple[Turn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,24 @@ class FoundDialogue:
     latency_s: float | None = None  # last chunk uploaded -> analysis stored
     receipt: int | None = None  # index of the true receipt linked to it
     confirmed: bool = False  # an offer confirmed on that receipt
+    roles: tuple[Turn, ...] = ()  # transcript segments with a role, on the recording's time
+
+
+def _turns(items: Any, where: str, duration: float) -> tuple[Turn, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise BadInput(f"truth.{where}: must be a list", where)
+    out = []
+    for i, t in enumerate(items):
+        at = f"{where}[{i}]"
+        if not isinstance(t, dict) or t.get("role") not in ROLES:
+            raise BadInput(f"truth.{at}.role: must be one of {', '.join(ROLES)}", "role")
+        start, end = t.get("start"), t.get("end")
+        if not (_number(start) and _number(end) and 0 <= start < end <= duration):
+            raise BadInput(f"truth.{at}: needs 0 <= start < end <= duration", at)
+        out.append(Turn(float(start), float(end), t["role"]))
+    return tuple(out)
 
 
 def parse_truth(data: Any) -> Truth:
@@ -116,6 +153,7 @@ def parse_truth(data: Any) -> Truth:
                     item["upsell_attempted"],
                     item["accepted"],
                     item["kind"],
+                    _turns(item.get("turns"), f"{where}.turns", duration),
                 ),
                 i,
             )
@@ -123,7 +161,8 @@ def parse_truth(data: Any) -> Truth:
     dialogues.sort(key=lambda pair: pair[0].start)
     position = {given: n for n, (_, given) in enumerate(dialogues)}
     receipts = _receipts(data.get("receipts", []), float(duration), position)
-    return Truth(float(duration), tuple(d for d, _ in dialogues), receipts)
+    background = _turns(data.get("background"), "background", duration)
+    return Truth(float(duration), tuple(d for d, _ in dialogues), receipts, background)
 
 
 def _receipts(items: Any, duration: float, position: dict[int, int]) -> tuple[TrueReceipt, ...]:
@@ -241,6 +280,53 @@ def audio_minutes_per_minute(audio_sec: float, wall_sec: float) -> float | None:
     return audio_sec / wall_sec if wall_sec > 0 else None
 
 
+def _grid(turns: list[Turn], duration: float, roles: tuple[str, ...]) -> np.ndarray:
+    """Per ROLE_STEP_S: index+1 of the one role of `roles` said there, 0 for none, -1 for
+    more than one (overlapping talk)."""
+    n = int(duration / ROLE_STEP_S) + 1
+    grid = np.zeros(n, dtype=np.int8)
+    for t in turns:
+        if t.role not in roles:
+            continue
+        a, b = int(t.start / ROLE_STEP_S), int(t.end / ROLE_STEP_S)
+        mine = roles.index(t.role) + 1
+        part = grid[a:b]
+        part[(part != 0) & (part != mine)] = -1
+        part[part == 0] = mine
+    return grid
+
+
+def role_figures(truth: Truth, found: list[FoundDialogue]) -> dict[str, Any]:
+    """role_accuracy and role_coverage (None when the truth has no turns)."""
+    said = [t for d in truth.dialogues for t in d.turns]
+    if not said:
+        return {"role_accuracy": None, "role_coverage": None}
+    roles = ("seller", "customer")
+    true = _grid(said, truth.duration, roles)
+    labelled = _grid([r for f in found for r in f.roles], truth.duration, roles)
+    alone = true > 0
+    covered = alone & (labelled != 0)
+    right = covered & (labelled == true)
+    return {
+        "role_accuracy": ratio(int(right.sum()), int(covered.sum())),
+        "role_coverage": ratio(int(covered.sum()), int(alone.sum())),
+    }
+
+
+def from_background(truth: Truth, found: list[FoundDialogue]) -> int:
+    """Found dialogues that overlap no true dialogue but some true background speech."""
+
+    def overlaps(f: FoundDialogue, a: float, b: float) -> bool:
+        return min(f.end, b) > max(f.start, a)
+
+    return sum(
+        1
+        for f in found
+        if not any(overlaps(f, d.start, d.end) for d in truth.dialogues)
+        and any(overlaps(f, t.start, t.end) for t in truth.background)
+    )
+
+
 def score(truth: Truth, found: list[FoundDialogue]) -> dict[str, Any]:
     """Segmentation, CER and upsell figures of `found` against `truth`."""
     pairs = match(truth.dialogues, found)
@@ -275,6 +361,8 @@ def score(truth: Truth, found: list[FoundDialogue]) -> dict[str, Any]:
         "accepted_accuracy": ratio(accepted_right, tp),
         "latency_p50_s": percentile(latencies, 50),
         "latency_p95_s": percentile(latencies, 95),
+        **role_figures(truth, found),
+        "dialogues_from_background": from_background(truth, found),
         **score_receipts(truth, found, pairs),
     }
 

@@ -43,6 +43,10 @@ PULL_WORKERS = {"asr": "asr_service"}
 # is DONE and every dialogue analysed, wait this long without change before calling
 # it finished, so a dialogue still being cut is not missed.
 SETTLE_SEC = 8.0
+# Speech not yet assembled usually means an assemble call is still on its way (a busy
+# machine); speech that only the sweeper will close (SWEEP_DELAY_SEC) is not waited for
+# longer than this.
+OPEN_SPEECH_GRACE_SEC = 60.0
 POLL_SEC = 1.0
 KKT = "0000000000042001"  # the replayed register's ККТ registration number
 
@@ -118,6 +122,7 @@ class Progress:
     skipped: int = 0
     analysis_failed: int = 0
     owed: int = 0  # dialogues the ASR or analysis stage still owes work (backlog.owed)
+    open_speech: int = 0  # speech segments assembly has not closed yet
 
     @property
     def chunks_settled(self) -> bool:
@@ -161,7 +166,9 @@ def progress(engine: sa.Engine, device_id: str) -> Progress:
     with engine.connect() as conn:
         row = conn.execute(_PROGRESS_SQL, {"d": device_id}).one()
         owed = backlog.owed(conn, device_id)
-    return Progress(**row._asdict(), owed=owed["asr"] + owed["analyze"])
+    return Progress(
+        **row._asdict(), owed=owed["asr"] + owed["analyze"], open_speech=owed["assemble"]
+    )
 
 
 @dataclass(frozen=True)
@@ -184,11 +191,20 @@ class DialogueResult:
     receipt_number: int | None = None  # fiscalDocumentNumber of the receipt linked to it
     receipt_total: int | None = None  # kopecks
     receipt_check: list[dict] = field(default_factory=list)  # per offer: status, line, ...
+    segments: list[dict] = field(default_factory=list)  # transcript segments, own times
+    audio_sec: float | None = None  # of the dialogue's audio object
+
+    def audio_origin_s(self) -> float:
+        """Where the dialogue's audio object starts on the recording's time line: it is
+        cut with the same padding before and after the speech (assembly.cut)."""
+        span = self.end_s - self.start_s
+        return self.start_s - max(0.0, ((self.audio_sec or span) - span) / 2)
 
 
 _RESULTS_SQL = sa.text(
     """
     SELECT d.dialogue_id, d.start_ms, d.end_ms, d.asr_status, d.analysis_status, t.text,
+           t.segments, t.audio_sec,
            a.is_sales_dialogue, a.attempted, a.accepted, a.quality_score, a.offers, a.analyzer,
            r.fiscal_document_number AS receipt_number, r.total_sum AS receipt_total,
            a.receipt_check,
@@ -230,6 +246,8 @@ def results(engine: sa.Engine, device_id: str, origin: datetime) -> list[Dialogu
             receipt_number=r.receipt_number,
             receipt_total=r.receipt_total,
             receipt_check=list(r.receipt_check or []),
+            segments=list(r.segments or []),
+            audio_sec=r.audio_sec,
         )
         for r in rows
     ]
@@ -382,7 +400,8 @@ def wait_processed(
             and now.chunks_settled
             and now.dialogues_settled
         )
-        if settled and time.monotonic() - stable_since >= SETTLE_SEC:
+        quiet_for = time.monotonic() - stable_since
+        if settled and quiet_for >= (SETTLE_SEC if not now.open_speech else OPEN_SPEECH_GRACE_SEC):
             return
         if time.monotonic() - started > timeout:
             run.timed_out = True

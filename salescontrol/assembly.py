@@ -1,5 +1,7 @@
 """Dialogue assembly with its I/O: read a device's timeline, close what can be closed,
 cut each dialogue's audio into the bucket, record it QUEUED and ask for transcription.
+Where vad stored voice windows, a queue is split where the customer changes
+(`speakers.first_cut`); without them, on silence alone.
 
 Serialised per device with a transaction-scoped advisory lock, so concurrent assemble
 calls (and the sweeper) for one device take turns. The algorithm is `timeline.plan`.
@@ -21,7 +23,17 @@ import sqlalchemy as sa
 from google.api_core import exceptions as gexc
 from sqlalchemy.engine import Connection
 
-from salescontrol import audio, chunks, dialogues, messages, receipts, storage, timeline
+from salescontrol import (
+    audio,
+    chunks,
+    dialogues,
+    messages,
+    receipts,
+    speakers,
+    storage,
+    timeline,
+    voices,
+)
 from salescontrol.chunks import ChunkStatus
 from salescontrol.config import Settings, settings
 from salescontrol.db import advisory_key, transaction
@@ -286,7 +298,9 @@ def assemble_device(
         covered, chunk_list = known_timeline(conn, device_id, lo, hi)
         closed = _closed_spans(conn, device_id, lo, hi)
         open_parts = timeline.subtract([(s.start_ms, s.end_ms) for s in segments], closed)
-        spans = timeline.plan(open_parts, covered, p, force, force_before_ms)
+        heard = voices.windows(conn, device_id, lo, hi)
+        cut = voices.cutter(heard, speakers.Params()) if heard else None
+        spans = timeline.plan(open_parts, covered, p, force, force_before_ms, cut)
         fetch = _ChunkAudio()
         for span in spans:
             request = _close(conn, device_id, span, chunk_list, fetch)

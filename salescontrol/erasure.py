@@ -207,6 +207,9 @@ def _step(job: sa.Row) -> int:
     with transaction() as conn:
         sql = "DELETE FROM speech_segments WHERE chunk_id = ANY(:ids)"
         segments = _q(conn, sql, ids=ids).rowcount
+        # Voice embeddings and dropped background speech go with the audio they came from.
+        for table in ("speech_windows", "background_speech"):
+            _q(conn, f"DELETE FROM {table} WHERE chunk_id = ANY(:ids)", ids=ids)
         # A tombstone; unfinished chunks end REJECTED, so no stage owes them work any more.
         _q(
             conn,

@@ -12,6 +12,9 @@ Rules (design.md "Dialogue assembly"):
   after its end (for a piece: up to start + `max_ms`) are covered, so no chunk still to
   come can change it; the sweeper forces groups of devices that went quiet, and groups
   that waited too long for a chunk that never came;
+- within a group, `cut` (given the group's segments up to `max_ms` from its start) may
+  end the first dialogue early: where the customer changes in a queue
+  (`salescontrol.speakers`); it reads only that stretch, closed on the same evidence;
 - a closed group with less than `min_speech_ms` of speech is a blip: dropped, counted.
 Because a span depends only on audio inside its covered window, chunks arriving late or
 in any order give the same spans as chunks arriving in order.
@@ -19,10 +22,13 @@ in any order give the same spans as chunks arriving in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 Interval = tuple[int, int]
+# Given a group's segments from its start up to `max_ms`: the index of the segment that
+# ends its first dialogue, or None.
+Cut = Callable[[list[Interval]], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -121,9 +127,10 @@ def plan(
     params: Params,
     force: bool = False,
     force_before_ms: int | None = None,
+    cut: Cut | None = None,
 ) -> list[Span]:
     """Spans that can be closed now, in time order; `force` closes every group without
-    evidence, `force_before_ms` those ending by then."""
+    evidence, `force_before_ms` those ending by then; `cut` ends dialogues early."""
     known = merge(covered)
     out: list[Span] = []
     for group in groups(segments, params.gap_ms):
@@ -133,6 +140,16 @@ def plan(
         while group:
             start = group[0][0]
             end = max(b for _, b in group)
+            if cut is not None:
+                # The cut reads the group up to max_ms from its start: it must all be known.
+                reach = min(start + params.max_ms, end + params.gap_ms)
+                evidence = covers(known, start - params.gap_ms, reach)
+                horizon = [seg for seg in group if seg[0] < start + params.max_ms]
+                k = cut(horizon) if (evidence or forced) and len(horizon) > 1 else None
+                if k is not None and k + 1 < len(group):
+                    out.append(_span(group[: k + 1], params, forced=not evidence))
+                    group = group[k + 1 :]
+                    continue
             if end - start > params.max_ms:
                 evidence = covers(known, start - params.gap_ms, start + params.max_ms)
                 if not (evidence or forced):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import playwright.sync_api as playwright
 import pytest
 import requests
@@ -34,7 +35,7 @@ from dashboard import strings as S
 from devkit import headless, synth
 from devkit.local.stack import free_port
 from devkit.waiting import poll_until
-from salescontrol import devices, storage
+from salescontrol import devices, speakers, storage, voices
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
@@ -245,7 +246,9 @@ def test_owner_registers_and_disables_a_device(
                 "WHERE p.name = 'Магазин на Мира'"
             )
         ).scalar_one()
-    page.locator("select").select_option(label=f"Магазин на Мира · Касса 7 · {device_id}")
+    page.get_by_label(S.SELECT_DEVICE).select_option(
+        label=f"Магазин на Мира · Касса 7 · {device_id}"
+    )
     page.get_by_role("button", name=S.DISABLE).click()
     expect(
         page.get_by_text(S.DEVICE_SAVED.format(device_id=device_id, state=S.DISABLED))
@@ -503,3 +506,158 @@ def test_logout_and_a_password_change_end_sessions(
     assert _logged_in(again, dashboard)
     elsewhere.close()
     again.close()
+
+
+def _seller(conn, point_id, number: int, voice_seed: int) -> uuid.UUID:
+    """A learned seller of the point (as asr_service/roles.py records them)."""
+    seller_id = uuid.uuid4()
+    rng = np.random.default_rng(voice_seed)
+    conn.execute(
+        sa.text(
+            "INSERT INTO sellers (seller_id, point_id, number, voice, dialogues) "
+            "VALUES (:s, :p, :n, :v, 3)"
+        ),
+        {
+            "s": seller_id,
+            "p": point_id,
+            "n": number,
+            "v": voices.pack(speakers.unit(rng.standard_normal(256))),
+        },
+    )
+    return seller_id
+
+
+@pytest.fixture
+def rush(migrated_db: sa.Engine, shop: dict) -> dict:
+    """A coffee shop whose two seller voices were learned, one dialogue with roles, and
+    radio speech the pipeline dropped."""
+    now = datetime.now(UTC)
+    with migrated_db.begin() as conn:
+        dev = add_device(conn, "Кофейня у вокзала", "Касса 2")
+        first = _seller(conn, dev.point_id, 1, 1)
+        second = _seller(conn, dev.point_id, 2, 2)
+        roles = add_dialogue(
+            conn,
+            dev,
+            now - timedelta(hours=1),
+            segments=[
+                {
+                    "start": 0.0,
+                    "end": 2.0,
+                    "text": "А к нему есть чехол?",
+                    "role": "customer",
+                    "role_conf": 0.9,
+                },
+                {
+                    "start": 2.5,
+                    "end": 5.0,
+                    "text": "Есть, на стойке справа.",
+                    "role": "seller",
+                    "role_conf": 0.8,
+                },
+            ],
+            analysis={"attempted": False, "quality_score": 5},
+            seller_id=first,
+        )
+        for k, seller in enumerate([first, second, second]):
+            add_dialogue(
+                conn,
+                dev,
+                now - timedelta(minutes=90 + k),
+                segments=[{"start": 0.0, "end": 3.0, "text": "Пакет нужен?"}],
+                analysis={"attempted": seller == second, "accepted": True, "quality_score": 7},
+                seller_id=seller,
+            )
+        chunk_id = uuid.uuid4()
+        start_ms = int((now - timedelta(hours=1)).timestamp() * 1000)
+        conn.execute(
+            sa.text(
+                "INSERT INTO audio_chunks (chunk_id, device_id, started_at, duration_sec, "
+                "size_bytes, sha256, codec, sample_rate, object_name, status) VALUES "
+                "(:c, :d, :t, 60, 1, 'x', 'opus', 16000, :o, 'DONE')"
+            ),
+            {
+                "c": chunk_id,
+                "d": dev.device_id,
+                "t": now - timedelta(hours=1),
+                "o": f"t/{chunk_id}",
+            },
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO background_speech (chunk_id, seq, device_id, start_ms, end_ms) "
+                "VALUES (:c, 0, :d, :s, :e), (:c, 1, :d, :s2, :e2)"
+            ),
+            {
+                "c": chunk_id,
+                "d": dev.device_id,
+                "s": start_ms,
+                "e": start_ms + 4_500,
+                "s2": start_ms + 20_000,
+                "e2": start_ms + 23_000,
+            },
+        )
+    return {"roles": roles, "first": first, "second": second, "engine": migrated_db}
+
+
+def test_sellers_roles_and_dropped_background_speech_are_shown(
+    dashboard: str, browser_page, stack_env: dict, rush: dict
+) -> None:
+    page, expect = browser_page, playwright.expect
+    _login(page, dashboard, "owner")
+
+    # Overview: the sellers ranked like registers; "Продавец 2" upsold in both dialogues.
+    expect(page.get_by_text(S.SELLER_RANKING, exact=True)).to_be_visible()
+    ranking = page.locator(".bk-panel-models-tabulator-DataTabulator, .tabulator").filter(
+        has_text=S.SELLER_DEFAULT.format(number=2)
+    )
+    expect(ranking.first).to_be_visible()
+    rows = ranking.first.locator(".tabulator-row")
+    expect(rows.first).to_contain_text(S.SELLER_DEFAULT.format(number=2))
+    expect(rows.first).to_contain_text("100")
+    page.screenshot(path=ARTIFACTS / "08-seller-ranking.png", full_page=True)
+
+    # Dialogue: each segment says who spoke, in that role's colour.
+    page.goto(f"{dashboard}/dialogue?id={rush['roles']}")
+    customer = page.locator(".tabulator-row").filter(has_text="А к нему есть чехол?")
+    seller = page.locator(".tabulator-row").filter(has_text="Есть, на стойке справа.")
+    expect(customer).to_contain_text(S.ROLES["customer"])
+    expect(seller).to_contain_text(S.ROLES["seller"])
+    page.screenshot(path=ARTIFACTS / "09-dialogue-roles.png", full_page=True)
+    # S.ROLE_COLOURS as the browser computes them.
+    role_cell = ".tabulator-cell[tabulator-field='role']"
+    expect(customer.locator(role_cell)).to_have_css("background-color", "rgb(255, 243, 214)")
+    expect(seller.locator(role_cell)).to_have_css("background-color", "rgb(227, 240, 255)")
+    page.screenshot(path=ARTIFACTS / "09-dialogue-roles.png", full_page=True)
+
+    # Pipeline: the radio speech dropped before ASR is counted per register.
+    page.goto(dashboard + "/pipeline")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=ARTIFACTS / "10-pipeline-background.png", full_page=True)
+    expect(page.get_by_text(S.BACKGROUND, exact=True)).to_be_visible()
+    row = page.locator(".tabulator-row").filter(has_text="Кофейня у вокзала")
+    expect(row).to_contain_text("7,5")  # 4.5 s + 3 s
+    page.screenshot(path=ARTIFACTS / "10-pipeline-background.png", full_page=True)
+
+    # Devices: the owner names seller 1 and merges seller 2 into her.
+    page.goto(dashboard + "/devices")
+    expect(page.get_by_text(S.SELLERS, exact=True)).to_be_visible()
+    pick = page.get_by_label(S.SELECT_SELLER)
+    pick.select_option(label=f"{S.SELLER_DEFAULT.format(number=1)} · Кофейня у вокзала")
+    page.get_by_label(S.SELLER_NEW_NAME).fill("Анна <b>")
+    page.get_by_role("button", name=S.RENAME).click()
+    expect(page.get_by_text(S.SELLER_RENAMED.format(name="Анна <b>"))).to_be_visible()
+    pick.select_option(label=f"{S.SELLER_DEFAULT.format(number=2)} · Кофейня у вокзала")
+    page.get_by_label(S.MERGE_INTO).select_option(label="Анна <b> · Кофейня у вокзала")
+    page.get_by_role("button", name=S.MERGE).click()
+    expect(page.get_by_text("Записи объединены", exact=False)).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "11-sellers-merged.png", full_page=True)
+    with rush["engine"].connect() as conn:
+        names = conn.execute(
+            sa.text("SELECT seller_id, name, merged_into FROM sellers WHERE seller_id IN (:a, :b)"),
+            {"a": rush["first"], "b": rush["second"]},
+        ).all()
+    got = {r.seller_id: (r.name, r.merged_into) for r in names}
+    assert got == {rush["first"]: ("Анна <b>", None), rush["second"]: (None, rush["first"])}
+    # The merged seller's dialogues now count for Анна: 4 dialogues in one row.
+    expect(page.locator(".tabulator-row").filter(has_text="Анна <b>")).to_contain_text("4")

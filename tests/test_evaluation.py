@@ -271,3 +271,45 @@ def test_unreadable_truth_is_bad_input(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(BadInput, match="cannot read truth"):
         ev.load_truth(path)
+
+
+def test_role_accuracy_counts_speech_said_alone_and_covered() -> None:
+    turns = (ev.Turn(0.0, 4.0, "customer"), ev.Turn(3.0, 8.0, "seller"))  # 3-4 s overlap
+    t = ev.Truth(20.0, (ev.TrueDialogue(0.0, 8.0, "x", False, None, "sale", turns),))
+    # Labelled: 0-3 customer (right), 4-6 customer (wrong), 6-8 not labelled.
+    said = (ev.Turn(0.0, 3.0, "customer"), ev.Turn(4.0, 6.0, "customer"))
+    figures = ev.score(t, [found(0.0, 8.0, roles=said)])
+    assert figures["role_accuracy"] == pytest.approx(3 / 5, abs=0.01)
+    assert figures["role_coverage"] == pytest.approx(5 / 7, abs=0.01)
+    assert ev.score(truth((0, 8, False)), [found(0, 8)])["role_accuracy"] is None
+
+
+def test_a_dialogue_made_of_background_speech_alone_is_counted() -> None:
+    radio = (ev.Turn(30.0, 35.0, "other"),)
+    t = ev.Truth(100.0, truth((0, 10, False)).dialogues, background=radio)
+    figures = ev.score(t, [found(0, 10), found(29, 36), found(60, 70)])
+    assert figures["dialogues_from_background"] == 1
+
+
+def test_truth_turns_and_background_are_read_and_checked() -> None:
+    doc = {
+        "duration": 60,
+        "dialogues": [
+            {
+                "start": 1,
+                "end": 9,
+                "text": "т",
+                "upsell_attempted": False,
+                "accepted": None,
+                "kind": "sale",
+                "turns": [{"start": 1, "end": 4, "role": "customer"}],
+            }
+        ],
+        "background": [{"start": 20, "end": 25, "role": "other"}],
+    }
+    t = ev.parse_truth(doc)
+    assert t.dialogues[0].turns == (ev.Turn(1.0, 4.0, "customer"),)
+    assert t.background == (ev.Turn(20.0, 25.0, "other"),)
+    doc["dialogues"][0]["turns"][0]["role"] = "cashier"
+    with pytest.raises(BadInput, match="role"):
+        ev.parse_truth(doc)

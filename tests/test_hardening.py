@@ -303,6 +303,14 @@ def test_erase_a_dialogue_from_the_command_line(api, device, engine, stack_env) 
     assert storage.bucket().get_blob(chunk_object) is None
     tombstone = _chunk(engine, chunk_id)
     assert tombstone.erased_at is not None and tombstone.status == "DONE"
+    with engine.connect() as conn:  # the voices heard in it go with it (issue 20's tables)
+        left = [
+            conn.execute(
+                sa.text(f"SELECT count(*) FROM {table} WHERE chunk_id = :c"), {"c": chunk_id}
+            ).scalar_one()
+            for table in ("speech_segments", "speech_windows", "background_speech")
+        ]
+    assert left == [0, 0, 0]
     # Idempotent: the same command again finds the same erasure and removes nothing more.
     again = _cli(stack_env, "--dialogue", str(dialogue_id))
     assert again["erasure_id"] == done["erasure_id"] and again["counts"] == done["counts"]

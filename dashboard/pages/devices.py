@@ -9,6 +9,7 @@ import panel as pn
 
 from dashboard import access, queries, safe
 from dashboard import strings as S
+from dashboard.pages import speakers
 from dashboard.pages.common import layout, local_time, table, yes_no
 from dashboard.users import User
 from salescontrol import devices
@@ -133,4 +134,4 @@ def devices_page(user: User) -> pn.template.BootstrapTemplate:
             pn.Row(device_id, point_id, register_id),
             pn.Row(point_name, register_name, register),
         ]
-    return layout(S.DEVICES, notice, listing, *controls)
+    return layout(S.DEVICES, notice, listing, *controls, speakers.sellers_section(user))

@@ -6,11 +6,11 @@ import logging
 import uuid
 from typing import Any
 
-import pandas as pd
 import panel as pn
 
 from dashboard import access, queries, safe
 from dashboard import strings as S
+from dashboard.pages import speakers
 from dashboard.pages.common import layout, local_time, number, status, yes_no
 from dashboard.pages.receipts import dialogue_receipt
 from dashboard.users import User
@@ -166,8 +166,13 @@ def dialogue_page(user: User, raw: str | None = None) -> pn.template.BootstrapTe
             for s in segments
         ] or [{"start": _clock(0), "end": _clock(d["duration_sec"]), "text": d["text"]}]
         transcript = pn.widgets.Tabulator(
-            pd.DataFrame(rows),
-            titles={"start": S.SEGMENT_START, "end": S.SEGMENT_END, "text": S.SEGMENT_TEXT},
+            speakers.transcript_frame(segments, rows),
+            titles={
+                "role": S.COLUMNS["role"],
+                "start": S.SEGMENT_START,
+                "end": S.SEGMENT_END,
+                "text": S.SEGMENT_TEXT,
+            },
             show_index=False,
             disabled=True,
             sortable=False,
@@ -176,6 +181,7 @@ def dialogue_page(user: User, raw: str | None = None) -> pn.template.BootstrapTe
             sizing_mode="stretch_width",
             css_classes=["transcript"],
         )
+        speakers.colour_roles(transcript, segments)
         if audio is not None:
 
             def play_from(event: Any) -> None:

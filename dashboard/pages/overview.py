@@ -10,6 +10,7 @@ from bokeh.plotting import figure
 
 from dashboard import access, queries, safe
 from dashboard import strings as S
+from dashboard.pages import speakers
 from dashboard.pages.common import ScopeFilter, display, integer, layout, number, percent, table
 from dashboard.pages.receipts import receipts_overview
 from dashboard.users import User
@@ -83,6 +84,7 @@ def overview_page(user: User) -> pn.template.BootstrapTemplate:
     kpis = pn.pane.HTML(sizing_mode="stretch_width")
     trend = pn.pane.Bokeh(sizing_mode="stretch_width")
     ranking = pn.Column(sizing_mode="stretch_width")
+    seller_ranking = pn.Column(sizing_mode="stretch_width")
     products = pn.Column(sizing_mode="stretch_width")
 
     def refresh(*_: Any) -> None:
@@ -90,6 +92,7 @@ def overview_page(user: User) -> pn.template.BootstrapTemplate:
         with access.transaction(user) as conn:
             summary = queries.summary(conn, scope)
             top = queries.top_products(conn, scope)
+            seller_ranking[:] = [speakers.seller_ranking(conn, scope)]
         days, ranked = summary.trend, summary.ranking
         kpis.object = _kpi_cards(summary.kpis)
         trend.object = _trend_chart(days) if days else None
@@ -110,6 +113,8 @@ def overview_page(user: User) -> pn.template.BootstrapTemplate:
         trend,
         f"### {S.RANKING}",
         ranking,
+        f"### {S.SELLER_RANKING}",
+        seller_ranking,
         f"### {S.TOP_PRODUCTS}",
         products,
         receipts_overview(user, scope_filter),

@@ -9,6 +9,7 @@ import panel as pn
 
 from dashboard import access, deadletters, queries
 from dashboard import strings as S
+from dashboard.pages import speakers
 from dashboard.pages.common import display, layout, table
 from dashboard.pages.receipts import unassigned_receipts
 from dashboard.users import User
@@ -21,6 +22,7 @@ def pipeline_page(user: User) -> pn.template.BootstrapTemplate:
     timeout = settings().stuck_timeout_sec
     with access.transaction(user) as conn:
         p = queries.pipeline(conn, timeout, user.reach, max_attempts=settings().max_attempts)
+        background = speakers.background_section(conn, user.reach)
 
     def maybe(rows: list[dict[str, Any]], columns: list[str]) -> Any:
         return table(display(rows), columns) if rows else pn.pane.Markdown(S.NOTHING)
@@ -37,6 +39,7 @@ def pipeline_page(user: User) -> pn.template.BootstrapTemplate:
         maybe(p.given_up, ["stage", "id", "attempts", "error", "updated_at"]),
         f"### {S.REJECTED}",
         maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
+        *background,
         *(_dead_letters() if user.is_owner else []),
         *unassigned_receipts(user),
     )

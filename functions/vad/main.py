@@ -9,8 +9,10 @@ Triggered by the OBJECT_FINALIZE notification of chunks/ (push subscription `vad
 3. work: check size and sha256 against the announcement (the device's copy waits for
    this verdict), read the audio header against the announcement, decode in bounded
    blocks, check the duration, detect speech; a bad chunk is REJECTED with the reason
-   (the object is kept);
-4. commit the segments and DONE, then publish chunk-vad-done.
+   (the object is kept); split off a loudspeaker's speech (radio, TV) and embed the
+   voices of the rest (`voiceprint`);
+4. commit the segments, windows, background speech and DONE, then publish
+   chunk-vad-done.
 A failure of the work itself is recorded on the chunk and raised (redelivered); the
 attempt that uses up MAX_ATTEMPTS rejects the chunk instead (`salescontrol.backlog`).
 The SQL is `salescontrol.chunks`'.
@@ -22,6 +24,7 @@ import hashlib
 import logging
 
 import functions_framework
+import voiceprint
 from google.api_core import exceptions as gexc
 from sqlalchemy.engine import Row
 
@@ -114,9 +117,9 @@ def _claim(obj: StorageObject) -> Row | None:
     return chunk
 
 
-def _speech(chunk: Row, obj: StorageObject) -> tuple[list[tuple[int, int]] | str, bool]:
-    """The chunk's speech segments, or why it is rejected; and whether the object holds
-    the announced bytes (False: the device sends them again)."""
+def _speech(chunk: Row, obj: StorageObject) -> tuple[voiceprint.Speech | str, bool]:
+    """The chunk's speech, or why it is rejected; and whether the object holds the
+    announced bytes (False: the device sends them again)."""
     if obj.size and (error := _check_size(chunk, obj.size)):
         return error, False  # known from the notification: no download
     try:
@@ -136,7 +139,8 @@ def _speech(chunk: Row, obj: StorageObject) -> tuple[list[tuple[int, int]] | str
     error = _check_duration(chunk, audio.duration_sec(samples))
     if error is not None:
         return error, True
-    return detector.speech_segments(samples, detector.VadOptions.from_settings()), True
+    found = detector.speech_segments(samples, detector.VadOptions.from_settings())
+    return voiceprint.analyse(samples, found), True
 
 
 def _failed(chunk: Row, exc: Exception) -> str | None:
@@ -170,7 +174,8 @@ def process(msg: Message) -> None:
                 chunks.reject(conn, chunk.chunk_id, obj.generation, speech, verified)
             else:
                 start = epoch_ms(chunk.started_at)
-                chunks.store_speech(conn, chunk, obj.generation, start, speech)
+                chunks.store_speech(conn, chunk, obj.generation, start, speech.segments)
+                voiceprint.store(conn, chunk.chunk_id, chunk.device_id, start, speech)
     except Exception as exc:
         given_up = _failed(chunk, exc)
         if given_up is None:
@@ -181,7 +186,12 @@ def process(msg: Message) -> None:
         log.warning("chunk rejected: %s", speech, extra=extra)
         return
     messages.publish(_done_message(chunk))
-    log.info("chunk done: %d speech segments", len(speech), extra=extra)
+    log.info(
+        "chunk done: %d speech segments, %d background",
+        len(speech.segments),
+        len(speech.background),
+        extra=extra,
+    )
 
 
 @functions_framework.cloud_event

@@ -1,0 +1,37 @@
+"""The rush-hour corpus generator and the queue split on it, without the stack."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from devkit import evaluation, rushhour
+from devkit.rushhour import offline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def recording() -> rushhour.Recording:
+    return rushhour.generate(rushhour.DEV_SEEDS[4], minutes=3.0)
+
+
+def test_a_seed_gives_the_same_recording_and_a_valid_truth(recording) -> None:
+    again = rushhour.generate(rushhour.DEV_SEEDS[4], minutes=3.0)
+    assert np.array_equal(recording.audio, again.audio)
+    truth = evaluation.parse_truth(recording.truth)
+    assert len(truth.dialogues) >= 4 and truth.background
+    gaps = [b.start - a.end for a, b in zip(truth.dialogues, truth.dialogues[1:], strict=False)]
+    assert min(gaps) < 8.0  # a queue, not the demo's 20 s of quiet
+    for d in truth.dialogues:
+        assert {t.role for t in d.turns} == {"seller", "customer"}
+    assert not set(rushhour.DEV_SEEDS) & set(rushhour.TEST_SEEDS)
+
+
+def test_the_queue_is_split_per_customer_and_the_radio_is_dropped(recording) -> None:
+    truth = evaluation.parse_truth(recording.truth)
+    figures = offline.score(truth, offline.run(recording.audio))
+    assert figures["segmentation_f1"] >= 0.9
+    assert figures["dialogues_from_background"] == 0
+    assert figures["background_sec"] > 0
+    assert figures["role_accuracy"] >= 0.9
