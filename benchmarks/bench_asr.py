@@ -116,7 +116,7 @@ COLUMNS = [
 TRIED = {
     "worker, beam 1": {"ASR_BEAM_SIZE": "1"},
     "worker, beam 2": {"ASR_BEAM_SIZE": "2"},
-    "worker, 30 s windows untrimmed": {"ASR_TRIM_WINDOWS": "false"},
+    "worker, trimmed windows": {"ASR_TRIM_WINDOWS": "true"},
     "worker, batch 1 window": {"ASR_BATCH_WINDOWS": "1"},
     "worker, word timestamps": {"ASR_WORD_TIMESTAMPS": "true"},
     "worker, cpu_threads 1": {"WHISPER_CPU_THREADS": "1"},
@@ -159,6 +159,8 @@ def main() -> None:
     variants = {name: Engine(config.load(env)) for name, env in chosen.items()}
     tables, extra, lines = [], {}, []
     ordinary_files: list[Path] = []
+    pooled = {"refs": [], "plain": Tally(PLAIN), "worker": Tally("worker")}  # ordinary sets
+    losses: list[str] = []  # repetitive-speech clips that lost text
     with tempfile.TemporaryDirectory() as tmp:
         for set_name in args.sets.split(","):
             what, make = asr_clips.SETS[set_name]
@@ -186,6 +188,20 @@ def main() -> None:
                     "rows": rows,
                 }
             )
+            if set_name in asr_clips.ORDINARY:
+                pooled["refs"] += refs
+                for key, t in (("plain", base), ("worker", mine)):
+                    pooled[key].texts += t.texts
+                    pooled[key].cpu += t.cpu
+                    pooled[key].wall += t.wall
+            else:  # real repetitive speech: a clip loses text if words go missing
+                losses += [
+                    c.name
+                    for c, w in zip(clips, mine.texts, strict=True)
+                    if len(normalise(w).split()) < 0.9 * len(normalise(c.reference).split())
+                ]
+                if mine.dropped:
+                    losses.append(f"guards dropped {dict(mine.dropped)}")
             wer_p, cer_p = scores(refs, base.texts)
             wer_w, cer_w = scores(refs, mine.texts)
             extra[set_name] = {
@@ -244,19 +260,50 @@ def main() -> None:
                 }
             )  # fmt: skip
     load_end = os.getloadavg()
+    verdict = ""
+    if pooled["refs"]:
+        p, w = pooled["plain"], pooled["worker"]
+        (wer_p, cer_p), (wer_w, cer_w) = (
+            scores(pooled["refs"], p.texts),
+            scores(pooled["refs"], w.texts),
+        )
+        met = p.cpu / w.cpu >= 2 and wer_w <= wer_p + 0.01 and cer_w <= cer_p + 0.01
+        extra["ordinary"] = {
+            "speedup_cpu": round(p.cpu / w.cpu, 3),
+            "speedup_wall": round(p.wall / w.wall, 3),
+            "plain": {"wer": round(wer_p, 4), "cer": round(cer_p, 4)},
+            "worker": {"wer": round(wer_w, 4), "cer": round(cer_w, 4)},
+            "acceptance_met": met,
+        }
+        verdict = (
+            f"Ordinary clips ({' + '.join(asr_clips.ORDINARY)}) together: the worker is "
+            f"{p.cpu / w.cpu:.2f}x faster in CPU time ({p.wall / w.wall:.2f}x wall), WER "
+            f"{wer_w:.3f} vs {wer_p:.3f}, CER {cer_w:.3f} vs {cer_p:.3f} (acceptance: >= 2x "
+            f"and WER/CER at most +0.01: {'met' if met else 'NOT met'}). "
+        )
+    if "ivr-menus" in args.sets:
+        extra["repetitive_losses"] = losses
+        verdict += (
+            "Real repetitive speech: "
+            + ("no clip lost text" if not losses else f"text lost in {', '.join(losses)}")
+            + " (lost: fewer than 90% of the reference's words, or anything dropped). "
+        )
     summary = (
         f"Same weights (offline multilingual base, {model_dir.name}), same clips, one "
         f"process, {os.cpu_count()} CPU cores, {args.split} split. Plain call: {PLAIN} with "
         "every other default. Worker: the default settings. "
+        + verdict
+        + "Per set: "
         + "; ".join(lines)
         + f". Load average (1/5/15 min) {load_start[0]:.2f}/{load_start[1]:.2f}/"
         f"{load_start[2]:.2f} at the start, {load_end[0]:.2f}/{load_end[1]:.2f}/"
         f"{load_end[2]:.2f} at the end: other jobs share the 2 cores, so CPU time, not "
         "wall time, is the measure of speed."
     )
+    title = "ASR worker vs a plain faster-whisper call"
     write_result(
         args.out,
-        "ASR worker vs a plain faster-whisper call",
+        title if args.split == "test" else f"{title}: settings tried on the tuning clips",
         summary,
         tables,
         split=args.split,
