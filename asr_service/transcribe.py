@@ -228,14 +228,20 @@ class Decoder:
         )
 
 
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Interrupted("stopped during transcription")
+
+
 def _decode_windows(
-    decoder: Decoder, audios: list[np.ndarray], options: Options
+    decoder: Decoder, audios: list[np.ndarray], options: Options, stop: threading.Event | None
 ) -> tuple[list[Decoded], int, Any]:
     """Each window's best decode, how many were decoded again, the encoder output."""
     encoded = decoder.encode(audios, options.trim_windows)
     first = decoder.generate(encoded, len(audios), options.beam_size, 0.0)
     again = [k for k, d in enumerate(first) if needs_fallback(d, options)]
     for k in again:
+        _check(stop)
         one = decoder.encode([audios[k]], options.trim_windows)
         attempts = [first[k]]
         plan = [(FALLBACK_BEAM, 0.0)] if options.beam_size < FALLBACK_BEAM else []
@@ -304,7 +310,7 @@ def transcribe(
     stop: threading.Event | None = None,
 ) -> Transcript:
     """Transcribe 16 kHz mono audio with `options`; raise Interrupted if `stop` is set
-    between batches."""
+    between batches or re-decodes."""
     started = time.perf_counter()
     flags, frame = vad.frame_flags(audio, windows.VAD)
     found = windows.pack(audio, windows.speech_spans(audio, flags, frame))
@@ -315,11 +321,10 @@ def transcribe(
     weight = 0
     redecoded = 0
     for i in range(0, len(found), options.batch_size):
-        if stop is not None and stop.is_set():
-            raise Interrupted("stopped during transcription")
+        _check(stop)
         batch = found[i : i + options.batch_size]
         audios = [w.audio(audio) for w in batch]
-        decoded, again, encoded = _decode_windows(decoder, audios, options)
+        decoded, again, encoded = _decode_windows(decoder, audios, options, stop)
         redecoded += again
         segs = [
             decoder.segments(d.tokens, len(a) / RATE) for d, a in zip(decoded, audios, strict=True)
