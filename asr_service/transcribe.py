@@ -37,6 +37,14 @@ MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1 s, as WhisperModel.transcribe
 FULL_FRAMES = 3000  # 30 s of 10 ms mel frames: Whisper's input
 TRIM_STEP_SEC = 2  # a trimmed input is a whole number of 2 s (the encoder halves frames)
 TRIM_MARGIN_SEC = 1.0
+# Whisper leaves speech near a full window's end for the next window (WhisperModel.transcribe
+# seeks to the last timestamp). Windows here hold different audio, so the rest after a
+# window's last timestamp, when longer than TAIL_MIN_SEC and mostly speech, is decoded
+# again, tails packed
+# together, for at most TAIL_ROUNDS more rounds.
+TAIL_MIN_SEC = 1.0
+TAIL_MIN_SPEECH = 0.3  # share of the rest the VAD called speech
+TAIL_ROUNDS = 2
 PUNCTUATION = ("\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")  # faster-whisper's word merging
 
 
@@ -320,24 +328,38 @@ def transcribe(
     tokens = 0.0
     weight = 0
     redecoded = 0
-    for i in range(0, len(found), options.batch_size):
-        _check(stop)
-        batch = found[i : i + options.batch_size]
-        audios = [w.audio(audio) for w in batch]
-        decoded, again, encoded = _decode_windows(decoder, audios, options, stop)
-        redecoded += again
-        segs = [
-            decoder.segments(d.tokens, len(a) / RATE) for d, a in zip(decoded, audios, strict=True)
-        ]
-        if options.word_timestamps:
-            decoder.add_words(audios, segs, encoded, options.trim_windows)
-        for window, d, s in zip(batch, decoded, segs, strict=True):
-            good, bad = guards.judge(_pieces(decoder, window, d, s, flags, frame), options)
-            kept += good
-            dropped += bad
-            if good:
-                tokens += d.avg_logprob * len(d.tokens)
-                weight += len(d.tokens)
+    decoded_windows = 0
+    for round_ in range(TAIL_ROUNDS + 1):
+        tails: list[tuple[int, int]] = []
+        for i in range(0, len(found), options.batch_size):
+            _check(stop)
+            batch = found[i : i + options.batch_size]
+            audios = [w.audio(audio) for w in batch]
+            decoded, again, encoded = _decode_windows(decoder, audios, options, stop)
+            redecoded += again
+            decoded_windows += len(batch)
+            segs = [
+                decoder.segments(d.tokens, len(a) / RATE)
+                for d, a in zip(decoded, audios, strict=True)
+            ]
+            if options.word_timestamps:
+                decoder.add_words(audios, segs, encoded, options.trim_windows)
+            for window, d, s, a in zip(batch, decoded, segs, audios, strict=True):
+                good, bad = guards.judge(_pieces(decoder, window, d, s, flags, frame), options)
+                kept += good
+                dropped += bad
+                if good:
+                    tokens += d.avg_logprob * len(d.tokens)
+                    weight += len(d.tokens)
+                if good and len(a) / RATE - s[-1]["end"] >= TAIL_MIN_SEC:
+                    rest = window.after(s[-1]["end"])
+                    if windows.speech_share(flags, frame, rest) >= TAIL_MIN_SPEECH:
+                        tails += rest
+        if not tails or round_ == TAIL_ROUNDS:
+            break
+        found = windows.pack(audio, tails)
+    kept.sort(key=lambda p: p.start)
+    dropped.sort(key=lambda d: d["start"])
     return Transcript(
         text=" ".join(p.text for p in kept),
         segments=[_record(p) for p in kept],
@@ -347,7 +369,11 @@ def transcribe(
         audio_sec=round(len(audio) / RATE, 3),
         processing_sec=round(time.perf_counter() - started, 3),
         # what was decoded, beside how: the windows and how many were decoded again
-        options={**dataclasses.asdict(options), "windows": len(found), "redecoded": redecoded},
+        options={
+            **dataclasses.asdict(options),
+            "windows": decoded_windows,
+            "redecoded": redecoded,
+        },
         dropped=dropped,
         redecoded=redecoded,
     )

@@ -38,6 +38,18 @@ class Window:
     def audio(self, audio: np.ndarray) -> np.ndarray:
         return np.concatenate([audio[a:b] for a, b in self.pieces]).astype(np.float32)
 
+    def after(self, t: float) -> list[tuple[int, int]]:
+        """The pieces of the dialogue audio from `t` seconds in this window to its end."""
+        at = max(0, round(t * RATE))
+        rest = []
+        for a, b in self.pieces:
+            if at < b - a:
+                rest.append((a + at, b))
+                at = 0
+            else:
+                at -= b - a
+        return rest
+
     def to_dialogue(self, t: float) -> float:
         """Seconds in this window as seconds in the dialogue."""
         at = round(t * RATE)
@@ -108,3 +120,10 @@ def speech_fraction(flags: np.ndarray, frame: int, start: float, end: float) -> 
     a, b = int(start * RATE) // frame, max(int(start * RATE) // frame + 1, int(end * RATE) // frame)
     part = flags[a:b]
     return float(part.mean()) if len(part) else 0.0
+
+
+def speech_share(flags: np.ndarray, frame: int, pieces: list[tuple[int, int]]) -> float:
+    """Share of the VAD frames of `pieces` (samples) flagged as speech."""
+    parts = [flags[a // frame : max(a // frame + 1, b // frame)] for a, b in pieces]
+    total = sum(len(p) for p in parts)
+    return float(sum(p.sum() for p in parts)) / total if total else 0.0

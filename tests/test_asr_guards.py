@@ -106,6 +106,17 @@ def test_speech_is_packed_into_windows_of_at_most_30_s() -> None:
     assert len(second.audio(audio)) == 27 * windows.RATE
 
 
+def test_the_rest_of_a_window_maps_back_to_the_dialogue() -> None:
+    window = windows.Window(tuple(_spans((10.0, 20.0), (30.0, 45.0))))
+    assert window.after(8.0) == _spans((18.0, 20.0), (30.0, 45.0))
+    assert window.after(12.5) == _spans((32.5, 45.0))
+    assert window.after(25.0) == []
+    flags = np.zeros(100, dtype=bool)
+    flags[50:] = True
+    half = [(25 * 512, 75 * 512)]
+    assert windows.speech_share(flags, 512, half) == 0.5
+
+
 def test_a_long_monologue_is_cut_at_its_quietest_moment() -> None:
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(70 * windows.RATE)).astype(np.float32)
