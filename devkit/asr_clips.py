@@ -43,6 +43,7 @@ class Clip:
     audio: np.ndarray
     reference: str
     source: str
+    lines: tuple[str, ...] = ()  # the reference, turn by turn
 
     @property
     def seconds(self) -> float:
@@ -128,7 +129,13 @@ def studio_dialogues(split: str, count: int | None = None) -> list[Clip]:
         speech = np.concatenate(parts)
         noise = synth.shop_noise(len(speech) / synth.RATE, float(rng.uniform(-50, -35)), seed=k)
         clips.append(
-            Clip(f"studio-{split}-{k:02d}", synth.mix(speech, noise), " ".join(texts), "studio")
+            Clip(
+                f"studio-{split}-{k:02d}",
+                synth.mix(speech, noise),
+                " ".join(texts),
+                "studio",
+                tuple(texts),
+            )
         )
     return clips
 
