@@ -24,12 +24,15 @@ nox.options.reuse_existing_virtualenvs = True
 SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (devkit/synth.py)
 RECORDER = ("libportaudio2",)  # sounddevice's PortAudio, for the recorder's microphone tests
 BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwright drives it)
+# Real Russian speech of a second speaker, the IVR prompts (devkit/asr_clips.py: bench_asr and
+# a test of tests/test_asr_transcribe.py).
+REAL_SPEECH = ("asterisk-core-sounds-ru-wav",)
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
-    "tests": SPEECH + RECORDER + BROWSER,
+    "tests": SPEECH + REAL_SPEECH + RECORDER + BROWSER,
     "fast": SPEECH + RECORDER,
     "local": (),
     "demo": (),
-    "bench": SPEECH + RECORDER + BROWSER,
+    "bench": SPEECH + REAL_SPEECH + RECORDER + BROWSER,
     "soak": SPEECH,  # the soak run's recordings are synthesised speech
 }
 

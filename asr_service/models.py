@@ -106,9 +106,15 @@ def resolve(name: str, cache_dir: Path) -> str:
 
 @functools.cache
 def load(
-    name: str, device: str, compute_type: str, cpu_threads: int, cache_dir: str
+    name: str,
+    device: str,
+    compute_type: str,
+    cpu_threads: int,
+    cache_dir: str,
+    num_workers: int = 1,
 ) -> WhisperModel:
-    """A WhisperModel, loaded once per process and set of arguments."""
+    """A WhisperModel, loaded once per process and set of arguments; `num_workers`
+    dialogues can run on it at once."""
     from faster_whisper import WhisperModel
 
     source = resolve(name, Path(cache_dir))
@@ -118,6 +124,7 @@ def load(
             device=device,
             compute_type=compute_type,
             cpu_threads=cpu_threads,
+            num_workers=num_workers,
             local_files_only=True,
         )
     except Exception as exc:  # the hub and ctranslate2 raise many kinds
@@ -129,12 +136,15 @@ def load(
 
 def models_for(settings: Settings) -> tuple[WhisperModel, WhisperModel]:
     """(fast, accurate) models of these settings; one object when both name the same."""
-    threads = settings.whisper_cpu_threads or os.cpu_count() or 1
+    workers = max(1, settings.asr_concurrency)
+    # The cores shared among the dialogues in flight (bench_asr.py measured the split).
+    threads = settings.whisper_cpu_threads or max(1, (os.cpu_count() or 1) // workers)
     common = (
         settings.whisper_device,
         settings.whisper_compute_type,
         threads,
         settings.whisper_cache_dir,
+        workers,
     )
     fast = load(settings.whisper_model_fast, *common)
     accurate_name = settings.whisper_model_accurate or settings.whisper_model_fast

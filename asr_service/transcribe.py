@@ -1,45 +1,55 @@
-"""Decoding with the measured settings, and guards against Whisper's hallucinations.
+"""Batched decoding of a dialogue's speech windows, one re-decode where Whisper would
+fall back, then the guards (guards.py).
 
-Dialogue audio is already cut by VAD, so faster-whisper's own VAD is off. Decoding is
-beam search at temperature 0 only: the default temperature fallback re-decodes a hard
-window up to five times (a bad clip ran 10x slower) and is where much invented text
-comes from. Segments are then dropped when Whisper itself thinks they are silence,
-when they are decoding loops (gzip compression ratio), when they repeat the previous
-segment, or when they are one of the phantom lines Whisper learned from subtitles.
+The dialogue's speech (Silero VAD, the detector faster-whisper ships) is packed into
+≤ 30 s windows (windows.py), which are encoded and beam-searched together through the
+CTranslate2 batch API: the pauses between turns are never decoded, and one batched call
+does the work of several sequential ones. Whisper's own loop (`WhisperModel.transcribe`)
+re-decodes a window at rising temperatures up to five times when its text compresses too
+well or its log-probability is low; here such a window is re-decoded once (beam search
+if the first pass was narrower, then sampling at FALLBACK_TEMPERATURE) and the better
+result kept by Whisper's rule. Nothing is dropped for a window's ratio (guards.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 import time
-from collections.abc import Iterable
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from asr_service import guards, windows
+from asr_service.windows import RATE, Window
+from salescontrol import vad
 from salescontrol.config import Settings
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
-    from faster_whisper.transcribe import Segment
 
-RATE = 16000
-
-# Lines Whisper writes on near-silence because its training subtitles ended with them.
-PHANTOM = re.compile(
-    r"продолжение\s+следует|субтитры\s+(сделал|создавал|подготовил|делал)|"
-    r"редактор\s+субтитров|корректор\s+[а-я]\.|спасибо\s+за\s+(просмотр|внимание)|"
-    r"подписывайтесь\s+на\s+канал|ставьте\s+лайк|dimatorzok|amara\.org|"
-    r"телефонный\s+звонок|(^|\s)музыка(\s|$)|аплодисменты",
-    re.IGNORECASE,
-)
+FALLBACK_TEMPERATURE = 0.2
+SEED = 19  # of the sampling re-decode
+FALLBACK_BEAM = 5  # Whisper's default beam: the re-decode of a narrower first pass
+MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1 s, as WhisperModel.transcribe
+FULL_FRAMES = 3000  # 30 s of 10 ms mel frames: Whisper's input
+TRIM_STEP_SEC = 2  # a trimmed input is a whole number of 2 s (the encoder halves frames)
+TRIM_MARGIN_SEC = 1.0
+# Whisper leaves speech near a full window's end for the next window (WhisperModel.transcribe
+# seeks to the last timestamp). Windows here hold different audio, so the rest after a
+# window's last timestamp, when longer than TAIL_MIN_SEC and mostly speech, is decoded
+# again, tails packed
+# together, for at most TAIL_ROUNDS more rounds.
+TAIL_MIN_SEC = 1.0
+TAIL_MIN_SPEECH = 0.3  # share of the rest the VAD called speech
+TAIL_ROUNDS = 2
+PUNCTUATION = ("\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")  # faster-whisper's word merging
 
 
 class Interrupted(Exception):
-    """Transcription stopped between segments because the worker is shutting down."""
+    """Transcription stopped between batches because the worker is shutting down."""
 
 
 @dataclass(frozen=True)
@@ -48,35 +58,26 @@ class Options:
 
     language: str
     beam_size: int
+    batch_size: int
     word_timestamps: bool
     no_speech_threshold: float
     compression_ratio_threshold: float
-    temperature: float = 0.0
-    condition_on_previous_text: bool = False
+    log_prob_threshold: float = -1.0
+    fallback_temperature: float = FALLBACK_TEMPERATURE
+    trim_windows: bool = False
 
     @classmethod
     def from_settings(cls, s: Settings, language: str | None = None) -> Options:
         return cls(
             language=language or s.whisper_language,
             beam_size=s.asr_beam_size,
+            batch_size=s.asr_batch_windows,
             word_timestamps=s.asr_word_timestamps,
             no_speech_threshold=s.asr_no_speech_threshold,
             compression_ratio_threshold=s.asr_compression_ratio_threshold,
+            log_prob_threshold=s.asr_log_prob_threshold,
+            trim_windows=s.asr_trim_windows,
         )
-
-    def whisper_kwargs(self) -> dict[str, Any]:
-        return {
-            "language": self.language,
-            "beam_size": self.beam_size,
-            "temperature": self.temperature,
-            "condition_on_previous_text": self.condition_on_previous_text,
-            "word_timestamps": self.word_timestamps,
-            # Our own guards below drop the segments; Whisper's would trigger fallback.
-            "compression_ratio_threshold": None,
-            "log_prob_threshold": None,
-            "no_speech_threshold": None,
-            "vad_filter": False,
-        }
 
 
 @dataclass
@@ -92,60 +93,221 @@ class Transcript:
     processing_sec: float
     options: dict[str, Any]
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    redecoded: int = 0  # windows decoded a second time
 
 
-def _phantom(text: str) -> bool:
-    return bool(PHANTOM.search(text)) and len(text.split()) <= 8
+@dataclass
+class Decoded:
+    """One window's decode: tokens and Whisper's quality measures."""
+
+    tokens: list[int]
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    temperature: float
 
 
-def _drop_reason(seg: Segment, previous: str | None, options: Options) -> str | None:
-    text = seg.text.strip()
-    if not text:
-        return "empty"
-    if seg.no_speech_prob > options.no_speech_threshold:
-        return "no_speech"
-    if seg.compression_ratio > options.compression_ratio_threshold:
-        return "repetition"
-    if previous is not None and text.lower() == previous.lower():
-        return "repeated_segment"
-    if _phantom(text):
-        return "phantom_line"
-    return None
+def compression_ratio(text: str) -> float:
+    """Whisper's gzip ratio of a text (faster_whisper.transcribe.get_compression_ratio)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
-def _segment_record(seg: Segment) -> dict[str, Any]:
+def needs_fallback(d: Decoded, options: Options) -> bool:
+    """Where WhisperModel.transcribe would decode the window again."""
+    if guards.silent(d.avg_logprob, d.no_speech_prob, options):
+        return False
+    return (
+        d.compression_ratio > options.compression_ratio_threshold
+        or d.avg_logprob < options.log_prob_threshold
+    )
+
+
+def better(attempts: list[Decoded], options: Options) -> Decoded:
+    """Whisper's choice: the first attempt that passes, else the most probable of those
+    under the compression threshold, else of all."""
+    for d in attempts:
+        if not needs_fallback(d, options):
+            return d
+    calm = [d for d in attempts if d.compression_ratio <= options.compression_ratio_threshold]
+    return max(calm or attempts, key=lambda d: d.avg_logprob)
+
+
+class Decoder:
+    """One model's batched decoding of windows in one language."""
+
+    def __init__(self, model: WhisperModel, language: str) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.model = model
+        self.tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        self.prompt = model.get_prompt(self.tokenizer, [], without_timestamps=False)
+        self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+
+    def encode(self, audios: list[np.ndarray], trim: bool) -> Any:
+        """The encoder's output for a batch of windows: 30 s each, or with `trim` only as
+        long as the longest window plus TRIM_MARGIN_SEC of padding."""
+        from faster_whisper.audio import pad_or_trim
+
+        features = [self.model.feature_extractor(a)[..., :-1] for a in audios]
+        frames = FULL_FRAMES
+        if trim:
+            longest = max(len(a) for a in audios) / RATE + TRIM_MARGIN_SEC
+            frames = min(FULL_FRAMES, int(np.ceil(longest / TRIM_STEP_SEC)) * TRIM_STEP_SEC * 100)
+        return self.model.encode(np.stack([pad_or_trim(f, frames) for f in features]))
+
+    def generate(self, encoded: Any, count: int, beam: int, temperature: float) -> list[Decoded]:
+        if temperature > 0:
+            import ctranslate2
+
+            ctranslate2.set_random_seed(SEED)  # the same audio, the same transcript
+            search = {"beam_size": 1, "num_hypotheses": 5, "sampling_topk": 0}
+        else:
+            search = {"beam_size": beam, "patience": 1}
+        results = self.model.model.generate(
+            encoded,
+            [self.prompt] * count,
+            max_length=self.model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self.suppress,
+            max_initial_timestamp_index=MAX_INITIAL_TIMESTAMP_INDEX,
+            sampling_temperature=max(temperature, 1e-5) if temperature > 0 else 1.0,
+            **search,
+        )
+        decoded = []
+        for r in results:
+            tokens = r.sequences_ids[0]
+            # faster-whisper's recovery of the average log-probability from the score
+            avg_logprob = r.scores[0] * len(tokens) / (len(tokens) + 1)
+            text = self.tokenizer.decode([t for t in tokens if t < self.tokenizer.eot]).strip()
+            decoded.append(
+                Decoded(
+                    tokens,
+                    text,
+                    avg_logprob,
+                    r.no_speech_prob,
+                    compression_ratio(text),
+                    temperature,
+                )
+            )
+        return decoded
+
+    def segments(self, tokens: list[int], seconds: float) -> list[dict[str, Any]]:
+        """Timestamped segments of one window's tokens; unfinished trailing text kept."""
+        begin, eot = self.tokenizer.timestamp_begin, self.tokenizer.eot
+        found: list[dict[str, Any]] = []
+        start, text = 0.0, []
+        for tok in tokens:
+            if tok >= begin:
+                at = min((tok - begin) * 0.02, seconds)
+                if text:
+                    found.append({"seek": 0, "start": start, "end": at, "tokens": text})
+                    text = []
+                start = at
+            elif tok < eot:
+                text.append(tok)
+        if text:
+            found.append({"seek": 0, "start": start, "end": seconds, "tokens": text})
+        return [s for s in found if self.tokenizer.decode(s["tokens"]).strip()]
+
+    def add_words(
+        self,
+        audios: list[np.ndarray],
+        batches: list[list[dict[str, Any]]],
+        encoded: Any,
+        trim: bool,
+    ) -> None:
+        """Word timestamps for the windows that have text, aligned on the batch's encoder
+        output (encoded again only for those, when some window has no text)."""
+        having = [k for k, segs in enumerate(batches) if segs]
+        if not having:
+            return
+        if len(having) < len(batches):
+            encoded = self.encode([audios[k] for k in having], trim)
+        frames = [round(len(audios[k]) / RATE * self.model.frames_per_second) for k in having]
+        self.model.add_word_timestamps(
+            [batches[k] for k in having], self.tokenizer, encoded, frames, *PUNCTUATION, 0.0
+        )
+
+
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Interrupted("stopped during transcription")
+
+
+def _decode_windows(
+    decoder: Decoder, audios: list[np.ndarray], options: Options, stop: threading.Event | None
+) -> tuple[list[Decoded], int, Any]:
+    """Each window's best decode, how many were decoded again, the encoder output."""
+    encoded = decoder.encode(audios, options.trim_windows)
+    first = decoder.generate(encoded, len(audios), options.beam_size, 0.0)
+    again = [k for k, d in enumerate(first) if needs_fallback(d, options)]
+    for k in again:
+        _check(stop)
+        one = decoder.encode([audios[k]], options.trim_windows)
+        attempts = [first[k]]
+        plan = [(FALLBACK_BEAM, 0.0)] if options.beam_size < FALLBACK_BEAM else []
+        for beam, temperature in [*plan, (1, options.fallback_temperature)]:
+            attempts += decoder.generate(one, 1, beam, temperature)
+            if not needs_fallback(attempts[-1], options):
+                break
+        first[k] = better(attempts, options)
+    return first, len(again), encoded
+
+
+def _pieces(
+    decoder: Decoder,
+    window: Window,
+    d: Decoded,
+    segs: list[dict[str, Any]],
+    flags: np.ndarray,
+    frame: int,
+) -> list[guards.Piece]:
+    pieces = []
+    for s in segs:
+        start, end = window.to_dialogue(s["start"]), window.to_dialogue(s["end"])
+        words = decoder.tokenizer.decode(s["tokens"]).split()
+        timings = None
+        if "words" in s:
+            timings = [
+                {
+                    "start": round(window.to_dialogue(w["start"]), 2),
+                    "end": round(window.to_dialogue(w["end"]), 2),
+                    "word": w["word"].strip(),
+                }
+                for w in s["words"]
+            ]
+        pieces.append(
+            guards.Piece(
+                start,
+                end,
+                words,
+                d.avg_logprob,
+                d.no_speech_prob,
+                windows.speech_fraction(flags, frame, start, end),
+                timings,
+            )
+        )
+    return pieces
+
+
+def _record(p: guards.Piece) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "start": round(seg.start, 2),
-        "end": round(seg.end, 2),
-        "text": seg.text.strip(),
-        "avg_logprob": round(seg.avg_logprob, 3),
-        "no_speech_prob": round(seg.no_speech_prob, 3),
+        "start": round(p.start, 2),
+        "end": round(p.end, 2),
+        "text": p.text,
+        "avg_logprob": round(p.avg_logprob, 3),
+        "no_speech_prob": round(p.no_speech_prob, 3),
     }
-    if seg.words:
-        record["words"] = [
-            {"start": round(w.start, 2), "end": round(w.end, 2), "word": w.word.strip()}
-            for w in seg.words
-        ]
+    if p.timings is not None:
+        record["words"] = p.timings
     return record
-
-
-def filter_segments(
-    segments: Iterable[Segment], options: Options, stop: threading.Event | None = None
-) -> tuple[list[Segment], list[dict[str, Any]]]:
-    """(kept segments, dropped ones with their reason); checks `stop` between segments."""
-    kept: list[Segment] = []
-    dropped: list[dict[str, Any]] = []
-    previous: str | None = None
-    for seg in segments:  # lazy: each step decodes one 30 s window
-        if stop is not None and stop.is_set():
-            raise Interrupted("stopped during transcription")
-        reason = _drop_reason(seg, previous, options)
-        if reason:
-            dropped.append({"text": seg.text.strip(), "start": round(seg.start, 2), "why": reason})
-            continue
-        kept.append(seg)
-        previous = seg.text.strip()
-    return kept, dropped
 
 
 def transcribe(
@@ -155,20 +317,63 @@ def transcribe(
     options: Options,
     stop: threading.Event | None = None,
 ) -> Transcript:
-    """Transcribe 16 kHz mono audio with `options`; raise Interrupted if `stop` is set."""
+    """Transcribe 16 kHz mono audio with `options`; raise Interrupted if `stop` is set
+    between batches or re-decodes."""
     started = time.perf_counter()
-    segments, info = model.transcribe(audio, **options.whisper_kwargs())
-    kept, dropped = filter_segments(segments, options, stop)
-    tokens = sum(len(s.tokens) for s in kept)
-    avg_logprob = sum(s.avg_logprob * len(s.tokens) for s in kept) / tokens if tokens else None
+    flags, frame = vad.frame_flags(audio, windows.VAD)
+    found = windows.pack(audio, windows.speech_spans(audio, flags, frame))
+    decoder = Decoder(model, options.language)
+    kept: list[guards.Piece] = []
+    dropped: list[dict[str, Any]] = []
+    tokens = 0.0
+    weight = 0
+    redecoded = 0
+    decoded_windows = 0
+    for round_ in range(TAIL_ROUNDS + 1):
+        tails: list[tuple[int, int]] = []
+        for i in range(0, len(found), options.batch_size):
+            _check(stop)
+            batch = found[i : i + options.batch_size]
+            audios = [w.audio(audio) for w in batch]
+            decoded, again, encoded = _decode_windows(decoder, audios, options, stop)
+            redecoded += again
+            decoded_windows += len(batch)
+            segs = [
+                decoder.segments(d.tokens, len(a) / RATE)
+                for d, a in zip(decoded, audios, strict=True)
+            ]
+            if options.word_timestamps:
+                decoder.add_words(audios, segs, encoded, options.trim_windows)
+            for window, d, s, a in zip(batch, decoded, segs, audios, strict=True):
+                good, bad = guards.judge(_pieces(decoder, window, d, s, flags, frame), options)
+                kept += good
+                dropped += bad
+                if good:
+                    tokens += d.avg_logprob * len(d.tokens)
+                    weight += len(d.tokens)
+                if good and len(a) / RATE - s[-1]["end"] >= TAIL_MIN_SEC:
+                    rest = window.after(s[-1]["end"])
+                    if windows.speech_share(flags, frame, rest) >= TAIL_MIN_SPEECH:
+                        tails += rest
+        if not tails or round_ == TAIL_ROUNDS:
+            break
+        found = windows.pack(audio, tails)
+    kept.sort(key=lambda p: p.start)
+    dropped.sort(key=lambda d: d["start"])
     return Transcript(
-        text=" ".join(s.text.strip() for s in kept),
-        segments=[_segment_record(s) for s in kept],
-        language=info.language,
+        text=" ".join(p.text for p in kept),
+        segments=[_record(p) for p in kept],
+        language=options.language,
         model=model_name,
-        avg_logprob=avg_logprob,
+        avg_logprob=tokens / weight if weight else None,
         audio_sec=round(len(audio) / RATE, 3),
         processing_sec=round(time.perf_counter() - started, 3),
-        options=dataclasses.asdict(options),
+        # what was decoded, beside how: the windows and how many were decoded again
+        options={
+            **dataclasses.asdict(options),
+            "windows": decoded_windows,
+            "redecoded": redecoded,
+        },
         dropped=dropped,
+        redecoded=redecoded,
     )

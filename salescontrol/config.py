@@ -197,7 +197,9 @@ class Settings:
     whisper_compute_type: str = _setting(
         "int8", "CTranslate2 compute type: int8 on CPU, float16 or int8_float16 on GPU."
     )
-    whisper_cpu_threads: int = _setting(0, "CPU threads per model; 0 means all cores.")
+    whisper_cpu_threads: int = _setting(
+        0, "CPU threads per dialogue in flight; 0 means the cores / ASR_CONCURRENCY."
+    )
     whisper_cache_dir: str = _setting(
         str(Path.home() / ".cache" / "salescontrol" / "whisper"),
         "Where the offline `base` model is assembled once.",
@@ -209,17 +211,31 @@ class Settings:
         5, "Most asr-requests the worker leases at once (it pulls no more than its free places)."
     )
     asr_concurrency: int = _setting(
-        1, "Dialogues the worker transcribes at the same time (1 on CPU: threads compete)."
+        1, "Dialogues transcribed at the same time, each on a model worker of its own."
     )
     asr_beam_size: int = _setting(5, "Beam size of decoding (chosen by benchmarks/bench_asr.py).")
+    asr_batch_windows: int = _setting(
+        4, "30 s speech windows of a dialogue decoded in one batched call (GPU: 16)."
+    )
+    asr_trim_windows: bool = _setting(
+        False,
+        "Encode a short speech window at its own length (plus 1 s), not padded to 30 s.",
+    )
     asr_word_timestamps: bool = _setting(
-        True, "Keep word timestamps in dialogue_transcripts.segments (about 10% slower)."
+        False,
+        "Add word timestamps to dialogue_transcripts.segments (one more encoder pass; "
+        "nothing in the product reads them yet).",
     )
     asr_no_speech_threshold: float = _setting(
-        0.6, "Segments Whisper thinks are silence above this probability are dropped."
+        0.6,
+        "A window Whisper thinks is silence above this probability (and below the log-prob "
+        "threshold) gives no text.",
     )
     asr_compression_ratio_threshold: float = _setting(
-        2.4, "Segments more repetitive than this gzip ratio are dropped (decoding loops)."
+        2.4, "A window whose text compresses better than this is decoded once more."
+    )
+    asr_log_prob_threshold: float = _setting(
+        -1.0, "A window decoded with a lower average log-probability is decoded once more."
     )
     asr_low_confidence_logprob: float = _setting(
         -0.8, "Below this average log-probability the accurate model runs a second pass."

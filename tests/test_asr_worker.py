@@ -49,7 +49,8 @@ def test_dialogue_end_to_end(
         state = eventually(lambda: _done(engine, dialogue_id), 120, "the transcript")
         assert state["asr_status"] == "DONE", state["asr_error"]
         assert cer(script(SHORT), state["text"]) <= 0.15, state["text"]
-        assert state["segments"] and "words" in state["segments"][0]
+        assert state["segments"] and state["segments"][0]["text"]
+        assert 0 <= state["segments"][0]["start"] < state["segments"][-1]["end"]
         eventually(_ready_for(ready, dialogue_id), 30, "transcripts-ready")
     metrics = worker.metrics()
     assert metrics["processed"] >= 1 and metrics["rtf"] > 0 and metrics["in_flight"] == 0

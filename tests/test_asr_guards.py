@@ -1,0 +1,142 @@
+"""The ASR guards, the fallback choice and the window packing, without the model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from asr_service import guards, windows
+from asr_service.transcribe import Decoded, Options, better, compression_ratio, needs_fallback
+from salescontrol import config
+
+OPTIONS = Options.from_settings(config.load({}))
+MENU = (
+    "Нажмите 1, чтобы включить или выключить свой микрофон, 2 - чтобы заблокировать или "
+    "разблокировать конференцию, 3 - чтобы удалить из конференции последнего вошедшего, "
+    "4 или 6 - для уменьшения или увеличения уровня громкости звука"
+)
+SHOP = "Мне два батона, два кефира, два молока, два йогурта и два пакета, пожалуйста."
+
+
+def piece(text: str, start: float = 0.0, speech: float = 1.0, **kw: float) -> guards.Piece:
+    return guards.Piece(
+        start=start,
+        end=start + 2,
+        words=text.split(),
+        avg_logprob=kw.get("avg_logprob", -0.3),
+        no_speech_prob=kw.get("no_speech_prob", 0.05),
+        speech=speech,
+    )
+
+
+def test_real_repetitive_speech_is_not_a_loop() -> None:
+    for text in (MENU, SHOP, "Нет, нет, нет, не надо.", "Раз, два, раз, два, раз, два."):
+        assert guards.loop_runs(text.split()) == [], text
+        kept, dropped = guards.judge([piece(text)], OPTIONS)
+        assert [p.text for p in kept] == [text] and dropped == []
+
+
+def test_a_window_ratio_above_the_threshold_is_decoded_again_not_dropped() -> None:
+    # The issue's menu: the whole window compressed to 2.43, just over 2.4.
+    menu = Decoded([], MENU + " " + MENU, -0.2, 0.01, compression_ratio(MENU + " " + MENU), 0.0)
+    assert menu.compression_ratio > OPTIONS.compression_ratio_threshold
+    assert needs_fallback(menu, OPTIONS)
+    again = Decoded([], MENU, -0.25, 0.01, 2.6, 0.2)
+    assert better([menu, again], OPTIONS) is menu  # neither passes: the more probable
+    calm = Decoded([], MENU, -0.5, 0.01, 1.8, 0.2)
+    assert better([menu, calm], OPTIONS) is calm  # the first that passes
+    silence = Decoded([], "Продолжение следует...", -1.5, 0.9, 1.1, 0.0)
+    assert not needs_fallback(silence, OPTIONS)  # Whisper's silence: no re-decode
+
+
+def test_a_loop_inside_a_segment_is_cut_to_one_copy() -> None:
+    looped = "Добрый день, мне нужен хлеб " + "и молоко, " * 9 + "спасибо."
+    kept, dropped = guards.judge([piece(looped)], OPTIONS)
+    assert kept[0].text == "Добрый день, мне нужен хлеб и молоко, спасибо."
+    assert dropped == [
+        {"text": " ".join(["и молоко,"] * 8), "start": 0.0, "why": "repetition_loop"}
+    ]
+    kept, dropped = guards.judge([piece("и " * 16)], OPTIONS)
+    assert [p.text for p in kept] == ["и"] and dropped[0]["why"] == "repetition_loop"
+
+
+def test_a_loop_across_segments_is_cut_but_a_repeat_is_speech() -> None:
+    twice = [piece("Два кефира.", 0), piece("Два кефира.", 2)]
+    kept, dropped = guards.judge(twice, OPTIONS)
+    assert len(kept) == 2 and dropped == []
+    loop = [piece("Спасибо за покупку.", 2 * k) for k in range(6)]
+    kept, dropped = guards.judge(loop, OPTIONS)
+    assert [p.start for p in kept] == [0]
+    assert [d["why"] for d in dropped] == ["repetition_loop"] * 5
+
+
+def test_silence_and_phantoms_need_evidence() -> None:
+    # Whisper's rule: no-speech probability high *and* log-probability low.
+    kept, dropped = guards.judge([piece("Спасибо.", no_speech_prob=0.9, avg_logprob=-1.4)], OPTIONS)
+    assert kept == [] and dropped[0]["why"] == "no_speech"
+    kept, _ = guards.judge([piece("Спасибо.", no_speech_prob=0.9, avg_logprob=-0.4)], OPTIONS)
+    assert [p.text for p in kept] == ["Спасибо."]
+    # A subtitle credit on audio the VAD did not call speech, or decoded unsure: dropped.
+    for kw in ({"speech": 0.1}, {"avg_logprob": -1.2}):
+        speech = kw.pop("speech", 1.0)
+        kept, dropped = guards.judge(
+            [piece("Продолжение следует...", speech=speech, **kw)], OPTIONS
+        )
+        assert kept == [] and dropped[0]["why"] == "phantom_line"
+    # Said by a person, clearly: kept.
+    kept, _ = guards.judge([piece("Спасибо за внимание, приходите ещё.")], OPTIONS)
+    assert len(kept) == 1
+    long_line = "Продолжение следует завтра, приходите за свежим хлебом к восьми утра."
+    kept, _ = guards.judge([piece(long_line, speech=0.1)], OPTIONS)
+    assert len(kept) == 1
+
+
+def _spans(*seconds: tuple[float, float]) -> list[tuple[int, int]]:
+    return [(round(a * windows.RATE), round(b * windows.RATE)) for a, b in seconds]
+
+
+def test_speech_is_packed_into_windows_of_at_most_30_s() -> None:
+    audio = np.zeros(200 * windows.RATE, dtype=np.float32)
+    spans = _spans(*[(12.0 * k, 12.0 * k + 9.0) for k in range(7)])  # 9 s turns, 3 s pauses
+    found = windows.pack(audio, spans)
+    assert [len(w.pieces) for w in found] == [3, 3, 1]
+    assert all(w.samples <= 30 * windows.RATE for w in found)
+    second = found[1]
+    assert second.to_dialogue(0.0) == 36.0 and second.to_dialogue(9.5) == 48.5
+    assert second.to_dialogue(26.9) == 68.9
+    assert len(second.audio(audio)) == 27 * windows.RATE
+
+
+def test_the_rest_of_a_window_maps_back_to_the_dialogue() -> None:
+    window = windows.Window(tuple(_spans((10.0, 20.0), (30.0, 45.0))))
+    assert window.after(8.0) == _spans((18.0, 20.0), (30.0, 45.0))
+    assert window.after(12.5) == _spans((32.5, 45.0))
+    assert window.after(25.0) == []
+    flags = np.zeros(100, dtype=bool)
+    flags[50:] = True
+    half = [(25 * 512, 75 * 512)]
+    assert windows.speech_share(flags, 512, half) == 0.5
+
+
+def test_a_long_monologue_is_cut_at_its_quietest_moment() -> None:
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(70 * windows.RATE)).astype(np.float32)
+    audio[round(26.0 * windows.RATE) : round(26.3 * windows.RATE)] = 0.0  # a breath
+    found = windows.pack(audio, _spans((0.0, 70.0)))
+    first_cut = found[0].pieces[0][1] / windows.RATE
+    assert 26.0 <= first_cut <= 26.3
+    assert all(w.samples <= 30 * windows.RATE for w in found)
+    assert found[-1].pieces[-1][1] == 70 * windows.RATE  # nothing lost
+
+
+def test_speech_spans_are_padded_and_merged() -> None:
+    frame = 512
+    flags = np.zeros(400, dtype=bool)
+    flags[50:100] = True  # 1.6 s to 3.2 s
+    flags[110:150] = True  # 0.32 s later: one span
+    flags[300:320] = True  # 9.6 s to 10.24 s
+    audio = np.zeros(400 * frame, dtype=np.float32)
+    spans = windows.speech_spans(audio, flags, frame)
+    assert [(round(a / 16000, 2), round(b / 16000, 2)) for a, b in spans] == [
+        (1.4, 5.0),
+        (9.4, 10.44),
+    ]
