@@ -314,11 +314,12 @@ def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
 
 
 def _replied(after: list[_Unit]) -> bool:
-    """Whether the next unit is the customer's reply (with roles) or a yes or no."""
+    """Whether the next unit (with roles: the next customer turn) is a yes or a no."""
     if not after or after[0].role == "seller":
         return False
     if after[0].role == "customer":
-        return True
+        reply = [u.norm for u in after if u.turn == after[0].turn]
+        return _verdict_of(" ".join(reply)) is not None
     return _verdict_of(_reply_text(after, 0)[0]) is not None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from salescontrol.analysis import llm, rules
 from salescontrol.analysis.schema import Analysis
+from salescontrol.analysis.transcript import Turn
 from salescontrol.config import Settings
 from salescontrol.errors import ConfigError, SalesControlError
 
@@ -36,10 +37,13 @@ def check_length(text: str, settings: Settings) -> None:
         raise Skipped(f"transcript too short: {words} words < ANALYSIS_MIN_WORDS={least}")
 
 
-def analyze_text(text: str, settings: Settings, analyzer: str | None = None) -> Analysis:
-    """Analyse one transcript with the configured (or given) analyzer."""
+def analyze_text(
+    text: str, settings: Settings, analyzer: str | None = None, turns: list[Turn] | None = None
+) -> Analysis:
+    """Analyse one transcript (with speaker turns when known) with the configured (or
+    given) analyzer."""
     name = choose(settings, analyzer)
     check_length(text, settings)
     if name == "llm":
-        return llm.analyze(text, settings)
-    return rules.analyze(text)
+        return llm.analyze(text, settings, turns)
+    return rules.analyze(text, turns)
