@@ -26,7 +26,7 @@ from salescontrol.analysis.llm import AnalysisFailed
 from salescontrol.config import Settings, settings
 from salescontrol.db import transaction
 from salescontrol.dialogues import AnalysisStatus
-from salescontrol.errors import TransientError
+from salescontrol.errors import ConfigError, TransientError
 from salescontrol.events import Message, handler
 from salescontrol.ids import parse_id
 from salescontrol.log import setup_logging
@@ -49,9 +49,12 @@ def _analyze(
         log.warning("no transcript, analysis FAILED", extra=ids)
         return
     try:
-        result = service.analyze_text(text, config, analyzer)
+        with transaction() as conn:
+            turns = store.turns(conn, dialogue_id)
+        result = service.analyze_text(text, config, analyzer, turns)
         with transaction() as conn:
             store.save(conn, dialogue_id, result)
+            store.save_review(conn, dialogue_id, result)
     except service.Skipped as exc:
         _finish(dialogue_id, AnalysisStatus.SKIPPED, str(exc))
         log.info("analysis SKIPPED: %s", exc, extra=ids)
@@ -59,6 +62,12 @@ def _analyze(
     except AnalysisFailed as exc:
         _finish(dialogue_id, AnalysisStatus.FAILED, str(exc))
         log.warning("analysis FAILED: %s", exc, extra=ids)
+        return
+    except ConfigError as exc:
+        # Every dialogue would fail the same way until the setting is fixed: no outage to
+        # redeliver through. It waits PENDING with why; the sweeper re-queues it later.
+        _finish(dialogue_id, AnalysisStatus.PENDING, f"configuration error: {exc}")
+        log.error("analysis waits for a configuration fix: %s", exc, extra=ids)
         return
     except Exception as exc:
         # Back to PENDING with the reason (if the database is reachable) so the dashboard

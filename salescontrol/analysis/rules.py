@@ -337,7 +337,7 @@ def _offers(parts: list[_Unit]) -> list[_Found]:
             i += 1
             continue
         accepted, used = _answer(parts[i + 1 :], unit.turn)
-        offer = Offer(product=_product(unit.norm), quote=unit.raw, accepted=accepted)
+        offer = Offer(product=_product(unit.norm), quote=unit.raw[:300], accepted=accepted)
         relevant = bool(_RELEVANT.search(unit.norm))
         benefit = bool(_BENEFIT.search(" ".join(p.norm for p in parts[i : i + 2])))
         found.append(_Found(offer, i, relevant, benefit))

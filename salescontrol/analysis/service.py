@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from salescontrol.analysis import llm, rules
 from salescontrol.analysis.schema import Analysis
 from salescontrol.analysis.transcript import Turn
@@ -45,5 +47,29 @@ def analyze_text(
     name = choose(settings, analyzer)
     check_length(text, settings)
     if name == "llm":
-        return llm.analyze(text, settings, turns)
+        return cross_check(llm.analyze(text, settings, turns), rules.analyze(text, turns))
     return rules.analyze(text, turns)
+
+
+def cross_check(verdict: Analysis, rules_verdict: Analysis) -> Analysis:
+    """The LLM's verdict, marked for review ("на проверку") where the rules disagree."""
+    reasons = []
+    if verdict.upsell_attempted != rules_verdict.upsell_attempted:
+        said = "допродажа была" if rules_verdict.upsell_attempted else "допродажи не было"
+        reasons.append(f"по правилам {said}")
+    elif verdict.upsell_attempted and verdict.customer_accepted != rules_verdict.customer_accepted:
+        reasons.append("по правилам ответ покупателя другой")
+    if verdict.is_sales_dialogue != rules_verdict.is_sales_dialogue:
+        reasons.append(
+            "по правилам это " + ("продажа" if rules_verdict.is_sales_dialogue else "не продажа")
+        )
+    check = {
+        "upsell_attempted": rules_verdict.upsell_attempted,
+        "customer_accepted": rules_verdict.customer_accepted,
+        "is_sales_dialogue": rules_verdict.is_sales_dialogue,
+    }
+    return dataclasses.replace(
+        verdict,
+        review="; ".join(reasons) or None,
+        extra={**verdict.extra, "rules_check": check},
+    )
