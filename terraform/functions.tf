@@ -46,7 +46,7 @@ module "function" {
   timeout_sec   = var.functions[each.key].timeout_sec
   min_instances = var.functions[each.key].min_instances
   max_instances = var.functions[each.key].max_instances
-  env           = merge(local.common_env, var.functions[each.key].env)
+  env           = merge(local.common_env, each.key == "analyze" ? local.llm_env : {}, var.functions[each.key].env)
   secret_env = {
     for s in var.functions[each.key].secrets : s => google_secret_manager_secret.app[s].secret_id
     if contains(local.available_secrets, s)

@@ -47,3 +47,8 @@ output "asr_instance_group" {
   description = "The ASR managed instance group (null until deploy_images is true)."
   value       = try(module.asr[0].instance_group, null)
 }
+
+output "llm_base_url" {
+  description = "OPENAI_BASE_URL of the self-hosted LLM server (null without llm_server)."
+  value       = local.llm_enabled ? module.llm_server[0].base_url : null
+}
