@@ -284,3 +284,21 @@ def test_a_page_without_its_database_says_so_in_russian(monkeypatch) -> None:
     shown = " ".join(str(alert.object) for alert in alerts)
     assert shown.startswith(S.PAGE_FAILED.split(":")[0])
     db.dispose_engines()
+
+
+def test_a_verdict_to_review_is_flagged_in_the_list_and_the_detail(shop) -> None:
+    dialogue_id = shop["ids"]["a2_declined"]
+    with shop["engine"].begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE dialogue_upsell_analysis SET needs_review = true,"
+                " review_reason = 'по правилам допродажи не было' WHERE dialogue_id = :d"
+            ),
+            {"d": dialogue_id},
+        )
+    with shop["engine"].connect() as conn:
+        d = queries.dialogue(conn, dialogue_id)
+        rows, _ = queries.dialogues(conn, queries.DialogueFilter(_scope(), page_size=100))
+    assert (d["needs_review"], d["review_reason"]) == (True, "по правилам допродажи не было")
+    flagged = {r["dialogue_id"] for r in rows if r["needs_review"]}
+    assert flagged == {dialogue_id}

@@ -12,6 +12,7 @@ import panel as pn
 from dashboard import queries
 from dashboard import strings as S
 from dashboard.pages.common import layout, local_time, number, status, yes_no
+from dashboard.review import review_note
 from salescontrol import db, messages, storage
 from salescontrol.errors import SalesControlError
 
@@ -154,6 +155,7 @@ def dialogue_page(raw: str | None = None) -> pn.template.BootstrapTemplate:
             ),
             pn.Column(
                 f"### {S.ANALYSIS}",
+                *[note for note in [review_note(d)] if note is not None],
                 pn.pane.Markdown(_analysis_markdown(d), css_classes=["analysis"]),
                 _rerun_buttons(d),
                 sizing_mode="stretch_width",
