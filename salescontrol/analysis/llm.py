@@ -9,8 +9,10 @@ rejected and asked again.
 
 Request formats, for the OpenAI-compatible servers people run: strict `json_schema`
 structured output first; a server that refuses it (llama-cpp-python's server answers
-500 "Input should be 'text' or 'json_object'") gets `json_object` with the schema in the
-prompt, then plain text parsed on our side. The format a server accepted is remembered
+500 "Input should be 'text' or 'json_object'") gets `json_object` carrying the schema
+(the extension llama-cpp-python turns into a grammar), then plain `json_object`, then
+no format at all; below `json_schema` the prompt also shows the answer's shape, and the
+JSON is parsed and validated on our side. The format a server accepted is remembered
 per server and model for the life of the process (OPENAI_RESPONSE_FORMAT pins one). A
 server that refuses every format, or the pinned one, is a ConfigError, not an outage.
 
@@ -50,7 +52,14 @@ log = logging.getLogger(__name__)
 ANALYZER = "llm"
 PROMPTS = Path(__file__).with_name("prompts")
 MAX_RETRY_AFTER_SEC = 30.0  # keeps all attempts inside the subscription's ack deadline
-FORMATS = ("json_schema", "json_object", "text")
+MAX_ANSWER_TOKENS = 800  # the fields' length caps fit in about 650 tokens of Russian
+FORMATS = ("json_schema", "json_object+schema", "json_object", "text")
+# The answer's shape, for the prompt when the schema does not travel as json_schema.
+SHAPE = (
+    '{"is_sales_dialogue": true|false, "upsell_attempted": true|false, "offers": '
+    '[{"product": "…", "quote": "…", "accepted": true|false|null}], "customer_accepted": '
+    'true|false|null, "quality_score": 0-10, "summary": "…", "recommendation": "…"}'
+)
 _TRANSIENT = (
     openai.RateLimitError,
     openai.InternalServerError,
@@ -99,14 +108,14 @@ def _system(settings: Settings, fmt: str) -> str:
     text = prompt(settings.analysis_prompt_version)
     if fmt == "json_schema":
         return text  # the schema travels in response_format
-    schema = json.dumps(ANSWER_SCHEMA, ensure_ascii=False)
-    return f"{text}\n\nJSON-схема ответа:\n{schema}"
+    return f"{text}\n\nОтвет — один JSON-объект ровно с этими ключами:\n{SHAPE}"
 
 
 def _request(settings: Settings, transcript: str, fmt: str) -> dict[str, Any]:
     request: dict[str, Any] = {
         "model": settings.openai_model,
         "temperature": 0,
+        "max_tokens": MAX_ANSWER_TOKENS,
         "messages": [
             {"role": "system", "content": _system(settings, fmt)},
             {"role": "user", "content": transcript},
@@ -117,6 +126,8 @@ def _request(settings: Settings, transcript: str, fmt: str) -> dict[str, Any]:
             "type": "json_schema",
             "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": ANSWER_SCHEMA},
         }
+    elif fmt == "json_object+schema":
+        request["response_format"] = {"type": "json_object", "schema": ANSWER_SCHEMA}
     elif fmt == "json_object":
         request["response_format"] = {"type": "json_object"}
     return request
