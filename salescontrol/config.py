@@ -87,8 +87,8 @@ class Settings:
     )
     openai_response_format: str = _setting(
         "auto",
-        "`auto` (json_schema, stepping down to json_object, then text, as the server "
-        "accepts) or one of those, pinned.",
+        "`auto` (json_schema, stepping down to json_object+schema, json_object, then text, "
+        "as the server accepts) or one of those, pinned.",
     )
     analysis_prompt_version: str = _setting(
         "upsell_v2", "Prompt file salescontrol/analysis/prompts/<version>.md the LLM gets."
