@@ -46,6 +46,7 @@ def settings_for(base_url: str) -> config.Settings:
             "OPENAI_MODEL": local_llm.MODEL_NAME,
             "OPENAI_TIMEOUT_SEC": "900",  # 2 shared CPU cores
             "OPENAI_BACKOFF_SEC": "0.1",
+            "OPENAI_MAX_ATTEMPTS": "2",
         }
     )
 
