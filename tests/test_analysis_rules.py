@@ -60,6 +60,13 @@ def test_roles_tell_a_customers_question_from_a_sellers_offer() -> None:
     assert (result.upsell_attempted, result.customer_accepted) == (True, True)
 
 
+def test_a_no_to_a_service_question_is_no_offer() -> None:
+    """The demo's "Чек нужен? Нет, не нужен." once read as an offer."""
+    text = "Бутылку воды и шоколадку. Сто двадцать рублей. Чек нужен? Нет, не нужен. Спасибо."
+    assert rules.analyze(text).upsell_attempted is False
+    assert rules.analyze("масло моторное не нужно? нет, спасибо").upsell_attempted is True
+
+
 def test_staff_talk_with_roles_is_no_sale() -> None:
     turns = [Turn("other", "хочешь круассан? всё равно списывать"), Turn("seller", "давай")]
     result = rules.analyze("хочешь круассан? всё равно списывать давай", turns)
@@ -68,9 +75,7 @@ def test_staff_talk_with_roles_is_no_sale() -> None:
 
 # Dialogues of the first set the rules get wrong, with why (strict: a change that fixes
 # one must take it off this list).
-KNOWN_MISSES = {
-    "acc-cat-food-big": "'... не хотите? да давайте' is cut before 'не хотите': read as a no",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

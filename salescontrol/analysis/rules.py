@@ -44,7 +44,7 @@ _OFFER_VERB = _any(
     r"\bвозьмете\b|\bвозьмите\b|\bберете\b|\bне берете\b",
     r"\bпосмотрите\b|\bгляньте\b|\bпримерьте\b|\bпосмотрим\b|\bрассмотрите\b|\bпоказать\b",
     r"\bне забудьте\b|\bбудем (делать|брать|оформлять|клеить)\b|^(а |ну )?может\b",
-    r"\w+ (не )?(нужен|нужна|нужно|нужны)\b",
+    r"\b(?!(нет|не|да|мне|ну)\b)\w+ (не )?(нужен|нужна|нужно|нужны)\b",
     r"\b(добавим|добавить|добавляем|положить|сделать|сделаем|пробить|пробью)\b",
     r"\bдавайте (еще|я)\b.*\bположу\b",
     r"\b(оформим|оформить|поклеить|наклеим|наклеить|налить|налью|заменить|поменять)\b",
@@ -221,6 +221,8 @@ def units(text: str, turns: list[Turn] | None = None) -> list[_Unit]:
                 pieces = [p for p in _TURN_START.split(sentence) if normalise(p)]
             if not re.search(r"[.?!,]", sentence.rstrip(".?!… ")) and len(sentence.split()) > 8:
                 pieces = [q for p in pieces for q in _OFFER_START.split(p) if normalise(q)]
+            if question and len(pieces) > 1 and normalise(pieces[-1]).startswith("не "):
+                pieces[-2:] = [f"{pieces[-2]} {pieces[-1]}"]  # "масло | не нужно?": one ask
             for n, piece in enumerate(pieces):
                 asked = question and n == len(pieces) - 1
                 out.append(_Unit(normalise(piece), piece, role, turn, asked))
@@ -244,6 +246,8 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
     verb = _OFFER_VERB.search(n)
     if _ANSWER_START.match(_FILLER.sub("", n)) and not verb and len(n.split()) <= 4:
         return False
+    if re.match(r"(нет|неа)\b", _FILLER.sub("", n)):
+        return False  # "нет, не нужен": an answer, never an offer
     if _STRONG_FRAME.search(n):
         return True
     replied = _replied(parts[i + 1 :])
