@@ -22,6 +22,7 @@ from devkit.upsell_eval import Score, turns_of
 from salescontrol import config
 from salescontrol.analysis import llm, rules
 from salescontrol.analysis.schema import Analysis
+from salescontrol.errors import TransientError
 
 # What the dashboard shows for a dialogue whose LLM answers were all rejected: no upsell.
 NO_VERDICT = Analysis(
@@ -78,6 +79,10 @@ def main() -> None:
                 attempts += result.extra["attempts"]
             except llm.AnalysisFailed as exc:
                 outcomes["rejected: " + str(exc).split(":")[1].strip()[:40]] += 1
+                attempts += 2
+                result = NO_VERDICT
+            except TransientError:  # the CPU too slow for OPENAI_TIMEOUT_SEC
+                outcomes["timed out"] += 1
                 attempts += 2
                 result = NO_VERDICT
             llm_score.add(record, result)
