@@ -67,7 +67,7 @@ def main() -> None:
             "in the table, measured after "
             "it. The corpus is synthetic and written by the author of the rules. "
             f"Rules cost nothing and take {per_dialogue_ms:.2f} ms of CPU per dialogue; the "
-            "real small LLM's figures on the same test split are in the next section."
+            "real small LLM's run on the same split is in the next section."
         ),
         [
             {
