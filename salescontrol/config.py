@@ -107,8 +107,13 @@ class Settings:
     openai_price_output_per_1m: float = _setting(
         0.60, "USD per 1M completion tokens, for the estimated cost (gpt-4o-mini)."
     )
+    openai_response_format: str = _setting(
+        "auto",
+        "`auto` (json_schema, stepping down to json_object+schema, json_object, then text, "
+        "as the server accepts) or one of those, pinned.",
+    )
     analysis_prompt_version: str = _setting(
-        "upsell_v1", "Prompt file salescontrol/analysis/prompts/<version>.md the LLM gets."
+        "upsell_v2", "Prompt file salescontrol/analysis/prompts/<version>.md the LLM gets."
     )
     analysis_min_words: int = _setting(
         6, "Transcripts with fewer words are SKIPPED (nothing to analyse)."

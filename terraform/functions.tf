@@ -45,7 +45,12 @@ module "function" {
   timeout_sec   = var.functions[each.key].timeout_sec
   min_instances = var.functions[each.key].min_instances
   max_instances = var.functions[each.key].max_instances
-  env           = merge(local.common_env, local.db_env[each.key], var.functions[each.key].env)
+  env = merge(
+    local.common_env,
+    local.db_env[each.key],
+    each.key == "analyze" ? local.llm_env : {},
+    var.functions[each.key].env,
+  )
   secret_env = {
     for s in var.functions[each.key].secrets : s => google_secret_manager_secret.app[s].secret_id
     if contains(local.available_secrets, s)

@@ -52,6 +52,7 @@ module "grants" {
   asr_publishes       = var.asr_publishes
   dashboard_publishes = var.dashboard_publishes
   dashboard_deployed  = var.deploy_images
+  llm_deployed        = local.llm_enabled
 }
 
 locals {
@@ -59,6 +60,7 @@ locals {
   members = merge(
     { for name, sa in google_service_account.function : "fn:${name}" => sa.member },
     { for key, sa in google_service_account.component : key => sa.member },
+    { for sa in google_service_account.llm : "llm" => sa.member },
     {
       "agent:pubsub"    = "serviceAccount:service-${local.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
       "agent:scheduler" = "serviceAccount:service-${local.project_number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"

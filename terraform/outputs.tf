@@ -56,3 +56,8 @@ output "connection_budget" {
     max_connections = module.connection_budget.max_connections
   }
 }
+
+output "llm_base_url" {
+  description = "OPENAI_BASE_URL of the self-hosted LLM server (null without llm_server)."
+  value       = local.llm_enabled ? module.llm_server[0].base_url : null
+}

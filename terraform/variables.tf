@@ -438,3 +438,19 @@ variable "asr_env" {
     WHISPER_LANGUAGE       = "ru"
   }
 }
+
+variable "llm_server" {
+  description = "A self-hosted OpenAI-compatible LLM (vLLM on a GPU VM of its own) for the analyze function, so transcripts stay in the project; null (the default) for none. Needs openai_api_key (any long random string: the key the server demands)."
+  type = object({
+    model             = optional(string, "Qwen/Qwen2.5-7B-Instruct")
+    served_model_name = optional(string, "qwen2.5-7b-instruct")
+    vllm_image        = optional(string, "vllm/vllm-openai:v0.6.6")
+    machine_type      = optional(string, "g2-standard-8")
+    gpu_type          = optional(string, "nvidia-l4")
+    zone              = optional(string, "europe-west4-a")
+    spot              = optional(bool, false)
+    boot_disk_gb      = optional(number, 200)
+    max_model_len     = optional(number, 8192)
+  })
+  default = null
+}

@@ -56,6 +56,7 @@ def test_plain_output_is_readable(transcript) -> None:
 
 
 def test_with_a_key_the_llm_is_asked_and_the_rules_flag_overrides(transcript, fake) -> None:
+    fake.script = ["gullible"]  # an honest answer about this transcript
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake.base_url}
     llm = json.loads(run_analyze("--json", str(transcript), env=env).stdout)
     assert llm["analyzer"] == "llm" and llm["prompt_tokens"] == 900

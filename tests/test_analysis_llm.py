@@ -10,6 +10,7 @@ from llm_server import GOOD_ANSWER, USAGE, FakeLLM
 from salescontrol import config
 from salescontrol.analysis import llm, service
 from salescontrol.analysis.schema import ANSWER_SCHEMA
+from salescontrol.analysis.transcript import Turn
 from salescontrol.errors import ConfigError, TransientError
 
 TRANSCRIPT = (
@@ -55,13 +56,13 @@ def test_sends_masked_text_strict_schema_and_the_configured_model(fake) -> None:
     assert schema["type"] == "json_schema"
     assert schema["json_schema"]["strict"] is True
     assert schema["json_schema"]["schema"] == ANSWER_SCHEMA
-    assert body["messages"][0]["content"] == llm.prompt("upsell_v1")
+    assert body["messages"][0]["content"] == llm.prompt("upsell_v2")
     assert result.upsell_attempted is True
     assert result.offers[0].product == GOOD_ANSWER["offers"][0]["product"]
     assert (result.analyzer, result.model, result.prompt_version) == (
         "llm",
         "test-model-7b",
-        "upsell_v1",
+        "upsell_v2",
     )
     assert result.prompt_tokens == USAGE["prompt_tokens"]
     assert result.completion_tokens == USAGE["completion_tokens"]
@@ -69,13 +70,15 @@ def test_sends_masked_text_strict_schema_and_the_configured_model(fake) -> None:
     assert result.extra["pii_masked"] == {"EMAIL": 1, "CARD": 1, "PHONE": 1}
 
 
-@pytest.mark.parametrize("failure", ["429", "500", "malformed", "off-schema"])
+@pytest.mark.parametrize(
+    "failure", ["429", "500", "malformed", "off-schema", "bad-quote", "too-long"]
+)
 def test_a_failure_is_retried_and_tokens_of_every_attempt_are_counted(fake, failure) -> None:
     fake.script = [failure, "good"]
     result = service.analyze_text(TRANSCRIPT, settings_for(fake))
     assert [r.answered for r in fake.requests] == [failure, "good"]
     assert result.quality_score == GOOD_ANSWER["quality_score"]
-    paid = 2 if failure in ("malformed", "off-schema") else 1
+    paid = 1 if failure in ("429", "500") else 2
     assert result.prompt_tokens == paid * USAGE["prompt_tokens"]
 
 
@@ -137,3 +140,87 @@ def test_too_short_transcript_is_skipped_before_any_request(fake) -> None:
     with pytest.raises(service.Skipped, match="empty"):
         service.analyze_text("  ", settings_for(fake))
     assert fake.requests == []
+
+
+def test_the_transcript_goes_as_delimited_data_with_roles(fake) -> None:
+    turns = [
+        Turn("customer", "здравствуйте мне вот эти наушники."),
+        Turn("seller", "к ним может быть чехол возьмете защитит от царапин."),
+        Turn("customer", "да давайте."),
+    ]
+    service.analyze_text(" ".join(t.text for t in turns), settings_for(fake), turns=turns)
+    user = fake.requests[0].body["messages"][1]["content"]
+    lines = user.splitlines()
+    assert lines[0].startswith("<<<РАСШИФРОВКА ") and lines[-1].startswith("<<<КОНЕЦ")
+    assert lines[0].split()[-1] == lines[-1].split()[-1]  # the same code at both ends
+    assert lines[1:-1] == [
+        "[покупатель] здравствуйте мне вот эти наушники.",
+        "[продавец] к ним может быть чехол возьмете защитит от царапин.",
+        "[покупатель] да давайте.",
+    ]
+
+
+def test_a_server_refusing_json_schema_gets_json_object_and_is_remembered(fake) -> None:
+    """llama-cpp-python's server: 500 "Input should be 'text' or 'json_object'"."""
+    fake.formats = frozenset({"json_object+schema", "json_object", "text"})
+    first = service.analyze_text(TRANSCRIPT, settings_for(fake))
+    assert [r.format for r in fake.requests] == ["json_schema", "json_object+schema"]
+    assert first.extra["response_format"] == "json_object+schema"
+    assert first.extra["attempts"] == 1
+    asked = fake.requests[1].body
+    assert asked["response_format"]["schema"] == ANSWER_SCHEMA
+    assert '"quality_score"' in asked["messages"][0]["content"]  # the shape in the prompt
+    service.analyze_text(TRANSCRIPT, settings_for(fake))
+    assert [r.format for r in fake.requests][2:] == ["json_object+schema"]  # remembered
+
+
+def test_a_server_refusing_a_schema_in_json_object_gets_plain_json_object(fake) -> None:
+    fake.formats = frozenset({"json_object", "text"})
+    result = service.analyze_text(TRANSCRIPT, settings_for(fake))
+    assert [r.format for r in fake.requests] == [
+        "json_schema",
+        "json_object+schema",
+        "json_object",
+    ]
+    assert result.extra["response_format"] == "json_object"
+
+
+def test_a_text_only_server_is_answered_in_prose_and_parsed_here(fake) -> None:
+    fake.formats, fake.script = frozenset({"text"}), ["fenced"]
+    result = service.analyze_text(TRANSCRIPT, settings_for(fake))
+    assert [r.format for r in fake.requests] == [
+        "json_schema",
+        "json_object+schema",
+        "json_object",
+        "text",
+    ]
+    assert "response_format" not in fake.requests[-1].body
+    assert result.quality_score == GOOD_ANSWER["quality_score"]
+
+
+def test_a_pinned_format_the_server_refuses_is_a_configuration_error(fake) -> None:
+    fake.formats = frozenset({"json_object", "text"})
+    settings = settings_for(fake, OPENAI_RESPONSE_FORMAT="json_schema")
+    with pytest.raises(ConfigError, match=r"refuses OPENAI_RESPONSE_FORMAT=json_schema"):
+        service.analyze_text(TRANSCRIPT, settings)
+    assert len(fake.requests) == 1  # not retried as an outage
+
+
+def test_an_answer_the_rules_disagree_with_is_marked_for_review(fake) -> None:
+    quiet = "мне хлеб и молоко. пакет нужен? нет спасибо. с вас 112 рублей."
+    fake.script = ["good"]
+    with pytest.raises(llm.AnalysisFailed, match="not in the transcript"):
+        service.analyze_text(quiet, settings_for(fake))  # the quote is not there
+    agreed = service.analyze_text(TRANSCRIPT, settings_for(fake))
+    assert agreed.review is None
+    assert agreed.extra["rules_check"]["upsell_attempted"] is True
+
+
+def test_disagreement_is_named() -> None:
+    from salescontrol.analysis import rules
+
+    said = rules.analyze("мне хлеб. пакет нужен? нет. с вас 60 рублей.")
+    verdict = rules.analyze("мне хлеб. к нему масло возьмёте? давайте. с вас 160 рублей.")
+    flagged = service.cross_check(verdict, said)
+    assert flagged.review == "по правилам допродажи не было"
+    assert flagged.to_json()["review"] == flagged.review

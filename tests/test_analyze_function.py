@@ -109,7 +109,7 @@ def test_published_transcript_is_analysed_by_the_stack(stack_env, engine, device
         True,
     )
     assert row.offers[0]["product"].startswith("чехол")
-    assert row.result["upsell_attempted"] is True and row.prompt_version == "rules_v1"
+    assert row.result["upsell_attempted"] is True and row.prompt_version == "rules_v2"
     assert 0 < row.quality_score <= 10 and row.summary and row.recommendation
     with engine.connect() as conn:
         stored = conn.execute(
@@ -182,12 +182,37 @@ def test_llm_verdict_is_stored_with_tokens_cost_and_prompt_version(
     assert deliver({"dialogue_id": dialogue_id}) == 200
     assert status(engine, dialogue_id) == ("DONE", None)
     row = analysis(engine, dialogue_id)
-    assert (row.analyzer, row.model, row.prompt_version) == ("llm", "gpt-4o-mini", "upsell_v1")
+    assert (row.analyzer, row.model, row.prompt_version) == ("llm", "gpt-4o-mini", "upsell_v2")
+    assert (row.needs_review, row.review_reason) == (False, None)  # the rules agree
     assert (row.prompt_tokens, row.completion_tokens) == (900, 120)
     assert float(row.cost_usd) == pytest.approx(900 * 0.15e-6 + 120 * 0.60e-6)
     assert row.quality_score == 8 and row.offers[0]["product"] == "чехол"
     sent = json.dumps(fake.requests[0].body, ensure_ascii=False)
     assert "123-45-67" not in sent and "[PHONE]" in sent
+
+
+def test_a_verdict_the_rules_disagree_with_is_stored_for_review(
+    deliver, fake, engine, device
+) -> None:
+    staff = "слушай, к ним может быть чехол возьмете, спросишь у него? давай, сейчас спрошу"
+    dialogue_id = make_dialogue(engine, device, staff)
+    assert deliver({"dialogue_id": dialogue_id}) == 200
+    row = analysis(engine, dialogue_id)
+    assert row.attempted is True and row.needs_review is True
+    assert "по правилам допродажи не было" in row.review_reason
+
+
+def test_a_refused_request_format_waits_for_the_configuration_acknowledged(
+    deliver, fake, engine, device, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENAI_RESPONSE_FORMAT", "json_schema")
+    config.settings.cache_clear()  # the function read its settings when it was loaded
+    fake.formats = frozenset({"json_object", "text"})
+    dialogue_id = make_dialogue(engine, device, UPSELL)
+    assert deliver({"dialogue_id": dialogue_id}) == 200  # no redelivery storm
+    state, reason = status(engine, dialogue_id)
+    assert state == "PENDING" and reason.startswith("configuration error:")
+    assert "OPENAI_RESPONSE_FORMAT" in reason and len(fake.requests) == 1
 
 
 def test_duplicate_delivery_does_nothing_and_force_reruns(deliver, fake, engine, device) -> None:

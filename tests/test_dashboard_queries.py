@@ -409,3 +409,21 @@ def test_no_filter_reaches_past_the_users_points(shop, data) -> None:
         assert summary.kpis.dialogues <= in_reach
         assert {p["point_id"] for p in queries.places(conn, reach)} <= allowed
         assert {d["point_id"] for d in queries.devices(conn, reach)} <= allowed
+
+
+def test_a_verdict_to_review_is_flagged_in_the_list_and_the_detail(shop) -> None:
+    dialogue_id = shop["ids"]["a2_declined"]
+    with shop["engine"].begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE dialogue_upsell_analysis SET needs_review = true,"
+                " review_reason = 'по правилам допродажи не было' WHERE dialogue_id = :d"
+            ),
+            {"d": dialogue_id},
+        )
+    with shop["engine"].connect() as conn:
+        d = queries.dialogue(conn, dialogue_id, queries.EVERY_POINT)
+        rows, _ = queries.dialogues(conn, queries.DialogueFilter(_scope(), page_size=100))
+    assert (d["needs_review"], d["review_reason"]) == (True, "по правилам допродажи не было")
+    flagged = {r["dialogue_id"] for r in rows if r["needs_review"]}
+    assert flagged == {dialogue_id}

@@ -23,9 +23,10 @@ OURS = {CORE, DEV_KIT, "asr_service", "dashboard", "recorder", "recorder_agent",
 OURS |= {"tests", "benchmarks", "demo", "main"}
 # The restructure (issue 16) took the core from 7.0k lines to 3.4k by moving the dev
 # tooling out; the import rule above keeps it out. Production features since then
-# (receipts and their matching, among others) grow the core on purpose: this budget is a
-# tripwire for a sudden jump (tooling creeping back), raised only with a reason.
-CORE_LINE_BUDGET = 5000
+# (receipts and their matching, attempt caps and erasure, speakers, the hardened upsell
+# analysis: 5.4k lines in all) grow the core on purpose: this budget is a tripwire for a
+# sudden jump (tooling creeping back), raised only with a reason.
+CORE_LINE_BUDGET = 6000
 
 
 def _python_files(folder: Path) -> list[Path]:

@@ -85,6 +85,7 @@ def evaluate_grants(workdir: Path, tf_dir: Path = TF) -> dict[str, dict[str, Any
         variables={
             "project_id": PROJECT,
             "openai_api_key": "sk-set",
+            "llm_server": {},  # the optional self-hosted LLM too: every row is checked
             "topology_file": str(ROOT / "salescontrol" / "topology.yaml"),
         },
     )

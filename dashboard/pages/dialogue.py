@@ -13,6 +13,7 @@ from dashboard import strings as S
 from dashboard.pages import speakers
 from dashboard.pages.common import layout, local_time, number, status, yes_no
 from dashboard.pages.receipts import dialogue_receipt
+from dashboard.review import review_note
 from dashboard.users import User
 from salescontrol import messages, storage
 from salescontrol.errors import SalesControlError
@@ -204,6 +205,7 @@ def dialogue_page(user: User, raw: str | None = None) -> pn.template.BootstrapTe
             ),
             pn.Column(
                 f"### {S.ANALYSIS}",
+                *[note for note in [review_note(d)] if note is not None],
                 safe.pane(_analysis(d), css_classes=["analysis"]),
                 *([_rerun_buttons(user, d)] if user.can_act else []),
                 *dialogue_receipt(user, dialogue_id),

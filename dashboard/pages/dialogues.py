@@ -17,10 +17,11 @@ PAGE_SIZE = 25
 
 _TRISTATE = {S.ANY: "", S.YES: "yes", S.NO: "no"}  # "" does display; None does not
 _DIALOGUE_COLUMNS = ["started_at", "point_name", "register_name", "duration_sec", "attempted"]
-_DIALOGUE_COLUMNS += ["accepted", "quality_score", "summary"]
+_DIALOGUE_COLUMNS += ["accepted", "quality_score", "needs_review", "summary"]
 # Pixel widths that fit a 1400 px window; the summary wraps inside its column.
 _WIDTHS = {"started_at": 185, "point_name": 175, "register_name": 90, "duration_sec": 100}
 _WIDTHS |= {"attempted": 140, "accepted": 115, "quality_score": 95, "summary": 240}
+_WIDTHS |= {"needs_review": 110}
 
 
 def dialogues_page(user: User) -> pn.template.BootstrapTemplate:

@@ -30,7 +30,7 @@ from salescontrol.analysis import service, store
 from salescontrol.analysis.llm import AnalysisFailed
 from salescontrol.config import Settings, settings
 from salescontrol.dialogues import AnalysisStatus
-from salescontrol.errors import GaveUp, TransientError
+from salescontrol.errors import ConfigError, GaveUp, TransientError
 from salescontrol.events import Message, handler
 from salescontrol.ids import parse_id
 from salescontrol.log import setup_logging
@@ -58,11 +58,14 @@ def _analyze(
         log.warning("no transcript, analysis FAILED", extra=ids)
         return
     try:
-        result = service.analyze_text(text, config, analyzer)
+        with conn.begin():
+            turns = store.turns(conn, dialogue_id)
+        result = service.analyze_text(text, config, analyzer, turns)
         terms = lemmas.check_terms(text, [offer.product for offer in result.offers])
         with conn.begin():
             receipts.hold(conn, dialogue_id)  # before the analysis row: see receipts.hold
             store.save(conn, dialogue_id, result)
+            store.save_review(conn, dialogue_id, result)
             receipts.analysed(conn, dialogue_id, terms)  # the offers against the receipt
     except service.Skipped as exc:
         _finish(conn, dialogue_id, AnalysisStatus.SKIPPED, str(exc))
@@ -71,6 +74,16 @@ def _analyze(
     except AnalysisFailed as exc:
         _finish(conn, dialogue_id, AnalysisStatus.FAILED, str(exc))
         log.warning("analysis FAILED: %s", exc, extra=ids)
+        return
+    except ConfigError as exc:
+        # Every dialogue would fail the same way until the setting is fixed: no outage to
+        # redeliver through. It waits PENDING with why; the sweeper re-queues it later.
+        # The attempt is given back: a wrong setting is not the dialogue's fault.
+        with conn.begin():
+            error = f"configuration error: {exc}"
+            backlog.failed(conn, backlog.ANALYZE, dialogue_id, error, True, config.max_attempts)
+            store.mark(conn, dialogue_id, AnalysisStatus.PENDING, error)
+        log.error("analysis waits for a configuration fix: %s", exc, extra=ids)
         return
     except Exception as exc:
         # Back to PENDING with the reason (if the database is reachable) so the dashboard

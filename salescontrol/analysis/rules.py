@@ -1,25 +1,23 @@
-"""The offline rules analyzer: deterministic Russian patterns, same output as the LLM.
+"""The offline rules analyzer: seller proposals and the customer's answers, no network.
 
-How it reads a transcript (Whisper's: no speaker labels, uneven punctuation):
-1. Split into sentences at . ? ! and normalise (lower case, ё → е).
-2. A sentence is a sales dialogue marker if it talks money, payment or buying
-   ("с вас", "рублей", "оплата", "мне ...", greetings); a dialogue with none is staff
-   talk (`is_sales_dialogue = false`) and never counts as an upsell.
-3. A sentence is an offer when it has an offer cue ("рекомендую", "не хотите",
-   "может быть", "возьмёте", "к нему", "нужен?", "гарантию", ...) and does not talk
-   about a service question: bag, store/loyalty card, receipt, payment method, bonus
-   points, something free.
-4. The one to three sentences after an offer are the customer's answer: a leading "нет"
-   / "не", "не надо", "в другой раз", "у меня есть" is a refusal; "давайте", "да",
-   "беру", "возьму" an acceptance. Those sentences are not searched for offers.
-5. The quality score follows the prompt's rubric with countable proxies: relevance (the
-   offer is tied to the purchase: "к нему", "для ...", "этой же серии"), benefit named
-   ("чтобы", "выгоднее", "защитит", ...), timing (after the main item), not pushy.
-
-Known limits (see README): no speaker diarisation, so a customer asking "а к нему
-есть чехол?" can read as the seller's offer; an offer phrased without any cue word
-("а вот ещё свечи") is missed; sarcasm and indirect refusals ("я подумаю") are read
-literally; `product` is a rough cut of the offer sentence, not a parsed noun phrase.
+How it reads a transcript (see README "Upsell analysis"):
+1. Units: with speaker roles, each turn's sentences, tagged with the role; without, the
+   sentences of the text, and an unpunctuated run is cut again where a turn plainly
+   starts ("да", "нет", "давайте", "с вас", …).
+2. A unit is an offer when the seller (or, without roles, whoever says it) proposes
+   something: an offer verb ("рекомендую", "не хотите", "возьмёте", "положить?",
+   "добавим?"), or a proposal frame ("к нему", "в тон", "заодно", "со скидкой", "всего
+   на … дороже", "обычно берут", "пригодится") that is a question or gets an answer;
+   and it is none of: a service question (bag, card, receipt, payment, bonuses, age
+   check, "с собой", a free service), "anything else?", a substitute for a missing
+   item, a customer's own request ("дайте", "а … есть?") or an answer.
+3. The customer's answer is the next unit(s) (with roles: the next customer turn):
+   irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я подумаю", "дома есть" are a
+   refusal; "давайте", "да", "беру", "уговорили" an acceptance; any other reply reads as
+   a refusal (people say yes plainly), no reply at all as unknown.
+4. Staff talk (informal "ты", shifts, deliveries; with roles: no customer speaks) with
+   no sale in it is `is_sales_dialogue = false` and never an upsell.
+5. The quality score follows the prompt's rubric with countable proxies.
 """
 
 from __future__ import annotations
@@ -28,8 +26,9 @@ import re
 from dataclasses import dataclass
 
 from salescontrol.analysis.schema import Analysis, Offer
+from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v1"
+VERSION = "rules_v2"
 ANALYZER = "rules"
 
 
@@ -37,130 +36,295 @@ def _any(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-_SALES = _any(
-    r"\bс вас\b",
-    r"\bруб\w*",
-    r"\bитого\b",
-    r"\bоплат\w*",
-    r"\bкартой\b",
-    r"\bналичн\w*",
-    r"\bчек\b",
-    r"\bпроб(ей|ью|ива)\w*",
-    r"\bздравствуйте\b|\bздрасте\b|\bдобрый (день|вечер)\b|\bдо свидания\b",
-    r"^мне\b",
-    r"\bберу\b|\bвозьму\b",
-    r"\bсколько стоит\b",
-    r"\bпокупк\w*",
-    r"\bу вас есть\b",
-    r"\d{2,}",
+# An offer verb or form: the seller proposes, in the polite "вы" or as "shall I …?".
+_OFFER_VERB = _any(
+    r"\bрекомендую\b|\bрекомендуем\b|\bпосоветую\b|\bсоветую\b",
+    r"\bпредлож(у|им|ить)\b|\bпредлагаю\b|\bпредлагаем\b",
+    r"\bпопробуйте\b|\bжелаете\b|\bхотите\b|\bхотели бы\b",
+    r"\bвозьмете\b|\bвозьмите\b|\bберете\b|\bне берете\b",
+    r"\bпосмотрите\b|\bгляньте\b|\bпримерьте\b|\bпосмотрим\b|\bрассмотрите\b|\bпоказать\b",
+    r"\bне забудьте\b|\bбудем (делать|брать|оформлять|клеить)\b|^(а |ну )?может\b",
+    r"\b(?!(нет|не|да|мне|ну)\b)\w+ (не )?(нужен|нужна|нужно|нужны)\b",
+    r"\b(добавим|добавить|добавляем|положить|сделать|сделаем|пробить|пробью)\b",
+    r"\bдавайте (еще|я)\b.*\bположу\b",
+    r"\b(оформим|оформить|поклеить|наклеим|наклеить|налить|налью|заменить|поменять)\b",
+    r"\b(подберем|подобрать|взять|перелью|залить|набрать|упаковать)\b",
 )
-
-_OFFER = _any(
-    r"\bрекоменд\w*",
-    r"\bпосовет\w*|\bсоветую\b",
-    r"\bпредлож\w*|\bпредлага\w*",
-    r"\bпопробуйте\b",
-    r"\bжелаете\b",
-    r"\bхотите\b|\bхотели бы\b",
-    r"\bвозьмете\b|\bвозьмите\b",
-    r"\bпосмотрите\b",
-    r"\bнужен\b|\bнужна\b|\bнужны\b",
-    r"\bможет( быть)?\b.*\b(к|еще|сразу|возьм\w*)\b",
-    r"\bбудем (делать|брать|оформлять)\b",
-    r"\b(сделаем|добавим|наклеим)\b",
-    r"\bк \w+ добавить\b|\bдобавить к\b",
-    r"\bгаранти\w*|\bстраховк\w*",
+# A proposal frame: ties something to the purchase, or sells it.
+_FRAME = _any(
+    r"\bк (нему|ней|ним|этому|этой|этим)\b",
+    r"\bк \w+(у|ю|е|ам|ям|и|ому|ему)\b|\bк (кофе|чаю|вину|пиву|выпечке)\b",
+    r"\bв тон\b|\bпод цвет\b|\bпод (него|нее|них|эт\w+)\b|\bв комплект\w*|\bкомплектом\b",
+    r"\bзаодно\b|\bсразу\b|\bеще\b|\bвтор(ой|ую|ое|ая)\b|\bбольш\w+\b|\bпобольше\b|\bкомбо\b",
+    r"\bза \w+ рубл\w*|\bплюс \w+ рубл\w*",
+    r"\bскидк\w*|\bакци\w*|\bпо цене\b|\bв подарок\b|\bполцены\b|\bдешевле\b|\bдороже\b",
+    r"\bвыгодн\w*|\bпроцент\w*|\bминус \w+|\bразница\b|\bдо полного\b",
+    r"\bберут\b|\bпокупают\b|\bпригодит\w*|\bидеальн\w*|\bсмотрится\b",
+    r"\bпопулярн\w*|\bсвеж\w*|\bиспекли\b|\bпривезли\b|\bпришли\b|\bвкусн\w*",
 )
-
-# Service questions that are not upsells, whatever cue they use.
+# A frame that sells on its own, question or not: "к нему …", "обычно берут", "за полцены".
+_STRONG_FRAME = _any(
+    r"\bк (нему|ней|ним)\b",
+    r"\b(обычно|многие|часто)( \w+)? (берут|покупают)\b|\bтоже пригодит\w*",
+    r"\bза полцены\b|\bв подарок\b|\bпо цене (одного|одной|двух)\b|\bвсего на \w+( \w+)? дороже",
+    r"\bв тон\b|\bпод цвет\b|\bзаодно\b|\bсо скидкой\b|\bпо акции\b",
+)
+# Questions that are no upsell, whatever else they say.
 _SERVICE = _any(
-    r"\bпакет\w*",
-    r"\bкарт(а|у|ы|ой|е|очк\w*)\b",
-    r"\bчек(а|ом|и)?\b",
-    r"\bоплат\w*|\bналичн\w*|\bсдач\w*|\bрассрочк\w*",
-    r"\bбонус\w*|\bбалл\w*|\bскидочн\w*|\bбесплатн\w*",
-    r"\bqr\b|\bкуар\b",
-    r"\bс собой\b|\bна месте\b",
-    r"\bпочт\w*|\bпаспорт\w*|\bрецепт\w*",
+    r"\bпакет\w*|\bкарт(а|у|ы|ой|е|очк\w*)\b(?! памяти)|\bчек\w*",
+    r"\bоплат\w*|\bналичн\w*|\bпо карте\b|\bсдач\w*|\bмелоч\w*|\bкуар\b|\bqr\b",
+    r"\bбонус\w*|\bбалл\w*|\bпаспорт\w*|\bдокумент\w*|\bвосемнадцат\w*",
+    r"\bс собой\b|\bздесь или\b|\bна месте\b|\bсахар\w*|\bкрышечк\w*|\bзаписать\b|\bимя\b",
+    r"\bпорез\w*|\bнарез\w*|\bвзвес\w*|\bколонк\w*|\bрецепт\w*|\bбесплатн\w*|\bпробни\w*",
+    r"\bпримерочн\w*|\bбирк\w*|\bпроверять\b|\bгарантийный талон\b|\bдоставк\w*|\bпогруз\w*",
+    r"\bотлож\w*|\bсалфет\w*(?! для)|\bвходит в\b|\bобернуть\b|\bна какую сумму\b",
+    r"\bприлож\w*",
 )
-
-# A customer's own request ("мне ...", "дайте ...") or answer ("не нужен") is no offer.
-_REQUEST = re.compile(
-    r"^(мне|дайте|подскажите|у вас есть|а у вас|а есть|нет|неа|не (надо|нужно|нужен|нужна|нужны))\b"
+_NOT_OFFER = re.compile(r"^(как (хотите|скажете)|смотрите сами)\b")
+_ANYTHING_ELSE = _any(
+    r"\bчто-?(нибудь|то) еще\b|\bеще что-?(то|нибудь)\b|\bэто все\b|\bбольше ничего\b",
+    r"\bвсе у вас\b|\bможет еще что-?нибудь\b",
 )
-
-_REFUSE_START = re.compile(r"^(нет|не|неа|не надо|не нужно)\b")
+_SUBSTITUTE = _any(
+    r"\bтакого нет\b|\bэтого (сейчас )?нет\b|(^|\b\w+ )нет,? есть\b|\bзакончил\w*|\bаналог\w*",
+    r"\bвместо\b|\bна складе\b|\bдругой фирмы\b|\bпохож\w*",
+)
+# A customer's own request or question, or an answer: not the seller proposing.
+_REQUEST = _any(
+    r"^(а )?(мне|дайте|посчитайте|можно|будьте добры|я возьму|у вас есть|а есть|скажите)\b",
+    r"\b(дайте|посчитайте|добавьте|положите|пробейте|подскажите)\b",
+    r"\bу вас есть\b|\bесть у вас\b|\bмне еще\b|^(а|и) (к \w+ )?есть\b",
+)
+_ANSWER_START = re.compile(
+    r"^(нет|не|неа|да|ага|угу|давайте|давай|хорошо|ладно|конечно|можно|беру|возьму|ок)\b"
+)
+_ACCEPT_START = re.compile(
+    r"^(да|ага|угу|конечно|можно|окей|ок|давайте|давай|хорошо|ладно|беру|возьму|о давайте)\b"
+)
 _ACCEPT = _any(
-    r"\bдавайте\b|\bдавай\b",
-    r"\bберу\b|\bберем\b|\bвозьму\b|\bвозьмем\b",
-    r"\bдобавьте\b|\bоформим\b|\bнаклеим\b|\bпробейте\b",
-    r"^(да|ага|угу|конечно|можно)\b",
+    r"\bдавай\w*|\bберу\b|\bберем\b|\bв[ао]зьму\b|\bвозьмем\b|\bуговорил\w*|\bпусть будет\b",
+    r"\bбыла не была\b|\bкидайте\b|\bпочему бы и нет\b|\bэто дело\b|\bпробивайте\b",
+    r"\bпробейте\b|\bклейте\b|\bсделайте\b|\bположите\b|\bдобавьте\b|\bнадо взять\b",
 )
+_ASKS = re.compile(r"\bсколько\b|\bа (что|какой|какая|он|она)\b")
+_REFUSE_START = re.compile(r"^(ну )?(нет|не|неа|да нет|да не)\b")
 _REFUSE = _any(
-    r"\bне надо\b|\bне нужно\b|\bне буду\b|\bне хочу\b",
-    r"\bв другой раз\b|\bпотом\b|\bобойдусь\b|\bхватит\b",
-    r"\bу меня (все |уже )?есть\b|\bесть у меня\b",
+    r"\bне надо\b|\bне нужн\w*|\bне буду\b|\bне хочу\b|\bобойдусь\b|\bвоздержусь\b",
+    r"\bв (другой|следующий|этот) раз\b|\bне сегодня\b|\bпотом\b|\bподумаю\b|\bдорого\b",
+    r"\bхватит\b|\bу меня (все |уже )?есть\b|\bдома (где-то )?(есть|было)\b|\bесть у меня\b",
+    r"\bпока без\b|\bтолько (это|то|хлеб|кофе)\b|\bвпритык\b",
 )
-
+_IRONY = _any(
+    r"^ага,? (щас|сейчас|еще)\b|\bразбежал\w*|\bденьги лишние\b|\bкредит\b|\bсмешно\b",
+    r"^(ну )?(да|конечно|канешна),? (и|а)\b|^да-да\b|\bеще и\b|\bи так\b|\bнет уж\b",
+)
+_SALES = _any(
+    r"\bс вас\b|\bруб\w*|\bитого\b|\bоплат\w*|\bкартой\b|\bналичн\w*|\bчек\b|\bпокупк\w*",
+    r"\bздравствуйте\b|\bздрасте\b|\bдобрый (день|вечер)\b|\bдо свидания\b",
+    r"^(мне|дайте|можно|посчитайте)\b|\bпожалуйста\b|\bсколько стоит\b|\bу вас есть\b",
+)
+_STAFF = _any(
+    r"\bты\b|\bтебе\b|\bтебя\b|\bслушай\b|\bхочешь\b|\bбудешь\b|\bвозьми\b|\bпринести\b",
+    r"\bсмен\w*|\bприемк\w*|\bинкассац\w*|\bвыручк\w*|\bподсобк\w*|\bпоставщик\w*",
+    r"\bдиректор\w*|\bпроверк\w*|\bплан\b|\bобед\w*|\bразгружа\w*|\bвыложи\b|\bценник\w*",
+    r"\bсписывать\b|\bперезагруз\w*|\bсходится\b|\bпоменяе(мся|шься)\b|\bотработаю\b",
+)
+# Where a new turn plainly starts inside a run Whisper wrote without punctuation.
+_NO_SPLIT_AFTER = (
+    r"(?<!\bне)(?<!\bда)(?<!\bну)(?<!\bа)(?<!\bи)(?<!\bя)(?<!\bой)(?<!\bтакого)(?<!\bэтого)"
+    r"(?<!\bним)(?<!\bней)(?<!\bнему)"
+)
+_TURN_START = re.compile(
+    _NO_SPLIT_AFTER + r"\s(?=(?:"
+    r"да|нет|неа|не надо|не нужно|не хочу|не буду|не сегодня|давайте|давай|ага|угу|ладно|"
+    r"конечно|можно|беру|возьму|уговорили|обойдусь|у меня|дома (?:есть|где)|в другой раз|"
+    r"в следующий раз|я подумаю|посмотрю потом|спасибо|хорошо давайте|окей|ну давай\w*|"
+    r"ну можно|ну нет|а давайте|ой|не(?=[,.])|"
+    r"с вас|итог\w*|всего \d|вот пожалуйста|сейчас|щас|минутку|секунду|приходите|"
+    r"всего доброго|хорошего дня|до свидания|пакет\w*|чек|карта магазина|бонусная|"
+    r"карточка|картой или|оплата|как оплачивать|баллы|бонусы|копить|без сдачи|мелочи|"
+    r"здесь или|вам здесь|паспорт|приложите|карту оформить"
+    r")\b)"
+)
+# In a run with no punctuation at all, an offer's first words start a turn too.
+_OFFER_START = re.compile(
+    _NO_SPLIT_AFTER + r"\s(?=(?:"
+    r"рекомендую|не хотите|(?<!не )хотите|может|могу предложить|попробуйте|посмотрите|"
+    r"советую|желаете|возьмите|предлагаю|а к (?:нему|ней|ним)|многие|у нас|"
+    r"добавим|положить|пробить|сделаем|оформим|к (?:нему|ней|ним)"
+    r")\b)"
+)
+_FILLER = re.compile(r"^((ну|э|так|вот|значит|слушайте|а|ой|хм|о|ах|тогда)(\s+|$))+")
+# A unit that is the seller talking money or leaving: the answer window ends there.
+_SELLER_TALK = _any(
+    r"^(с вас|итог\w*|всего \d|\d+ (рублей|пожалуйста|руб))\b|^(приходите|всего доброго)\b",
+    r"^(хорошего дня|спасибо за покупку)\b|\bприход\w* еще\b",
+)
 _RELEVANT = _any(
-    r"\bк (нему|ней|ним|этому|этой)\b",
-    r"\bк \w+(у|ю|е|ам|ям|и)\b",
-    r"\bдля \w+",
-    r"\bэтой же серии\b|\bпод (этот|цвет|ваш)\w*",
-    r"\bк кофе\b",
+    r"\bк (нему|ней|ним|этому|этой|этим)\b|\bк \w+(у|ю|е|ам|ям|и)\b|\bдля \w+",
+    r"\bэтой же (серии|линии|коллекции)\b|\bв тон\b|\bпод (этот|цвет|ваш|него|нее|них)\w*",
 )
 _BENEFIT = _any(
-    r"\bчтобы\b",
-    r"\bвыгодн\w*|\bдешевле\b|\bскидк\w*|\bакци\w*|\bв подарок\b|\bпо цене\b",
-    r"\bзащит\w*|\bпродлит\b|\bпокрывает\b",
-    r"\bлучше\b|\bудобн\w*|\bпомога\w*|\bмягче\b|\bменьше\b|\bбольше\b|\bсвеж\w*",
-    r"\bбудет (отлично|хорошо|удобно)\b",
+    r"\bчтобы\b|\bвыгодн\w*|\bдешевле\b|\bскидк\w*|\bакци\w*|\bв подарок\b|\bпо цене\b",
+    r"\bзащит\w*|\bпродлит\b|\bпокрывает\b|\bдольше\b|\bлучше\b|\bудобн\w*|\bпомога\w*",
+    r"\bмягче\b|\bменьше\b|\bбольше\b|\bсвеж\w*|\bполцены\b|\bпригодит\w*",
 )
-# Words dropped when cutting `product` out of an offer sentence.
 _STOP = frozenset(
     (  # noqa: SIM905 (a word list reads better as one string)
         "и а еще сразу вам вы не ли может быть у нас есть вот тоже это наши ваш ну да "
         "рекомендую советую могу предложить предлагаю попробуйте желаете хотите хотели бы "
         "возьмете возьмите посмотрите нужен нужна нужны будем делать брать оформлять "
-        "сделаем добавим наклеим добавить давайте сегодня как раз"
+        "сделаем добавим наклеим добавить давайте сегодня как раз к нему ней ним сделать "
+        "положить пробить взять заодно обычно берут со скидкой сейчас"
     ).split()
 )
 _REPLY_WINDOW = 3
 
 
 @dataclass(frozen=True)
+class _Unit:
+    norm: str  # lower case, ё → е, no punctuation
+    raw: str  # as written in the transcript (what an offer quotes)
+    role: str | None
+    turn: int
+    question: bool
+
+
+@dataclass(frozen=True)
 class _Found:
     offer: Offer
-    index: int  # sentence number, for timing
+    index: int
     relevant: bool
     benefit: bool
 
 
-def sentences(text: str) -> list[str]:
-    """Normalised sentences of a transcript."""
+def normalise(text: str) -> str:
+    """Lower case, ё → е, punctuation to spaces (hyphens kept)."""
     text = text.lower().replace("ё", "е")
-    cleaned = (" ".join(re.sub(r"[^\w\s-]", " ", p).split()) for p in re.split(r"[.?!…]+", text))
-    return [c for c in cleaned if c]
+    return " ".join(re.sub(r"[^\w\s-]", " ", text).split())
 
 
-def _is_offer(sentence: str) -> bool:
-    return (
-        bool(_OFFER.search(sentence))
-        and not _SERVICE.search(sentence)
-        and not _REQUEST.match(sentence)
-    )
+def _sentences(text: str) -> list[tuple[str, bool]]:
+    """Sentences as written, each with whether it ends with a question mark."""
+    parts = re.findall(r"[^.?!…]+[.?!…]*", text)
+    return [(p.strip(), "?" in p) for p in parts if normalise(p)]
 
 
-def _reply(sentences_after: list[str]) -> tuple[bool | None, int]:
-    """The customer's answer to an offer and how many sentences it took."""
-    for used, sentence in enumerate(sentences_after[:_REPLY_WINDOW], start=1):
-        if _REFUSE_START.match(sentence):
-            return False, used
-        if _ACCEPT.search(sentence):
-            return True, used
-        if _REFUSE.search(sentence):
-            return False, used
-    return None, 0
+def units(text: str, turns: list[Turn] | None = None) -> list[_Unit]:
+    """The transcript cut into sentence-like units, with roles where they are known."""
+    out: list[_Unit] = []
+    sources = [(t.role, t.text) for t in turns] if turns else [(None, text)]
+    for turn, (role, said) in enumerate(sources):
+        for sentence, question in _sentences(said):
+            pieces = [sentence]
+            if len(sentence.split()) > 3:
+                pieces = [p for p in _TURN_START.split(sentence) if normalise(p)]
+            if not re.search(r"[.?!,]", sentence.rstrip(".?!… ")) and len(sentence.split()) > 8:
+                pieces = [q for p in pieces for q in _OFFER_START.split(p) if normalise(q)]
+            if question and len(pieces) > 1 and normalise(pieces[-1]).startswith("не "):
+                pieces[-2:] = [f"{pieces[-2]} {pieces[-1]}"]  # "масло | не нужно?": one ask
+            for n, piece in enumerate(pieces):
+                asked = question and n == len(pieces) - 1
+                out.append(_Unit(normalise(piece), piece, role, turn, asked))
+    return out
+
+
+def _is_offer(parts: list[_Unit], i: int) -> bool:
+    unit = parts[i]
+    n = unit.norm
+    if unit.role not in (None, "seller") or _NOT_OFFER.match(n) or _SELLER_TALK.search(n):
+        return False
+    if _SERVICE.search(n) or _ANYTHING_ELSE.search(n) or _SUBSTITUTE.search(n):
+        return False
+    if _REQUEST.search(n) or _STAFF.search(n):
+        return False
+    before = parts[max(0, i - 2) : i]
+    if len(n.split()) <= 2 and any(_SERVICE.search(p.norm) for p in before):
+        return False  # "оформить?" after "карта есть?": the same service question
+    if before and _SUBSTITUTE.search(before[-1].norm):
+        return False  # "такого нет. могу предложить …": a substitute
+    verb = _OFFER_VERB.search(n)
+    if _ANSWER_START.match(_FILLER.sub("", n)) and not verb and len(n.split()) <= 4:
+        return False
+    if re.match(r"(нет|неа)\b", _FILLER.sub("", n)):
+        return False  # "нет, не нужен": an answer, never an offer
+    if _STRONG_FRAME.search(n):
+        return True
+    replied = _replied(parts[i + 1 :])
+    if verb and (len(n.split()) > 1 or unit.question or replied):
+        return True
+    return bool(_FRAME.search(n)) and (unit.question or replied)
+
+
+def _verdict_of(text: str) -> bool | None:
+    """Words read as an answer: True (yes), False (no) or None (no answer words)."""
+    n = _FILLER.sub("", text)
+    if _IRONY.search(text) or _IRONY.search(n) or _REFUSE_START.match(n):
+        return False
+    if _ACCEPT_START.match(n) or _ACCEPT.search(n):
+        return True
+    if _REFUSE.search(n):
+        return False
+    return None
+
+
+def _reply_text(after: list[_Unit], used: int) -> tuple[str, int]:
+    """A reply unit's words and how many units they are: a lone "да"/"ага"/"ну" is read
+    together with the unit after it ("ага | щас, ещё и это")."""
+    text = after[used].norm
+    if len(_FILLER.sub("", text).split()) <= 1 and used + 1 < len(after):
+        nxt = after[used + 1]
+        if not _SELLER_TALK.search(nxt.norm) and not _SERVICE.search(nxt.norm):
+            return f"{text} {nxt.norm}", 2
+    return text, 1
+
+
+def _answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
+    """The customer's answer to an offer made in `turn`, and how many units it took."""
+    if after and after[0].role is not None:
+        return _turn_answer(after, turn)
+    replied = False
+    for used in range(min(_REPLY_WINDOW, len(after))):
+        unit = after[used]
+        if _SELLER_TALK.search(unit.norm) or _SERVICE.search(unit.norm):
+            break
+        text, size = _reply_text(after, used)
+        verdict = _verdict_of(text)
+        if verdict is not None:
+            return verdict, used + size
+        replied = True
+    return (False, 1) if replied else (None, 0)
+
+
+def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
+    """With roles: the next customer turn is the answer (a question such as "а сколько?"
+    defers it to the customer's next turn; any other reply without a yes is a no)."""
+    i = 0
+    while i < len(after) and after[i].role == "seller" and after[i].turn == turn:
+        i += 1  # the seller still talking
+    for _ in range(_REPLY_WINDOW):
+        if i == len(after) or after[i].role != "customer":
+            return None, i
+        reply = [u for u in after[i:] if u.turn == after[i].turn]
+        i += len(reply)
+        verdict = _verdict_of(" ".join(u.norm for u in reply))
+        if verdict is not None:
+            return verdict, i
+        if not (reply[-1].question or _ASKS.search(" ".join(u.norm for u in reply))):
+            return False, i
+        while i < len(after) and after[i].role == "seller":
+            i += 1  # the seller answers the question
+    return None, i
+
+
+def _replied(after: list[_Unit]) -> bool:
+    """Whether the next unit (with roles: the next customer turn) is a yes or a no."""
+    if not after or after[0].role == "seller":
+        return False
+    if after[0].role == "customer":
+        reply = [u.norm for u in after if u.turn == after[0].turn]
+        return _verdict_of(" ".join(reply)) is not None
+    return _verdict_of(_reply_text(after, 0)[0]) is not None
 
 
 def _product(sentence: str) -> str:
@@ -168,21 +332,29 @@ def _product(sentence: str) -> str:
     return " ".join([w for w in words if w not in _STOP][:4]) or sentence
 
 
-def _offers(parts: list[str]) -> list[_Found]:
+def _offers(parts: list[_Unit]) -> list[_Found]:
     found: list[_Found] = []
     i = 0
     while i < len(parts):
-        sentence = parts[i]
-        if not _is_offer(sentence):
+        unit = parts[i]
+        if not _is_offer(parts, i):
             i += 1
             continue
-        accepted, used = _reply(parts[i + 1 :])
-        offer = Offer(product=_product(sentence), quote=sentence, accepted=accepted)
-        relevant = bool(_RELEVANT.search(sentence))
-        benefit = bool(_BENEFIT.search(" ".join(parts[i : i + 2])))
+        accepted, used = _answer(parts[i + 1 :], unit.turn)
+        offer = Offer(product=_product(unit.norm), quote=unit.raw[:300], accepted=accepted)
+        relevant = bool(_RELEVANT.search(unit.norm))
+        benefit = bool(_BENEFIT.search(" ".join(p.norm for p in parts[i : i + 2])))
         found.append(_Found(offer, i, relevant, benefit))
         i += 1 + used
     return found
+
+
+def _is_staff_talk(parts: list[_Unit], turns: list[Turn] | None) -> bool:
+    if turns is not None and not any(t.role == "customer" for t in turns):
+        return True
+    staff = sum(bool(_STAFF.search(u.norm)) for u in parts)
+    sales = sum(bool(_SALES.search(u.norm)) for u in parts)
+    return staff > 0 and sales == 0
 
 
 def _score(found: list[_Found]) -> int:
@@ -226,13 +398,12 @@ def _texts(is_sales: bool, found: list[_Found], accepted: bool | None) -> tuple[
     return summary, advice
 
 
-def analyze(text: str) -> Analysis:
-    """Analyse a transcript with the rules; deterministic, no network."""
-    parts = sentences(text)
-    found = _offers(parts)
-    is_sales = bool(found) or any(_SALES.search(s) for s in parts)
-    if not is_sales:
-        found = []
+def analyze(text: str, turns: list[Turn] | None = None) -> Analysis:
+    """Analyse a transcript (with speaker turns when known); deterministic, no network."""
+    parts = units(text, turns)
+    staff = _is_staff_talk(parts, turns)
+    found = [] if staff else _offers(parts)
+    is_sales = not staff
     answers = [f.offer.accepted for f in found]
     accepted = True if True in answers else (False if False in answers else None)
     summary, recommendation = _texts(is_sales, found, accepted)

@@ -45,6 +45,8 @@ ANSWER_SCHEMA: dict[str, Any] = {
 }
 
 SCHEMA_NAME = "upsell_analysis"
+# Longest accepted field values (characters) and most offers: a longer answer is rejected.
+LIMITS = {"product": 80, "quote": 300, "summary": 600, "recommendation": 600, "offers": 5}
 
 
 class MalformedAnswer(ValueError):
@@ -76,6 +78,7 @@ class Analysis:
     completion_tokens: int | None = None
     cost_usd: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. what PII was masked
+    review: str | None = None  # why a person should check this verdict ("на проверку")
 
     def answer(self) -> dict[str, Any]:
         """The verdict in ANSWER_SCHEMA's shape."""
@@ -99,6 +102,7 @@ class Analysis:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost_usd,
+            "review": self.review,
             **self.extra,
         }
 
@@ -106,6 +110,9 @@ class Analysis:
 def _check(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise MalformedAnswer(f"{name} has the wrong type ({type(value).__name__})")
+    limit = LIMITS.get(name.rpartition(".")[2])
+    if isinstance(value, str | list) and limit is not None and len(value) > limit:
+        raise MalformedAnswer(f"{name} is longer than {limit}")
     return value
 
 
@@ -134,6 +141,10 @@ def parse_answer(data: Any, **how: Any) -> Analysis:
     score = _check(data["quality_score"], int, "quality_score")
     if not 0 <= score <= 10:
         raise MalformedAnswer(f"quality_score {score} is outside 0-10")
+    if bool(offers) != data["upsell_attempted"] or (not offers and score):
+        raise MalformedAnswer("upsell_attempted, offers and quality_score contradict each other")
+    if data["upsell_attempted"] and not data["is_sales_dialogue"]:
+        raise MalformedAnswer("an upsell in a dialogue that is no sale")
     return Analysis(
         is_sales_dialogue=_check(data["is_sales_dialogue"], bool, "is_sales_dialogue"),
         upsell_attempted=_check(data["upsell_attempted"], bool, "upsell_attempted"),

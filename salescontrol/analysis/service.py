@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from salescontrol.analysis import llm, rules
 from salescontrol.analysis.schema import Analysis
+from salescontrol.analysis.transcript import Turn
 from salescontrol.config import Settings
 from salescontrol.errors import ConfigError, SalesControlError
 
@@ -36,10 +39,37 @@ def check_length(text: str, settings: Settings) -> None:
         raise Skipped(f"transcript too short: {words} words < ANALYSIS_MIN_WORDS={least}")
 
 
-def analyze_text(text: str, settings: Settings, analyzer: str | None = None) -> Analysis:
-    """Analyse one transcript with the configured (or given) analyzer."""
+def analyze_text(
+    text: str, settings: Settings, analyzer: str | None = None, turns: list[Turn] | None = None
+) -> Analysis:
+    """Analyse one transcript (with speaker turns when known) with the configured (or
+    given) analyzer."""
     name = choose(settings, analyzer)
     check_length(text, settings)
     if name == "llm":
-        return llm.analyze(text, settings)
-    return rules.analyze(text)
+        return cross_check(llm.analyze(text, settings, turns), rules.analyze(text, turns))
+    return rules.analyze(text, turns)
+
+
+def cross_check(verdict: Analysis, rules_verdict: Analysis) -> Analysis:
+    """The LLM's verdict, marked for review ("на проверку") where the rules disagree."""
+    reasons = []
+    if verdict.upsell_attempted != rules_verdict.upsell_attempted:
+        said = "допродажа была" if rules_verdict.upsell_attempted else "допродажи не было"
+        reasons.append(f"по правилам {said}")
+    elif verdict.upsell_attempted and verdict.customer_accepted != rules_verdict.customer_accepted:
+        reasons.append("по правилам ответ покупателя другой")
+    if verdict.is_sales_dialogue != rules_verdict.is_sales_dialogue:
+        reasons.append(
+            "по правилам это " + ("продажа" if rules_verdict.is_sales_dialogue else "не продажа")
+        )
+    check = {
+        "upsell_attempted": rules_verdict.upsell_attempted,
+        "customer_accepted": rules_verdict.customer_accepted,
+        "is_sales_dialogue": rules_verdict.is_sales_dialogue,
+    }
+    return dataclasses.replace(
+        verdict,
+        review="; ".join(reasons) or None,
+        extra={**verdict.extra, "rules_check": check},
+    )

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from salescontrol.analysis.schema import Analysis
+from salescontrol.analysis.transcript import Turn, turns_from_segments
 from salescontrol.db import advisory_key, engine
 from salescontrol.dialogues import ANALYSIS_FINISHED, AnalysisStatus
 from salescontrol.errors import NotFound
@@ -146,3 +147,23 @@ def save(conn: Connection, dialogue_id: UUID, result: Analysis) -> None:
         },
     )
     _set_status(conn, dialogue_id, AnalysisStatus.DONE, None)
+
+
+def turns(conn: Connection, dialogue_id: UUID) -> list[Turn] | None:
+    """The transcript's speaker turns, when its segments carry roles."""
+    segments = conn.execute(
+        sa.text("SELECT segments FROM dialogue_transcripts WHERE dialogue_id = :d"),
+        {"d": dialogue_id},
+    ).scalar()
+    return turns_from_segments(segments)
+
+
+def save_review(conn: Connection, dialogue_id: UUID, result: Analysis) -> None:
+    """Flag a stored verdict for a person to check ("на проверку"), or clear the flag."""
+    conn.execute(
+        sa.text(
+            "UPDATE dialogue_upsell_analysis SET needs_review = :r, review_reason = :why"
+            " WHERE dialogue_id = :d"
+        ),
+        {"d": dialogue_id, "r": result.review is not None, "why": result.review},
+    )

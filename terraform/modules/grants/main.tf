@@ -67,6 +67,8 @@ locals {
     flatten([for name, f in local.fn : [for s in f.secrets : { member = "fn:${name}", secret = s } if contains(var.secrets, s)]]),
     [{ member = "asr", secret = "DATABASE_URL" }],
     [for s in ["DATABASE_URL", "DASHBOARD_COOKIE_SECRET"] : { member = "dashboard", secret = s }],
+    # The self-hosted LLM server reads the key it demands of its clients.
+    var.llm_deployed ? [{ member = "llm", secret = "OPENAI_API_KEY" }] : [],
   )
   secret_grants = {
     for g in local.secret_specs : "${g.member} roles/secretmanager.secretAccessor on secret ${g.secret}" => {
@@ -104,11 +106,17 @@ locals {
   # Project level only where no resource of this deployment can carry the grant: the
   # build writes to repositories and buckets Cloud Functions creates itself; log entries
   # and metrics have no resource-level IAM.
-  project_specs = [
-    { member = "builder", role = "roles/run.builder" },
-    { member = "asr", role = "roles/logging.logWriter" },
-    { member = "asr", role = "roles/monitoring.metricWriter" },
-  ]
+  project_specs = concat(
+    [
+      { member = "builder", role = "roles/run.builder" },
+      { member = "asr", role = "roles/logging.logWriter" },
+      { member = "asr", role = "roles/monitoring.metricWriter" },
+    ],
+    var.llm_deployed ? [
+      { member = "llm", role = "roles/logging.logWriter" },
+      { member = "llm", role = "roles/monitoring.metricWriter" },
+    ] : [],
+  )
   project_grants = {
     for g in local.project_specs : "${g.member} ${g.role} on the project" => {
       member = g.member, role = g.role, on = "project", resource = "project", condition = null

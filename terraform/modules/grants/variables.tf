@@ -68,3 +68,9 @@ variable "dashboard_deployed" {
   description = "Whether the dashboard's Cloud Run service exists (deploy_images), so that it can be made public."
   type        = bool
 }
+
+variable "llm_deployed" {
+  description = "Whether the optional self-hosted LLM server (member \"llm\") exists."
+  type        = bool
+  default     = false
+}
