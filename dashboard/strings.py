@@ -260,6 +260,6 @@ SELLERS_MERGED = "Записи объединены: {source} → {target}."
 SELLER_UNKNOWN = "Нет такого продавца (или он уже объединён с другим)."
 SELLER_OTHER_POINT = "Объединять можно только продавцов одной точки."
 SELLER_NAME_TOO_LONG = "Имя длиннее {limit} символов."
-ROLES = {"seller": "Продавец", "customer": "Покупатель", "other": "Фон"}
+SPEAKER_ROLES = {"seller": "Продавец", "customer": "Покупатель", "other": "Фон"}
 ROLE_COLOURS = {"seller": "#e3f0ff", "customer": "#fff3d6", "other": "#eeeeee"}
 BACKGROUND = "Фоновая речь (радио, ТВ), отброшенная до расшифровки"

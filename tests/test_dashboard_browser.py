@@ -621,8 +621,8 @@ def test_sellers_roles_and_dropped_background_speech_are_shown(
     page.goto(f"{dashboard}/dialogue?id={rush['roles']}")
     customer = page.locator(".tabulator-row").filter(has_text="А к нему есть чехол?")
     seller = page.locator(".tabulator-row").filter(has_text="Есть, на стойке справа.")
-    expect(customer).to_contain_text(S.ROLES["customer"])
-    expect(seller).to_contain_text(S.ROLES["seller"])
+    expect(customer).to_contain_text(S.SPEAKER_ROLES["customer"])
+    expect(seller).to_contain_text(S.SPEAKER_ROLES["seller"])
     page.screenshot(path=ARTIFACTS / "09-dialogue-roles.png", full_page=True)
     # S.ROLE_COLOURS as the browser computes them.
     role_cell = ".tabulator-cell[tabulator-field='role']"

@@ -108,3 +108,33 @@ def test_the_core_alone_has_its_production_commands(tmp_path: Path) -> None:
     commands = result.stdout.split("positional arguments:")[1]
     assert all(f"    {c} " in commands for c in ("migrate", "analyze", "sweep"))
     assert "soak" not in commands and "demo" not in commands
+
+
+def _assigned_twice(path: Path) -> list[str]:
+    """Module-level names bound twice by plain assignment (a later one silently wins)."""
+    seen: dict[str, int] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    seen[target.id] = seen.get(target.id, 0) + 1
+    return sorted(name for name, count in seen.items() if count > 1)
+
+
+def test_the_scanner_finds_a_name_bound_twice(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("A = 1\nB = 2\nA = 3\nC: int = 4\n")
+    assert _assigned_twice(source) == ["A"]
+
+
+def test_no_module_binds_a_constant_twice() -> None:
+    """Two branches adding the same name (dashboard/strings.py's ROLES once) must not
+    merge into one silently winning the other; `X = X + ...` style is not used."""
+    folders = [REPO / CORE, REPO / DEV_KIT, *(REPO / d for d in DEPLOYABLES)]
+    found = {
+        str(p.relative_to(REPO)): twice
+        for folder in folders
+        for p in _python_files(folder)
+        if (twice := _assigned_twice(p))
+    }
+    assert found == {}

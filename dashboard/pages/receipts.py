@@ -89,7 +89,7 @@ def _cards(cards: list[tuple[str, str]]) -> str:
         f'<div style="font-size:24px;font-weight:600">{escape(value)}</div></div>'
         for label, value in cards
     )
-    return f'<div class="kpis receipts">{cells}</div>'
+    return f'<div class="receipt-kpis">{cells}</div>'
 
 
 _MONEY = ("check_with_upsell", "check_without_upsell", "upsell_revenue")

@@ -103,7 +103,7 @@ def transcript_frame(segments: list[dict[str, Any]], rows: list[dict[str, Any]])
     """The transcript's rows with who said each (when the segments carry roles)."""
     frame = pd.DataFrame(rows)
     if segments and any("role" in s for s in segments):
-        frame.insert(0, "role", [S.ROLES.get(s.get("role"), S.NO_VALUE) for s in segments])
+        frame.insert(0, "role", [S.SPEAKER_ROLES.get(s.get("role"), S.NO_VALUE) for s in segments])
     return frame
 
 
