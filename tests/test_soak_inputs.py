@@ -54,3 +54,17 @@ def test_differences_ignore_processing_times_and_name_what_differs() -> None:
     assert any("d2: extra" in line for line in found)
     assert any("missing" in line for line in canonical.differences(changed, expected))
     assert "processing_sec" in canonical.IGNORED["dialogue_transcripts"]
+
+
+def test_sellers_compare_as_the_groups_they_make() -> None:
+    """Two runs name a learned seller differently; the same grouping compares equal, a
+    different grouping does not."""
+    from devkit.soak import canonical
+
+    def rows(*sellers: str | None) -> dict:
+        out = {f"d{i}": {"seller_id": s} for i, s in enumerate(sellers)}
+        canonical._sellers_as_groups(out)
+        return out
+
+    assert rows("a", "b", "a", None) == rows("x", "y", "x", None)
+    assert rows("a", "b", "a") != rows("x", "x", "y")
