@@ -55,17 +55,23 @@ def test_dialogue_is_transcribed_close_to_the_script(asr_engine: Engine) -> None
     spans = _phrase_spans(DIALOGUE)
     assert all(_on_speech(s["start"], spans, 0.5) for s in transcript.segments)
     assert transcript.segments[-1]["end"] >= spans[-1][1] - 1.0
-    assert "words" not in transcript.segments[0]  # ASR_WORD_TIMESTAMPS is off by default
+    # ASR_WORD_TIMESTAMPS is on by default: the roles split segments at speaker changes with them.
+    assert all("words" in s for s in transcript.segments)
 
 
-def test_word_timestamps_when_asked_are_on_the_dialogue_time_line() -> None:
-    engine = Engine(config.load({"ASR_WORD_TIMESTAMPS": "true"}))
-    transcript, _ = engine.run(dialogue_audio(DIALOGUE))
+def test_word_timestamps_are_on_the_dialogue_time_line(asr_engine: Engine) -> None:
+    transcript, _ = asr_engine.run(dialogue_audio(DIALOGUE))
     words = [w for s in transcript.segments for w in s["words"]]
     assert len(words) >= len(script(DIALOGUE).split()) * 0.8
     assert all(w["start"] <= w["end"] for w in words)
     spans = _phrase_spans(DIALOGUE)
     assert all(_on_speech((w["start"] + w["end"]) / 2, spans, 0.3) for w in words), words
+
+
+def test_word_timestamps_can_be_turned_off() -> None:
+    engine = Engine(config.load({"ASR_WORD_TIMESTAMPS": "false"}))
+    transcript, _ = engine.run(dialogue_audio(DIALOGUE))
+    assert transcript.text and all("words" not in s for s in transcript.segments)
 
 
 def test_shop_noise_without_speech_gives_no_text(asr_engine: Engine) -> None:
