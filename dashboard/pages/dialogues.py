@@ -69,14 +69,7 @@ def dialogues_page(user: User) -> pn.template.BootstrapTemplate:
                 at=row["started_at"],
             )
         body[:] = [
-            table(
-                shown,
-                _DIALOGUE_COLUMNS,
-                formatters={"summary": {"type": "textarea"}},
-                widths=_WIDTHS,
-            )
-            if rows
-            else pn.pane.Markdown(S.NO_DATA)
+            table(shown, _DIALOGUE_COLUMNS, widths=_WIDTHS) if rows else pn.pane.Markdown(S.NO_DATA)
         ]
 
     def first_page(*_: Any) -> None:

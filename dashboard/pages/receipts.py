@@ -11,7 +11,7 @@ import panel as pn
 from dashboard import access
 from dashboard import receipts as data
 from dashboard import strings as S
-from dashboard.pages.common import ScopeFilter, display, integer, local_time, table
+from dashboard.pages.common import display, integer, local_time, table
 from dashboard.users import User
 
 _RIGHT = ' style="text-align:right;padding:2px 8px"'
@@ -100,39 +100,24 @@ def _in_rubles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, **{k: None if r[k] is None else round(r[k] / 100) for k in _MONEY}} for r in rows]
 
 
-def receipts_overview(user: User, scope_filter: ScopeFilter) -> pn.Column:
-    """The overview's receipt figures, following the page's period and place filter."""
-    column = pn.Column(sizing_mode="stretch_width")
-
-    def refresh(*_: Any) -> None:
-        with access.transaction(user) as conn:
-            f = data.figures(conn, scope_filter.scope())
-        t = f.total
-        cards = [
-            (
-                S.KPI_RECEIPTS_MATCHED,
-                f"{integer(t['receipts_matched'])} / {integer(t['receipts'])}",
-            ),
-            (S.KPI_CHECK_WITH, rubles(t["check_with_upsell"])),
-            (S.KPI_CHECK_WITHOUT, rubles(t["check_without_upsell"])),
-            (S.KPI_UPSELL_REVENUE, rubles(t["upsell_revenue"])),
-        ]
-        places = ["point_name", "register_name", *_COLUMNS]
-        column[:] = [
-            f"### {S.RECEIPTS}",
-            pn.pane.HTML(_cards(cards), sizing_mode="stretch_width"),
-            f"#### {S.RECEIPTS_BY_PLACE}",
-            table(display(_in_rubles(f.places)), places) if f.places else S.NO_DATA,
-            f"#### {S.RECEIPTS_BY_SELLER}",
-            table(display(_in_rubles(f.sellers)), ["operator", *_COLUMNS])
-            if f.sellers
-            else S.NO_DATA,
-        ]
-
-    for widget in scope_filter.widgets:
-        widget.param.watch(refresh, "value")
-    refresh()
-    return column
+def receipts_overview(f: data.Figures) -> list[Any]:
+    """The overview's receipt figures (of the page's period and place)."""
+    t = f.total
+    cards = [
+        (S.KPI_RECEIPTS_MATCHED, f"{integer(t['receipts_matched'])} / {integer(t['receipts'])}"),
+        (S.KPI_CHECK_WITH, rubles(t["check_with_upsell"])),
+        (S.KPI_CHECK_WITHOUT, rubles(t["check_without_upsell"])),
+        (S.KPI_UPSELL_REVENUE, rubles(t["upsell_revenue"])),
+    ]
+    places = ["point_name", "register_name", *_COLUMNS]
+    return [
+        f"### {S.RECEIPTS}",
+        pn.pane.HTML(_cards(cards), sizing_mode="stretch_width"),
+        f"#### {S.RECEIPTS_BY_PLACE}",
+        table(display(_in_rubles(f.places)), places) if f.places else S.NO_DATA,
+        f"#### {S.RECEIPTS_BY_SELLER}",
+        table(display(_in_rubles(f.sellers)), ["operator", *_COLUMNS]) if f.sellers else S.NO_DATA,
+    ]
 
 
 def unassigned_receipts(user: User) -> list[Any]:
