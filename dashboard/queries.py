@@ -271,13 +271,27 @@ def _order(f: DialogueFilter) -> str:
 
 def dialogues(conn: Connection, f: DialogueFilter) -> tuple[list[dict[str, Any]], int]:
     """One page of dialogues matching the filter, and how many match in all."""
+    size = max(1, min(f.page_size, MAX_PAGE_SIZE))
+    return _dialogue_rows(conn, f, size, (max(1, f.page) - 1) * size)
+
+
+def dialogue_rows(
+    conn: Connection, f: DialogueFilter, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The first `limit` dialogues matching the filter in its order (every page, for a
+    download), and how many match in all."""
+    return _dialogue_rows(conn, f, limit, 0)
+
+
+def _dialogue_rows(
+    conn: Connection, f: DialogueFilter, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     where, params = _dialogue_where(f)
     total = conn.execute(
         sa.text(f"SELECT count(*) {_DIALOGUE_JOINS} WHERE {where}"), params
     ).scalar_one()
-    size = max(1, min(f.page_size, MAX_PAGE_SIZE))
-    # The page's ids first, then their rows: the planner drops the joins the ids do not
-    # need (a transcript is read for the 25 shown, not for every dialogue that matches).
+    # The rows' ids first, then their columns: the planner drops the joins the ids do not
+    # need (a transcript is read for the rows shown, not for every dialogue that matches).
     sql = f"""
         SELECT {_DIALOGUE_COLUMNS} {_DIALOGUE_JOINS}
         WHERE d.dialogue_id IN (
@@ -286,7 +300,7 @@ def dialogues(conn: Connection, f: DialogueFilter) -> tuple[list[dict[str, Any]]
         )
         ORDER BY {_order(f)}
     """
-    params.update(limit=size, offset=(max(1, f.page) - 1) * size)
+    params.update(limit=limit, offset=offset)
     return _rows(conn, sql, params), total
 
 

@@ -101,6 +101,21 @@ UNASSIGNED_NOTE = (
     "Укажите регистрационный номер ККТ у кассы (kkt_reg_id устройства): чеки привяжутся сами."
 )
 
+# downloads (dashboard/export.py)
+EXPORT_CSV = "CSV"
+EXPORT_XLSX = "Excel"
+EXPORT_HINT = "Скачать таблицу с выбранными фильтрами"
+EXPORT_FILTERS = "Фильтры"
+EXPORT_FILTER = "Фильтр"
+EXPORT_VALUE = "Значение"
+EXPORT_DATA = "Данные"
+EXPORT_CUT = "Показаны первые {shown} из {total} диалогов: сузьте период или фильтры."
+EXPORT_MADE = "Выгружено"
+EXPORT_USER = "Пользователь"
+EXPORT_BAD = "Неверный параметр выгрузки: {error}"
+EXPORT_PERIOD = "Период"
+DAILY_TABLE = "Показатели по дням"
+
 # table columns
 COLUMNS = {
     "started_at": "Начало",
@@ -149,6 +164,7 @@ COLUMNS = {
     "fiscal_document_number": "ФД №",
     "total_sum": "Сумма, ₽",
     "created_at": "Получен",
+    "dialogue_id": "ID диалога",
 }
 # the seed's statuses (audio_chunks.status, dialogues.asr_status / analysis_status)
 STATUSES = {

@@ -153,7 +153,9 @@ class Settings:
         8080, "Port of the dashboard (`python -m salescontrol dashboard`)."
     )
     dashboard_timezone: str = _setting(
-        "Europe/Moscow", "Time zone of the dashboard's days, periods and clock times."
+        "Europe/Moscow",
+        "Time zone of the days of the dashboard, the analytics API and the daily digest, "
+        "and of the dashboard's clock times.",
     )
     dashboard_cookie_secret: str = _setting(
         "",
@@ -180,6 +182,9 @@ class Settings:
         "0 means the TCP peer is the client address the login throttle counts.",
     )
     audio_url_ttl_sec: int = _setting(300, "Lifetime of the dashboard's signed audio URLs.")
+    dashboard_export_max_rows: int = _setting(
+        100_000, "Most dialogues one CSV or Excel download of the dialogues table holds."
+    )
 
     # ASR service (asr_service/)
     whisper_model_fast: str = _setting(

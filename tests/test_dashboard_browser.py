@@ -5,6 +5,7 @@ Screenshots of every step land in test-artifacts/dashboard/ (look at them).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import openpyxl
 import playwright.sync_api as playwright
 import pytest
 import requests
@@ -503,3 +505,42 @@ def test_logout_and_a_password_change_end_sessions(
     assert _logged_in(again, dashboard)
     elsewhere.close()
     again.close()
+
+
+def test_the_download_buttons_give_the_tables_with_the_pages_filters(
+    dashboard: str, browser_page, shop: dict
+) -> None:
+    """CSV and Excel from the pages' own links: the filters on screen, the numbers shown."""
+    page, expect = browser_page, playwright.expect
+    _login(page, dashboard, "owner")
+    page.get_by_role("link", name=S.NAV_DIALOGUES).click()
+    search = page.get_by_placeholder(S.SEARCH_HINT)
+    search.fill("лояльност")
+    search.press("Enter")
+    expect(page.get_by_text(S.PAGE.format(page=1, pages=1, total=1))).to_be_visible()
+    with page.expect_download() as csv_download:
+        page.get_by_role("link", name=S.EXPORT_CSV).click()
+    saved = csv_download.value
+    assert saved.suggested_filename.startswith("Диалоги ") and saved.suggested_filename.endswith(
+        ".csv"
+    )
+    text = Path(saved.path()).read_bytes().decode("utf-8-sig")
+    rows = [line.split(";") for line in text.strip().splitlines()]
+    assert rows[0][0] == S.COLUMNS["started_at"] and len(rows) == 2  # the search applied
+    assert rows[1][-1] == str(shop["good"]) and rows[1][1] == "Магазин на Ленина"
+    assert "Оплата картой" not in text
+
+    # The overview's ranking as Excel: the page's own figures (one attempt of two: 50%).
+    page.get_by_role("link", name=S.NAV_OVERVIEW).click()
+    expect(page.get_by_text(S.RANKING, exact=False)).to_be_visible()
+    links = page.locator("a.export-xlsx[href*='ranking.xlsx']")
+    with page.expect_download() as xlsx_download:
+        links.click()
+    assert xlsx_download.value.suggested_filename.endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(Path(xlsx_download.value.path()).read_bytes()))
+    data = [tuple(r) for r in book[S.EXPORT_DATA].iter_rows(values_only=True)]
+    assert data[0][:3] == (S.COLUMNS["point_name"], S.COLUMNS["register_name"], "Диалогов")
+    assert data[1][:5] == ("Магазин на Ленина", "Касса 1", 2, 2, 50)
+    filters = dict(r[:2] for r in book[S.EXPORT_FILTERS].iter_rows(values_only=True))
+    assert filters[S.EXPORT_USER] == "owner" and filters[S.POINT] == S.ALL
+    page.screenshot(path=ARTIFACTS / "14-downloads.png", full_page=True)

@@ -64,13 +64,14 @@ def trend_svg(rows: list[dict[str, Any]]) -> safe.Html:
     points = []
     for i, r in enumerate(rows):
         x = LEFT + slot * i
+        bar = min(slot * 0.7, 48.0)
         parts.append(
             safe.html(
                 '<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{c}" fill-opacity="0.5">'
                 "<title>{tip}</title></rect>",
-                x=f"{x + slot * 0.15:.1f}",
+                x=f"{x + (slot - bar) / 2:.1f}",
                 y=f"{y(r['dialogues'], top):.1f}",
-                w=f"{slot * 0.7:.1f}",
+                w=f"{bar:.1f}",
                 h=f"{r['dialogues'] / top * plot_h:.1f}",
                 c=BAR,
                 tip=f"{r['day']:%d.%m}: {r['dialogues']} {S.TREND_DIALOGUES}",

@@ -75,7 +75,7 @@ _TABLE_STYLE = (
     "table.sc th,table.sc td{border-bottom:1px solid #e5e5e5;padding:4px 8px;"
     "vertical-align:top;text-align:left}"
     "table.sc th{background:#f7f7f7;font-weight:600;white-space:nowrap}"
-    "table.sc td.n{text-align:right;white-space:nowrap}</style>"
+    "table.sc .n{text-align:right;white-space:nowrap}</style>"
 )
 
 
@@ -100,7 +100,8 @@ def table(
     head = safe.join(
         [
             safe.html(
-                '<th style="{style}">{title}</th>',
+                '<th class="{kind}" style="{style}">{title}</th>',
+                kind="n" if c in numeric else "",
                 style=f"min-width:{widths[c]}px" if c in widths else "",
                 title=S.COLUMNS.get(c, c),
             )
@@ -134,6 +135,21 @@ def table(
     return safe.pane(markup, sizing_mode="stretch_width")
 
 
+def heading(title: str, links: safe.Html) -> safe.Html:
+    """A section's title, with its table's download links beside it."""
+    return safe.html(
+        '<h3 class="section">{title} <small style="font-weight:normal;font-size:13px">'
+        "{links}</small></h3>",
+        title=title,
+        links=links,
+    )
+
+
+def shown(t: Any) -> Any:
+    """A table view (`tables.Table`) as the page shows it: its rows, or "no data"."""
+    return table(t.rows, t.columns) if t.rows else pn.pane.Markdown(S.NO_DATA)
+
+
 def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows with datetimes, rates and booleans as the page shows them."""
     shown = []
@@ -142,6 +158,8 @@ def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key, value in row.items():
             if isinstance(value, datetime):
                 value = local_time(value)
+            elif isinstance(value, date):
+                value = value.strftime("%d.%m.%Y")
             elif key.endswith("_rate"):
                 value = None if value is None else round(value * 100)
             elif key == "mean_quality":

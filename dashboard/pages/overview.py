@@ -7,14 +7,13 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import access, queries, safe
-from dashboard import receipts as receipt_data
+from dashboard import access, export, queries, safe
 from dashboard import strings as S
+from dashboard.pages import tables
 from dashboard.pages.chart import trend_svg
-from dashboard.pages.common import ScopeFilter, display, integer, layout, number, percent, table
+from dashboard.pages.common import ScopeFilter, heading, integer, layout, number, percent, shown
 from dashboard.pages.receipts import receipts_overview
 from dashboard.users import User
-from salescontrol import analytics
 
 
 def _kpi_cards(kpis: queries.Kpis) -> safe.Html:
@@ -41,43 +40,40 @@ def _kpi_cards(kpis: queries.Kpis) -> safe.Html:
 
 
 def overview_page(user: User) -> pn.template.BootstrapTemplate:
-    """KPIs of a period, the daily trend, the seller ranking and the top products."""
+    """KPIs of a period, the daily trend, the register ranking, the top products and the
+    receipt figures; each table with its downloads."""
     scope_filter = ScopeFilter(user)
-    kpis = pn.pane.HTML(sizing_mode="stretch_width")
-    trend = pn.pane.HTML(sizing_mode="stretch_width")
-    ranking = pn.Column(sizing_mode="stretch_width")
-    products = pn.Column(sizing_mode="stretch_width")
-    receipts = pn.Column(sizing_mode="stretch_width")
+    body = pn.Column(sizing_mode="stretch_width")
 
     def refresh(*_: Any) -> None:
         scope = scope_filter.scope()
         with access.transaction(user) as conn:
-            daily = analytics.daily(conn, scope.period)  # one scan for every figure
-            summary = queries.summary(conn, scope, daily)
-            money = receipt_data.figures(conn, scope, daily)
-            top = queries.top_products(conn, scope)
-        days, ranked = summary.trend, summary.ranking
-        kpis.object = _kpi_cards(summary.kpis)
-        trend.object = trend_svg(days) if days else safe.Html()
-        trend.visible = bool(days)
-        columns = ["point_name", "register_name", "dialogues", "analysed", "attempt_rate"]
-        columns += ["acceptance_rate", "mean_quality"]
-        ranking[:] = [table(display(ranked), columns)] if ranked else [S.NO_DATA]
-        products[:] = [table(top, ["product", "offered", "accepted"])] if top else [S.NO_DATA]
-        receipts[:] = receipts_overview(money)
+            o = tables.overview(conn, scope)
+        params = export.scope_params(scope)
+        t = o.tables
+
+        def section(title: str, name: str) -> pn.pane.HTML:
+            return safe.pane(heading(title, export.link(name, params)))
+
+        daily = [section(S.TREND, "daily")]
+        if o.trend:
+            daily += [safe.pane(trend_svg(o.trend), sizing_mode="stretch_width")]
+        body[:] = [
+            safe.pane(_kpi_cards(o.kpis), sizing_mode="stretch_width"),
+            *daily,
+            shown(t["daily"]),
+            section(S.RANKING, "ranking"),
+            shown(t["ranking"]),
+            section(S.TOP_PRODUCTS, "products"),
+            shown(t["products"]),
+            *receipts_overview(o.money),
+            section(S.RECEIPTS_BY_PLACE, "receipts"),
+            shown(t["receipts"]),
+            section(S.RECEIPTS_BY_SELLER, "cashiers"),
+            shown(t["cashiers"]),
+        ]
 
     for widget in scope_filter.widgets:
         widget.param.watch(refresh, "value")
     refresh()
-    return layout(
-        S.NAV_OVERVIEW,
-        pn.Row(*scope_filter.widgets),
-        kpis,
-        f"### {S.TREND}",
-        trend,
-        f"### {S.RANKING}",
-        ranking,
-        f"### {S.TOP_PRODUCTS}",
-        products,
-        receipts,
-    )
+    return layout(S.NAV_OVERVIEW, pn.Row(*scope_filter.widgets), body)

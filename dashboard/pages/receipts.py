@@ -92,16 +92,9 @@ def _cards(cards: list[tuple[str, str]]) -> str:
     return f'<div class="kpis receipts">{cells}</div>'
 
 
-_MONEY = ("check_with_upsell", "check_without_upsell", "upsell_revenue")
-_COLUMNS = ["receipts_matched", *_MONEY, "upsells_confirmed", "contradictions"]
-
-
-def _in_rubles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**r, **{k: None if r[k] is None else round(r[k] / 100) for k in _MONEY}} for r in rows]
-
-
 def receipts_overview(f: data.Figures) -> list[Any]:
-    """The overview's receipt figures (of the page's period and place)."""
+    """The overview's receipt cards (of the page's period and place); its tables per
+    place and per cashier are `tables.Table`s the overview shows with their downloads."""
     t = f.total
     cards = [
         (S.KPI_RECEIPTS_MATCHED, f"{integer(t['receipts_matched'])} / {integer(t['receipts'])}"),
@@ -109,15 +102,7 @@ def receipts_overview(f: data.Figures) -> list[Any]:
         (S.KPI_CHECK_WITHOUT, rubles(t["check_without_upsell"])),
         (S.KPI_UPSELL_REVENUE, rubles(t["upsell_revenue"])),
     ]
-    places = ["point_name", "register_name", *_COLUMNS]
-    return [
-        f"### {S.RECEIPTS}",
-        pn.pane.HTML(_cards(cards), sizing_mode="stretch_width"),
-        f"#### {S.RECEIPTS_BY_PLACE}",
-        table(display(_in_rubles(f.places)), places) if f.places else S.NO_DATA,
-        f"#### {S.RECEIPTS_BY_SELLER}",
-        table(display(_in_rubles(f.sellers)), ["operator", *_COLUMNS]) if f.sellers else S.NO_DATA,
-    ]
+    return [f"### {S.RECEIPTS}", pn.pane.HTML(_cards(cards), sizing_mode="stretch_width")]
 
 
 def unassigned_receipts(user: User) -> list[Any]:
