@@ -45,7 +45,7 @@ module "function" {
   timeout_sec   = var.functions[each.key].timeout_sec
   min_instances = var.functions[each.key].min_instances
   max_instances = var.functions[each.key].max_instances
-  env           = merge(local.common_env, local.db_env[each.key], var.functions[each.key].env)
+  env           = merge(local.common_env, local.db_env[each.key], lookup(local.function_env, each.key, {}), var.functions[each.key].env)
   secret_env = {
     for s in var.functions[each.key].secrets : s => google_secret_manager_secret.app[s].secret_id
     if contains(local.available_secrets, s)
@@ -63,6 +63,21 @@ module "function" {
   ]
 }
 
+# What one function needs beyond the shared environment: the digest's channels and the
+# dashboard's address for its links (secrets come from Secret Manager, above).
+locals {
+  function_env = {
+    digest = {
+      SMTP_HOST     = var.smtp_host
+      SMTP_PORT     = tostring(var.smtp_port)
+      SMTP_TLS      = var.smtp_tls
+      SMTP_USER     = var.smtp_user
+      SMTP_FROM     = var.smtp_from
+      DASHBOARD_URL = "https://${local.dashboard_host}"
+    }
+  }
+}
+
 resource "google_cloud_scheduler_job" "function" {
   for_each = { for name, f in var.functions : name => f if f.schedule != null && contains(keys(module.topology.functions), name) }
 
@@ -71,7 +86,7 @@ resource "google_cloud_scheduler_job" "function" {
   name             = "${var.name_prefix}-${each.key}"
   description      = "Calls the ${each.key} function on schedule."
   schedule         = each.value.schedule
-  time_zone        = var.scheduler_time_zone
+  time_zone        = coalesce(var.scheduler_time_zone, var.timezone)
   attempt_deadline = "${min(each.value.timeout_sec + 30, 1800)}s"
 
   retry_config {

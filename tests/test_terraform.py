@@ -637,6 +637,8 @@ def test_secrets_come_from_secret_manager() -> None:
         "DASHBOARD_COOKIE_SECRET",
         "DATABASE_URL",
         "OPENAI_API_KEY",
+        "SMTP_PASSWORD",
+        "TELEGRAM_BOT_TOKEN",
     ]
     everything = json.dumps(list(_all_resources().values()))
     assert "SIGNING_KEY_FILE" not in everything  # signed through IAM signBlob in the cloud
