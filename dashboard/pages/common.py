@@ -82,6 +82,13 @@ _TABLE_STYLE = (
 def table(
     rows: list[dict[str, Any]], columns: list[str], widths: dict[str, int] | None = None
 ) -> pn.pane.HTML:
+    """A read-only table of `rows` with Russian column titles (`table_html`), as a pane."""
+    return safe.pane(table_html(rows, columns, widths), sizing_mode="stretch_width")
+
+
+def table_html(
+    rows: list[dict[str, Any]], columns: list[str], widths: dict[str, int] | None = None
+) -> safe.Html:
     """A read-only table of `rows` with Russian column titles, as plain HTML.
 
     Numbers are shown the Russian way (1 502, 4,5) and right-aligned; missing ones as a
@@ -126,13 +133,12 @@ def table(
             for r in rows
         ]
     )
-    markup = safe.html(
+    return safe.html(
         '{style}<table class="sc"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
         style=safe.Html(_TABLE_STYLE),
         head=head,
         body=body,
     )
-    return safe.pane(markup, sizing_mode="stretch_width")
 
 
 def heading(title: str, links: safe.Html) -> safe.Html:
@@ -145,9 +151,9 @@ def heading(title: str, links: safe.Html) -> safe.Html:
     )
 
 
-def shown(t: Any) -> Any:
+def shown(t: Any) -> safe.Html:
     """A table view (`tables.Table`) as the page shows it: its rows, or "no data"."""
-    return table(t.rows, t.columns) if t.rows else pn.pane.Markdown(S.NO_DATA)
+    return table_html(t.rows, t.columns) if t.rows else safe.html("<p>{no}</p>", no=S.NO_DATA)
 
 
 def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -43,7 +43,9 @@ def overview_page(user: User) -> pn.template.BootstrapTemplate:
     """KPIs of a period, the daily trend, the register ranking, the top products and the
     receipt figures; each table with its downloads."""
     scope_filter = ScopeFilter(user)
-    body = pn.Column(sizing_mode="stretch_width")
+    # One pane for all of it, not one per heading and table: fewer models to build, send
+    # and lay out (about a fifth of the overview's server CPU, BENCHMARKS.md).
+    body = safe.pane(safe.Html(), sizing_mode="stretch_width")
 
     def refresh(*_: Any) -> None:
         scope = scope_filter.scope()
@@ -52,26 +54,22 @@ def overview_page(user: User) -> pn.template.BootstrapTemplate:
         params = export.scope_params(scope)
         t = o.tables
 
-        def section(title: str, name: str) -> pn.pane.HTML:
-            return safe.pane(heading(title, export.link(name, params)))
+        def section(title: str, name: str) -> safe.Html:
+            return safe.join([heading(title, export.link(name, params)), shown(t[name])])
 
-        daily = [section(S.TREND, "daily")]
-        if o.trend:
-            daily += [safe.pane(trend_svg(o.trend), sizing_mode="stretch_width")]
-        body[:] = [
-            safe.pane(_kpi_cards(o.kpis), sizing_mode="stretch_width"),
-            *daily,
-            shown(t["daily"]),
-            section(S.RANKING, "ranking"),
-            shown(t["ranking"]),
-            section(S.TOP_PRODUCTS, "products"),
-            shown(t["products"]),
-            *receipts_overview(o.money),
-            section(S.RECEIPTS_BY_PLACE, "receipts"),
-            shown(t["receipts"]),
-            section(S.RECEIPTS_BY_SELLER, "cashiers"),
-            shown(t["cashiers"]),
-        ]
+        body.object = safe.join(
+            [
+                _kpi_cards(o.kpis),
+                heading(S.TREND, export.link("daily", params)),
+                trend_svg(o.trend) if o.trend else safe.Html(),
+                shown(t["daily"]),
+                section(S.RANKING, "ranking"),
+                section(S.TOP_PRODUCTS, "products"),
+                receipts_overview(o.money),
+                section(S.RECEIPTS_BY_PLACE, "receipts"),
+                section(S.RECEIPTS_BY_SELLER, "cashiers"),
+            ]
+        )
 
     for widget in scope_filter.widgets:
         widget.param.watch(refresh, "value")

@@ -6,9 +6,9 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import access, deadletters, queries
+from dashboard import access, deadletters, queries, safe
 from dashboard import strings as S
-from dashboard.pages.common import display, layout, table
+from dashboard.pages.common import display, layout, table_html
 from dashboard.pages.receipts import unassigned_receipts
 from dashboard.users import User
 from salescontrol.config import settings
@@ -21,25 +21,27 @@ def pipeline_page(user: User) -> pn.template.BootstrapTemplate:
     with access.transaction(user) as conn:
         p = queries.pipeline(conn, timeout, user.reach)
 
-    def maybe(rows: list[dict[str, Any]], columns: list[str]) -> Any:
-        return table(display(rows), columns) if rows else pn.pane.Markdown(S.NOTHING)
+    def section(title: str, rows: list[dict[str, Any]], columns: list[str]) -> safe.Html:
+        shown = table_html(display(rows), columns) if rows else safe.html("<p>{n}</p>", n=S.NOTHING)
+        return safe.join([safe.html("<h3>{title}</h3>", title=title), shown])
 
-    return layout(
-        S.NAV_PIPELINE,
-        f"### {S.CHUNKS}",
-        maybe(p.chunks, ["status", "count", "last_created"]),
-        f"### {S.DIALOGUE_STATUSES}",
-        maybe(p.dialogues, ["asr_status", "analysis_status", "count"]),
-        f"### {S.STUCK.format(minutes=timeout // 60, total=p.stuck_total)}",
-        maybe(p.stuck, ["stage", "id", "status", "updated_at"]),
-        f"### {S.REJECTED}",
-        maybe(p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
-        *(_dead_letters() if user.is_owner else []),
-        *unassigned_receipts(user),
-    )
+    # One pane for the page's tables, not one per heading and table (fewer models).
+    parts = [
+        section(S.CHUNKS, p.chunks, ["status", "count", "last_created"]),
+        section(S.DIALOGUE_STATUSES, p.dialogues, ["asr_status", "analysis_status", "count"]),
+        section(
+            S.STUCK.format(minutes=timeout // 60, total=p.stuck_total),
+            p.stuck,
+            ["stage", "id", "status", "updated_at"],
+        ),
+        section(S.REJECTED, p.rejected, ["started_at", "error", "device_id", "chunk_id"]),
+        *([_dead_letters()] if user.is_owner else []),
+        unassigned_receipts(user),
+    ]
+    return layout(S.NAV_PIPELINE, safe.pane(safe.join(parts), sizing_mode="stretch_width"))
 
 
-def _dead_letters() -> list[Any]:
+def _dead_letters() -> safe.Html:
     dead = [
         {
             "subscription": d.subscription,
@@ -48,8 +50,14 @@ def _dead_letters() -> list[Any]:
         }
         for d in deadletters.counts()
     ]
-    return [
-        f"### {S.DEAD_LETTERS}",
-        table(dead, ["subscription", "source", "count"]) if dead else S.NOTHING,
-        pn.pane.Markdown(f"*{S.DEAD_LETTERS_NOTE}*"),
-    ]
+    shown = (
+        table_html(dead, ["subscription", "source", "count"])
+        if dead
+        else safe.html("<p>{n}</p>", n=S.NOTHING)
+    )
+    return safe.html(
+        "<h3>{title}</h3>{shown}<p><em>{note}</em></p>",
+        title=S.DEAD_LETTERS,
+        shown=shown,
+        note=S.DEAD_LETTERS_NOTE,
+    )

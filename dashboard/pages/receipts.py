@@ -8,10 +8,10 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import access
+from dashboard import access, safe
 from dashboard import receipts as data
 from dashboard import strings as S
-from dashboard.pages.common import display, integer, local_time, table
+from dashboard.pages.common import display, integer, local_time, table_html
 from dashboard.users import User
 
 _RIGHT = ' style="text-align:right;padding:2px 8px"'
@@ -92,7 +92,7 @@ def _cards(cards: list[tuple[str, str]]) -> str:
     return f'<div class="kpis receipts">{cells}</div>'
 
 
-def receipts_overview(f: data.Figures) -> list[Any]:
+def receipts_overview(f: data.Figures) -> safe.Html:
     """The overview's receipt cards (of the page's period and place); its tables per
     place and per cashier are `tables.Table`s the overview shows with their downloads."""
     t = f.total
@@ -102,17 +102,24 @@ def receipts_overview(f: data.Figures) -> list[Any]:
         (S.KPI_CHECK_WITHOUT, rubles(t["check_without_upsell"])),
         (S.KPI_UPSELL_REVENUE, rubles(t["upsell_revenue"])),
     ]
-    return [f"### {S.RECEIPTS}", pn.pane.HTML(_cards(cards), sizing_mode="stretch_width")]
+    # _cards escapes every value itself (rubles and integers are ours).
+    return safe.html("<h3>{title}</h3>{cards}", title=S.RECEIPTS, cards=safe.Html(_cards(cards)))
 
 
-def unassigned_receipts(user: User) -> list[Any]:
+def unassigned_receipts(user: User) -> safe.Html:
     """The pipeline page's receipts of unknown ККТ, of the user's points."""
     with access.transaction(user) as conn:
         rows, total = data.unassigned(conn, user.reach)
     shown = [{**r, "total_sum": r["total_sum"] / 100} for r in rows]
     columns = ["printed_at", "point_name", "kkt_reg_id", "fiscal_document_number", "total_sum"]
-    return [
-        f"### {S.UNASSIGNED.format(total=total)}",
-        table(display(shown), [*columns, "created_at"]) if rows else pn.pane.Markdown(S.NOTHING),
-        pn.pane.Markdown(f"*{S.UNASSIGNED_NOTE}*"),
-    ]
+    listed = (
+        table_html(display(shown), [*columns, "created_at"])
+        if rows
+        else safe.html("<p>{n}</p>", n=S.NOTHING)
+    )
+    return safe.html(
+        "<h3>{title}</h3>{listed}<p><em>{note}</em></p>",
+        title=S.UNASSIGNED.format(total=total),
+        listed=listed,
+        note=S.UNASSIGNED_NOTE,
+    )
