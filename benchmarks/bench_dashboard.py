@@ -346,7 +346,7 @@ def bench_downloads(base_env: dict[str, str], end) -> list[list]:
             answer = http.get(url, timeout=600)
             answer.raise_for_status()
             wall, used = time.perf_counter() - began, _process_cpu(server.pid) - cpu
-            lines = answer.content.count(b"\n") if fmt == "csv" else None
+            lines = answer.content.count(b"\n") if fmt == "csv" else "—"
             rows.append(
                 [
                     f"dialogues, 31 days, {fmt}",
@@ -474,7 +474,7 @@ def main() -> None:
             {"title": "Pages (ms)", "columns": page_columns, "rows": page_rows},
             {
                 "title": "CPU per page load (ms, median)",
-                "columns": ["page", "dashboard", "browser", "server", "Postgres", "total"],
+                "columns": ["page", "which", "browser", "server", "Postgres", "total"],
                 "rows": cpu_rows,
             },
             {"title": "Queries (ms)", "columns": ["query", "median", "worst"], "rows": sql_rows},
