@@ -95,7 +95,8 @@ def table_html(
     dash. Every cell is escaped unless it is `safe.Html` (a link made with `safe.html`),
     so a value from audio, the LLM or a device never becomes markup. Plain HTML rather
     than a Tabulator widget: the pages' tables are small and read-only, and Tabulator's
-    models and client-side layout were most of a page's time (BENCHMARKS.md, dashboard).
+    models and client-side layout were the biggest part of the overview's and pipeline's
+    time in the browser (README, Dashboard: Speed).
     """
     widths = widths or {}
     numeric = {

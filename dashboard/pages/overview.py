@@ -44,7 +44,7 @@ def overview_page(user: User) -> pn.template.BootstrapTemplate:
     receipt figures; each table with its downloads."""
     scope_filter = ScopeFilter(user)
     # One pane for all of it, not one per heading and table: fewer models to build, send
-    # and lay out (about a fifth of the overview's server CPU, BENCHMARKS.md).
+    # and lay out.
     body = safe.pane(safe.Html(), sizing_mode="stretch_width")
 
     def refresh(*_: Any) -> None:
