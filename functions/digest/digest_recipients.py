@@ -70,6 +70,25 @@ def recipients(conn: Connection) -> list[Recipient]:
     return found
 
 
+def finished(conn: Connection, recipient: Recipient, day: date, max_attempts: int) -> set[Channel]:
+    """The channels whose delivery of `day` is done: SENT, or FAILED with no tries left
+    (a cheap look before the digest is built; `claim` still decides)."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT channel FROM digest_deliveries WHERE user_id = :u AND day = :d "
+            "AND (status = :sent OR (status = :failed AND attempts >= :max))"
+        ),
+        {
+            "u": recipient.user_id,
+            "d": day,
+            "sent": Delivery.SENT.value,
+            "failed": Delivery.FAILED.value,
+            "max": max_attempts,
+        },
+    ).scalars()
+    return {Channel(c) for c in rows}
+
+
 def claim(
     conn: Connection,
     recipient: Recipient,

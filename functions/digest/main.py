@@ -56,7 +56,7 @@ def digest(request: Request) -> tuple[dict[str, Any], int]:
         result = send_day(day)
     except (TransientError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
         log.warning("digest failed, the next tick retries: %s", exc)
-        return {"error": "transient", "message": str(exc)}, 503
+        return {"error": "transient", "message": "database unavailable; the next tick retries"}, 503
     status = 503 if result["retry"] else 200
     return result, status
 
@@ -70,19 +70,22 @@ def send_day(day: date) -> dict[str, Any]:
     with transaction() as conn:
         everyone = digest_recipients.recipients(conn)
     for recipient in everyone:
-        if not any(can[c.value] for c in recipient.addresses):
-            result["not_configured"] += [
-                {"user": recipient.name, "channel": c.value, "to": a}
-                for c, a in recipient.addresses.items()
-            ]
-            continue
-        # Built before any claim: a failure here leaves nothing half claimed.
-        message = _message(recipient, day)
+        with transaction() as conn:
+            done = digest_recipients.finished(conn, recipient, day, s.digest_max_attempts)
+        todo = {}
         for channel, address in recipient.addresses.items():
             where = {"user": recipient.name, "channel": channel.value, "to": address}
             if not can[channel.value]:
                 result["not_configured"].append(where)
-                continue
+            elif channel in done:
+                result["skipped"] += 1
+            else:
+                todo[channel] = where
+        if not todo:
+            continue
+        # Built before any claim: a failure here leaves nothing half claimed.
+        message = _message(recipient, day)
+        for channel, where in todo.items():
             with transaction() as conn:
                 attempt = digest_recipients.claim(
                     conn,
