@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from dashboard import login, sessions
 from dashboard import strings as S
 from dashboard.users import User
-from salescontrol import db
+from salescontrol import analytics, db
 from salescontrol.errors import SalesControlError
 
 
@@ -66,4 +66,5 @@ def transaction(user: User, act: bool = False) -> Iterator[Connection]:
     """A database transaction for `user`'s page, after `check()` passed."""
     with db.transaction() as conn:
         check(conn, user, act)
+        analytics.for_reports(conn)
         yield conn

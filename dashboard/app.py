@@ -6,7 +6,7 @@ import logging
 
 import panel as pn
 
-from dashboard import login
+from dashboard import export, login
 from dashboard import strings as S
 from dashboard.pages import PAGES
 from salescontrol.config import settings
@@ -18,6 +18,7 @@ def serve(port: int, address: str = "127.0.0.1", websocket_origins: list[str] | 
     """Start the dashboard server and block until it stops."""
     settings().require("database_url")
     options = login.server_options()  # fails at start without a usable cookie secret
+    options["extra_patterns"] = [*options["extra_patterns"], *export.patterns()]
     # Bokeh refuses a websocket from any other origin: a page on another site cannot
     # drive the buttons of an open dashboard (cross-site websocket hijacking).
     origins = websocket_origins or [f"localhost:{port}", f"127.0.0.1:{port}"]

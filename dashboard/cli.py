@@ -13,7 +13,7 @@ import getpass
 import sys
 from uuid import UUID
 
-from dashboard import sessions, throttle, users
+from dashboard import digests, sessions, throttle, users
 from salescontrol import db
 from salescontrol.errors import BadInput
 
@@ -45,9 +45,25 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with db.transaction() as conn:
         rows = users.listing(conn)
+        digest = digests.channels(conn)
     for r in rows:
         state = "enabled" if r["is_enabled"] else "disabled"
-        print(f"{r['name']}\t{r['role']}\t{state}\tsessions={r['sessions']}\t{r['points']}")
+        line = f"{r['name']}\t{r['role']}\t{state}\tsessions={r['sessions']}\t{r['points']}"
+        print(line + (f"\tdigest: {digest[r['name']]}" if r["name"] in digest else ""))
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    with db.transaction() as conn:
+        if args.off:
+            had = digests.stop(conn, args.name)
+            print(f"{args.name}: {'no more digests' if had else 'had no digest'}")
+            return 0
+        digests.set_channels(conn, args.name, args.email, args.telegram)
+    where = " and ".join(
+        x for x in (args.email, args.telegram and f"Telegram chat {args.telegram}") if x
+    )
+    print(f"{args.name} gets the daily digest: {where}")
     return 0
 
 
@@ -132,6 +148,17 @@ def add_users_command(sub: argparse._SubParsersAction) -> None:
     out = verbs.add_parser("logout", help="end every session of a user")
     out.add_argument("name")
     out.set_defaults(users_func=cmd_logout)
+
+    digest = verbs.add_parser(
+        "digest", help="send a user the daily digest by e-mail and/or Telegram (or stop)"
+    )
+    digest.add_argument("name")
+    digest.add_argument("--email", metavar="ADDRESS", help="e-mail address")
+    digest.add_argument(
+        "--telegram", metavar="CHAT_ID", help="Telegram chat id (the bot must be in that chat)"
+    )
+    digest.add_argument("--off", action="store_true", help="no more digests for this user")
+    digest.set_defaults(users_func=cmd_digest)
 
     unlock = verbs.add_parser("unlock", help="forget a user's failed login attempts")
     unlock.add_argument("name")

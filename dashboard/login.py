@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 import jinja2
+import sqlalchemy as sa
 import tornado.web
 from bokeh.server.auth_provider import AuthProvider
 from markupsafe import Markup
@@ -40,6 +41,7 @@ SESSION_HEADER = "X-Salescontrol-Session"
 LOGIN_URL = "/login"
 LOGOUT_URL = "/logout"
 PASSWORD_URL = "/password"
+HEALTH_URL = "/health"
 MIN_SECRET_LENGTH = 32
 # argon2 takes 64 MiB and ~0.2 s of CPU per check: at most two at once, off the event
 # loop, so a burst of logins queues instead of exhausting the instance's memory.
@@ -265,6 +267,31 @@ def _change_password(
     return token, fresh, ended
 
 
+class HealthHandler(tornado.web.RequestHandler):
+    """`GET /health`: {"status": "healthy"} once the database answers, else 503 (the seed's
+    check, and Cloud Run's probe). No login: it says nothing but whether the database is
+    reachable. The query runs off the event loop, so a hung database stalls no page."""
+
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        try:
+            await IOLoop.current().run_in_executor(_PROBE, _database_answers)
+        except Exception as exc:  # any failure means unhealthy; the log says which
+            log.warning("health check: the database does not answer: %s", exc)
+            self.set_status(503)
+            self.finish({"status": "unhealthy", "reason": "database unreachable"})
+            return
+        self.finish({"status": "healthy"})
+
+
+_PROBE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+
+
+def _database_answers() -> None:
+    with db.transaction() as conn:
+        conn.execute(sa.text("SELECT 1")).scalar_one()
+
+
 class SessionAuth(AuthProvider):
     """Bokeh's auth hooks backed by dashboard.sessions."""
 
@@ -315,8 +342,14 @@ def server_options() -> dict[str, Any]:
         # The token reaches the page's JavaScript: no cookies in it, session or XSRF.
         "exclude_cookies": [COOKIE, "_xsrf"],
         "exclude_headers": ["Cookie"],
-        "extra_patterns": [(PASSWORD_URL, PasswordHandler)],
+        "extra_patterns": server_options_patterns(),
     }
+
+
+def server_options_patterns() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
+    """The dashboard's own HTTP handlers beside Panel's pages (Bokeh's login and logout
+    come from the auth provider)."""
+    return [(PASSWORD_URL, PasswordHandler), (HEALTH_URL, HealthHandler)]
 
 
 def session_of(session_id: str | None) -> UUID | None:

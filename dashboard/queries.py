@@ -1,4 +1,5 @@
-"""The dashboard's data layer: SQL aggregates and pages, never loops over rows in Python.
+"""The dashboard's data layer: SQL aggregates and pages; Python at most adds up the small
+per-day rows of `salescontrol.analytics` (the figures the API and the digest show too).
 
 Every function takes a Connection and the `Reach` of the user asking (the points they
 may see: every point for an owner, their own for a manager or viewer), and returns
@@ -19,7 +20,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salescontrol import backlog
+from salescontrol import analytics, backlog
 from salescontrol.chunks import ChunkStatus
 
 # What a dialogue list can be sorted by: label -> SQL expression (a whitelist).
@@ -60,22 +61,21 @@ class Scope:
     point_id: UUID | None = None
     register_id: UUID | None = None
 
+    @property
+    def period(self) -> analytics.Period:
+        """The same days, place and reach as the core's analytics take them."""
+        return analytics.Period(
+            self.date_from,
+            self.date_to,
+            self.tz,
+            self.reach.points,
+            self.point_id,
+            self.register_id,
+        )
+
     def where(self) -> tuple[str, dict[str, Any]]:
         """SQL conditions on `d` (dialogues) and their parameters."""
-        sql = [
-            "d.started_at >= (CAST(:date_from AS timestamp) AT TIME ZONE :tz)",
-            "d.started_at < ((CAST(:date_to AS timestamp) + interval '1 day') AT TIME ZONE :tz)",
-        ]
-        params: dict[str, Any] = {"date_from": self.date_from, "date_to": self.date_to}
-        params["tz"] = self.tz
-        sql.append(self.reach.where("d.point_id", params))
-        if self.point_id:
-            sql.append("d.point_id = :point_id")
-            params["point_id"] = self.point_id
-        if self.register_id:
-            sql.append("d.register_id = :register_id")
-            params["register_id"] = self.register_id
-        return " AND ".join(sql), params
+        return self.period.where()
 
 
 @dataclass(frozen=True)
@@ -95,29 +95,21 @@ class Kpis:
         return self.accepted / self.attempted if self.attempted else None
 
 
-# Aggregates shared by the KPIs, the trend and the ranking (a = the analysis row).
-_AGGREGATES = """
-    count(*) AS dialogues,
-    count(*) FILTER (WHERE a.dialogue_id IS NOT NULL AND a.is_sales_dialogue IS NOT FALSE)
-        AS analysed,
-    count(*) FILTER (WHERE a.attempted AND a.is_sales_dialogue IS NOT FALSE) AS attempted,
-    count(*) FILTER (WHERE a.attempted AND a.accepted AND a.is_sales_dialogue IS NOT FALSE)
-        AS accepted,
-    CAST(avg(a.quality_score) FILTER (WHERE a.is_sales_dialogue IS NOT FALSE) AS float)
-        AS mean_quality
-"""
-
-
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in conn.execute(sa.text(sql), params)]
 
 
-_KPI_FIELDS = ("dialogues", "analysed", "attempted", "accepted", "mean_quality")
-
-
-def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
-    kpis = Kpis(**{k: row[k] for k in _KPI_FIELDS})
-    return {**row, "attempt_rate": kpis.attempt_rate, "acceptance_rate": kpis.acceptance_rate}
+def _rates(figures: analytics.Figures) -> dict[str, Any]:
+    """The figures under the names the pages and their tables use."""
+    return {
+        "dialogues": figures.dialogues,
+        "analysed": figures.sales_dialogues,
+        "attempted": figures.upsell_attempted,
+        "accepted": figures.upsell_accepted,
+        "mean_quality": figures.mean_quality,
+        "attempt_rate": figures.upsell_rate,
+        "acceptance_rate": figures.acceptance_rate,
+    }
 
 
 @dataclass(frozen=True)
@@ -125,40 +117,55 @@ class Summary:
     kpis: Kpis
     trend: list[dict[str, Any]]  # per local day: day, the aggregates, the rates
     ranking: list[dict[str, Any]]  # per register: names, the aggregates, the rates
+    sellers: list[dict[str, Any]]  # per seller (as merged): name, point, the same
 
 
-def summary(conn: Connection, scope: Scope) -> Summary:
-    """KPIs, daily trend and ranking of the scope from one scan (GROUPING SETS)."""
-    where, params = scope.where()
-    sql = f"""
-        WITH g AS (
-            SELECT d.day, d.point_id, d.register_id, GROUPING(d.day) AS no_day,
-                   GROUPING(d.point_id) AS no_place, {_AGGREGATES}
-            FROM (
-                SELECT d.dialogue_id, d.point_id, d.register_id,
-                       CAST(d.started_at AT TIME ZONE :tz AS date) AS day
-                FROM dialogues d WHERE {where}
-            ) AS d
-            LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
-            GROUP BY GROUPING SETS ((), (d.day), (d.point_id, d.register_id))
-        )
-        SELECT g.*, p.name AS point_name, r.name AS register_name
-        FROM g
-        LEFT JOIN points p ON p.point_id = g.point_id
-        LEFT JOIN registers r ON r.register_id = g.register_id
-        ORDER BY g.day
-    """
-    rows = _rows(conn, sql, params)
-    total = next((r for r in rows if r["no_day"] and r["no_place"]), None)
+def summary(conn: Connection, scope: Scope, daily: analytics.Daily | None = None) -> Summary:
+    """KPIs, daily trend and ranking of the scope: `analytics.daily` added up (one scan;
+    pass `daily` when the page has it already)."""
+    if daily is None:
+        daily = analytics.daily(conn, scope.period)
+    total = analytics.total(daily.places)
     kpis = Kpis(
-        **{k: total[k] if total else (0 if k != "mean_quality" else None) for k in _KPI_FIELDS}
+        total.dialogues,
+        total.sales_dialogues,
+        total.upsell_attempted,
+        total.upsell_accepted,
+        total.mean_quality,
     )
-    trend = [_with_rates(r) for r in rows if not r["no_day"]]
-    places = [_with_rates(r) for r in rows if not r["no_place"]]
-    places.sort(
-        key=lambda r: (-(r["attempt_rate"] or -1), -(r["mean_quality"] or -1), r["point_name"])
-    )
-    return Summary(kpis, trend, places)
+    by_day = analytics.rollup(daily.places, lambda r: r.day)
+    trend = [{"day": day, **_rates(f)} for day, f in sorted(by_day.items())]
+    names = {(r.point_id, r.register_id): (r.point_name, r.register_name) for r in daily.places}
+    by_place = analytics.rollup(daily.places, lambda r: (r.point_id, r.register_id))
+    places = [
+        {
+            "point_id": point,
+            "register_id": register,
+            "point_name": names[point, register][0],
+            "register_name": names[point, register][1],
+            **_rates(f),
+        }
+        for (point, register), f in by_place.items()
+    ]
+    places.sort(key=lambda r: (*_best_first(r), r["point_name"] or "", r["register_name"] or ""))
+    seller_names = {r.seller_id: (r.seller_name, r.point_name) for r in daily.sellers}
+    by_seller = analytics.rollup(daily.sellers, lambda r: r.seller_id)
+    sellers = [
+        {
+            "seller_id": seller,
+            "seller": seller_names[seller][0],
+            "point_name": seller_names[seller][1],
+            **_rates(f),
+        }
+        for seller, f in by_seller.items()
+    ]
+    sellers.sort(key=lambda r: (*_best_first(r), r["seller"] or ""))
+    return Summary(kpis, trend, places, sellers)
+
+
+def _best_first(row: dict[str, Any]) -> tuple[float, float]:
+    """The rankings' order: best attempt rate, then best quality, first."""
+    return -(row["attempt_rate"] or -1), -(row["mean_quality"] or -1)
 
 
 def overview(conn: Connection, scope: Scope) -> Kpis:
@@ -253,31 +260,58 @@ def _dialogue_where(f: DialogueFilter) -> tuple[str, dict[str, Any]]:
     return " AND ".join(parts), params
 
 
+_DIALOGUE_JOINS = """
+    FROM dialogues d
+    LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
+    LEFT JOIN dialogue_transcripts t ON t.dialogue_id = d.dialogue_id
+    JOIN points p ON p.point_id = d.point_id
+    JOIN registers r ON r.register_id = d.register_id
+"""
+_DIALOGUE_COLUMNS = """
+    d.dialogue_id, d.started_at, p.name AS point_name, r.name AS register_name,
+    CAST(round((d.end_ms - d.start_ms) / 1000.0) AS integer) AS duration_sec,
+    d.asr_status, d.analysis_status, a.attempted, a.accepted, a.quality_score, a.needs_review,
+    left(coalesce(a.summary, t.text, ''), 140) AS summary
+"""
+
+
+def _order(f: DialogueFilter) -> str:
+    order = SORTS.get(f.sort, SORTS["started_at"])
+    return f"{order} {'DESC' if f.descending else 'ASC'} NULLS LAST, d.dialogue_id"
+
+
 def dialogues(conn: Connection, f: DialogueFilter) -> tuple[list[dict[str, Any]], int]:
     """One page of dialogues matching the filter, and how many match in all."""
-    where, params = _dialogue_where(f)
-    joins = """
-        FROM dialogues d
-        LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
-        LEFT JOIN dialogue_transcripts t ON t.dialogue_id = d.dialogue_id
-        JOIN points p ON p.point_id = d.point_id
-        JOIN registers r ON r.register_id = d.register_id
-    """
-    total = conn.execute(sa.text(f"SELECT count(*) {joins} WHERE {where}"), params).scalar_one()
-    order = SORTS.get(f.sort, SORTS["started_at"])
-    direction = "DESC" if f.descending else "ASC"
     size = max(1, min(f.page_size, MAX_PAGE_SIZE))
+    return _dialogue_rows(conn, f, size, (max(1, f.page) - 1) * size)
+
+
+def dialogue_rows(
+    conn: Connection, f: DialogueFilter, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The first `limit` dialogues matching the filter in its order (every page, for a
+    download), and how many match in all."""
+    return _dialogue_rows(conn, f, limit, 0)
+
+
+def _dialogue_rows(
+    conn: Connection, f: DialogueFilter, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    where, params = _dialogue_where(f)
+    total = conn.execute(
+        sa.text(f"SELECT count(*) {_DIALOGUE_JOINS} WHERE {where}"), params
+    ).scalar_one()
+    # The rows' ids first, then their columns: the planner drops the joins the ids do not
+    # need (a transcript is read for the rows shown, not for every dialogue that matches).
     sql = f"""
-        SELECT d.dialogue_id, d.started_at, p.name AS point_name, r.name AS register_name,
-               CAST(round((d.end_ms - d.start_ms) / 1000.0) AS integer) AS duration_sec,
-               d.asr_status, d.analysis_status, a.attempted, a.accepted, a.quality_score,
-               a.needs_review,
-               left(coalesce(a.summary, t.text, ''), 140) AS summary
-        {joins} WHERE {where}
-        ORDER BY {order} {direction} NULLS LAST, d.dialogue_id
-        LIMIT :limit OFFSET :offset
+        SELECT {_DIALOGUE_COLUMNS} {_DIALOGUE_JOINS}
+        WHERE d.dialogue_id IN (
+            SELECT d.dialogue_id {_DIALOGUE_JOINS} WHERE {where}
+            ORDER BY {_order(f)} LIMIT :limit OFFSET :offset
+        )
+        ORDER BY {_order(f)}
     """
-    params.update(limit=size, offset=(max(1, f.page) - 1) * size)
+    params.update(limit=limit, offset=offset)
     return _rows(conn, sql, params), total
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard.queries import Reach, Scope
+from salescontrol import analytics
 
 
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -32,57 +33,37 @@ def of_dialogue(conn: Connection, dialogue_id: UUID) -> dict[str, Any]:
     return dict(row._mapping) if row else {}
 
 
-# Per dialogue: its receipt (r), analysis (a) and the confirmed upsells' amounts (u).
-_FIGURES = """
-    count(*) AS dialogues,
-    count(r.receipt_id) AS receipts_matched,
-    CAST(avg(r.total_sum) FILTER (WHERE a.attempted) AS float) AS check_with_upsell,
-    CAST(avg(r.total_sum) FILTER (WHERE a.attempted IS FALSE) AS float) AS check_without_upsell,
-    CAST(coalesce(sum(u.amount), 0) AS bigint) AS upsell_revenue,
-    count(*) FILTER (WHERE u.confirmed > 0) AS upsells_confirmed,
-    count(*) FILTER (WHERE a.receipt_contradiction) AS contradictions
-"""
-_CONFIRMED = """
-    LEFT JOIN LATERAL (
-        SELECT sum(CAST(c ->> 'amount' AS bigint)) AS amount, count(*) AS confirmed
-        FROM jsonb_array_elements(CASE jsonb_typeof(a.receipt_check)
-                                  WHEN 'array' THEN a.receipt_check ELSE '[]'::jsonb END) c
-        WHERE c ->> 'status' = 'confirmed'
-    ) u ON true
-"""
-
-
 @dataclass(frozen=True)
 class Figures:
-    total: dict[str, Any]  # the _FIGURES of the scope, plus receipts and unmatched
+    total: dict[str, Any]  # the figures of the scope, plus receipts and unmatched
     places: list[dict[str, Any]]  # per point and register
     sellers: list[dict[str, Any]]  # per cashier on the receipts (operator)
 
 
-def figures(conn: Connection, scope: Scope) -> Figures:
+def _money(figures: analytics.Figures) -> dict[str, Any]:
+    """A scope's receipt figures under the names the page's tables use."""
+    return {
+        "dialogues": figures.dialogues,
+        "receipts_matched": figures.receipts_matched,
+        "check_with_upsell": figures.check_with_upsell,
+        "check_without_upsell": figures.check_without_upsell,
+        "upsell_revenue": figures.revenue_confirmed,
+        "upsells_confirmed": figures.upsells_confirmed,
+        "contradictions": figures.contradictions,
+    }
+
+
+def _order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (-row["upsell_revenue"], row.get("point_name") or "", row.get("register_name") or "")
+
+
+def figures(conn: Connection, scope: Scope, daily: analytics.Daily | None = None) -> Figures:
     """Receipts matched, average check with and without an upsell attempt, revenue from
-    confirmed upsells: in all, per point and register, per cashier."""
+    confirmed upsells: in all, per point and register, per cashier (`analytics.daily`
+    added up; pass `daily` when the page has it already)."""
+    if daily is None:
+        daily = analytics.daily(conn, scope.period)
     where, params = scope.where()
-    rows = _rows(
-        conn,
-        f"""
-        WITH g AS (
-            SELECT d.point_id, d.register_id, r.operator, GROUPING(d.point_id) AS no_place,
-                   GROUPING(r.operator) AS no_seller, {_FIGURES}
-            FROM dialogues d
-            LEFT JOIN receipts r ON r.dialogue_id = d.dialogue_id
-            LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
-            {_CONFIRMED}
-            WHERE {where}
-            GROUP BY GROUPING SETS ((), (d.point_id, d.register_id), (r.operator))
-        )
-        SELECT g.*, p.name AS point_name, rg.name AS register_name FROM g
-        LEFT JOIN points p ON p.point_id = g.point_id
-        LEFT JOIN registers rg ON rg.register_id = g.register_id
-        ORDER BY g.upsell_revenue DESC, p.name, rg.name, g.operator
-        """,
-        params,
-    )
     # Receipts printed in the scope at a known register, whether a dialogue took them:
     # the scope's conditions read `d`, so the receipts stand in for it.
     printed = conn.execute(
@@ -93,12 +74,19 @@ def figures(conn: Connection, scope: Scope) -> Figures:
         ),
         params,
     ).one()
-    total = next(r for r in rows if r["no_place"] and r["no_seller"])
-    return Figures(
-        total={**total, **printed._mapping},
-        places=[r for r in rows if not r["no_place"]],
-        sellers=[r for r in rows if not r["no_seller"] and r["operator"]],
-    )
+    names = {(r.point_id, r.register_id): (r.point_name, r.register_name) for r in daily.places}
+    places = [
+        {"point_name": names[k][0], "register_name": names[k][1], **_money(f)}
+        for k, f in analytics.rollup(daily.places, lambda r: (r.point_id, r.register_id)).items()
+    ]
+    sellers = [
+        {"operator": operator, **_money(f)}
+        for operator, f in analytics.rollup(daily.cashiers, lambda r: r.operator).items()
+    ]
+    places.sort(key=_order)
+    sellers.sort(key=lambda r: (-r["upsell_revenue"], r["operator"]))
+    total = {**_money(analytics.total(daily.places)), **printed._mapping}
+    return Figures(total=total, places=places, sellers=sellers)
 
 
 def unassigned(conn: Connection, reach: Reach, limit: int = 50) -> tuple[list[dict[str, Any]], int]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from dashboard import strings as S
-from dashboard.queries import _AGGREGATES, Reach, Scope, _rows, _with_rates
+from dashboard.queries import Reach, _rows
 from salescontrol import speakers, voices
 from salescontrol.errors import BadInput
 
@@ -99,28 +99,6 @@ def merge(conn: Connection, source: UUID, target: UUID, reach: Reach) -> None:
         ),
         {"v": voices.pack(voice), "n": a.dialogues, "t": target},
     )
-
-
-def ranking(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
-    """Sellers compared as registers are: best attempt rate, then quality, first."""
-    where, params = scope.where()
-    rows = _rows(
-        conn,
-        f"""
-        SELECT t.seller_id, t.number, t.name, p.name AS point_name, {_AGGREGATES}
-        FROM dialogues d
-        JOIN sellers s ON s.seller_id = d.seller_id
-        JOIN sellers t ON t.seller_id = {_RESOLVED}
-        LEFT JOIN points p ON p.point_id = t.point_id
-        LEFT JOIN dialogue_upsell_analysis a ON a.dialogue_id = d.dialogue_id
-        WHERE {where} AND t.number IS NOT NULL
-        GROUP BY t.seller_id, t.number, t.name, p.name
-        """,
-        params,
-    )
-    ranked = [{**_with_rates(r), "seller": seller_name(r["name"], r["number"])} for r in rows]
-    ranked.sort(key=lambda r: (-(r["attempt_rate"] or -1), -(r["mean_quality"] or -1), r["seller"]))
-    return ranked
 
 
 def background(conn: Connection, reach: Reach) -> list[dict[str, Any]]:

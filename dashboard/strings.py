@@ -1,5 +1,7 @@
 """Every text the dashboard shows, in Russian, in one place."""
 
+from salescontrol import analytics
+
 TITLE = "SalesControl — допродажи"
 
 # navigation
@@ -101,6 +103,21 @@ UNASSIGNED_NOTE = (
     "Укажите регистрационный номер ККТ у кассы (kkt_reg_id устройства): чеки привяжутся сами."
 )
 
+# downloads (dashboard/export.py)
+EXPORT_CSV = "CSV"
+EXPORT_XLSX = "Excel"
+EXPORT_HINT = "Скачать таблицу с выбранными фильтрами"
+EXPORT_FILTERS = "Фильтры"
+EXPORT_FILTER = "Фильтр"
+EXPORT_VALUE = "Значение"
+EXPORT_DATA = "Данные"
+EXPORT_CUT = "Показаны первые {shown} из {total} диалогов: сузьте период или фильтры."
+EXPORT_MADE = "Выгружено"
+EXPORT_USER = "Пользователь"
+EXPORT_BAD = "Неверный параметр выгрузки: {error}"
+EXPORT_PERIOD = "Период"
+DAILY_TABLE = "Показатели по дням"
+
 # table columns
 COLUMNS = {
     "started_at": "Начало",
@@ -154,6 +171,7 @@ COLUMNS = {
     "seller": "Продавец",
     "role": "Кто",
     "seconds": "Секунд",
+    "dialogue_id": "ID диалога",
 }
 # the seed's statuses (audio_chunks.status, dialogues.asr_status / analysis_status)
 STATUSES = {
@@ -243,7 +261,7 @@ PAGE_FAILED = "Не удалось получить данные: {error}. По�
 # sellers, roles, background speech (issue 20)
 SELLERS = "Продавцы"
 SELLER_RANKING = "Сравнение продавцов"
-SELLER_DEFAULT = "Продавец {number}"
+SELLER_DEFAULT = analytics.SELLER_DEFAULT  # one spelling for the API, digest and pages
 SELLERS_HINT = (
     "Продавцов система узнаёт по голосу: голос, который снова и снова звучит на кассе "
     "со стороны продавца. Дайте им имена; если один человек попал в список дважды, "

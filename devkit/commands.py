@@ -117,12 +117,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(demo.summary(run.results()), flush=True)
             if run.timed_out:
                 print(f"\nwarning: not finished after {args.timeout:g} s: {run.progress.line()}")
+            login = demo.dashboard_owner(run.stack) if demo.dashboard_available() else None
+            if login:  # the digest goes to a dashboard user
+                print("\n" + demo.send_digest(run.stack), flush=True)
             if args.exit:
                 return 1 if run.timed_out else 0
-            if demo.dashboard_available():
+            if login:
                 url = demo.start_dashboard(run.stack)
                 if url:
-                    print(f"\ndashboard: {url}  (login: {demo.dashboard_owner(run.stack)})")
+                    print(f"\ndashboard: {url}  (login: {login})")
             else:
                 print("\ndashboard: not in this checkout")
             print(f"environment: source {Path(args.workdir) / 'env.sh'}", flush=True)

@@ -1,8 +1,8 @@
 """Generated shop data for demos and the dashboard benchmark, inserted by SQL alone.
 
 `python -m devkit.dashboard_data N` fills DATABASE_URL with N dialogues spread over the last
-30 days across 5 points x 3 registers, each with a transcript and an analysis, and N audio
-chunks (a few rejected or stuck).
+30 days across 5 points x 3 registers, each with a transcript and an analysis, seven in ten
+with a receipt, and N audio chunks (a few rejected or stuck).
 """
 
 from __future__ import annotations
@@ -118,9 +118,38 @@ JOIN (SELECT device_id, row_number() OVER (ORDER BY device_id) - 1 AS k FROM dev
   ON dv.k = mod(g.i, :devices)
 """
 
+# A receipt for seven dialogues in ten, printed 2 s after the dialogue, each from one of
+# three cashiers; the upsell check of each attempt: confirmed when accepted.
+_RECEIPTS = """
+INSERT INTO receipts (point_id, kkt_reg_id, fiscal_document_number, register_id, printed_at,
+                      total_sum, items, item_lemmas, operator, dialogue_id)
+SELECT d.point_id, lpad(r.k::text, 16, '0'), row_number() OVER (), d.register_id,
+       d.ended_at + interval '2 seconds', total,
+       jsonb_build_array(jsonb_build_object('name', 'Товар', 'price', total, 'quantity', 1,
+                                            'sum', total)),
+       '[["товар"]]'::jsonb, (CAST(:cashiers AS text[]))[1 + floor(random() * 3)::int],
+       d.dialogue_id
+FROM (SELECT *, (10000 + floor(random() * 190000))::bigint AS total FROM dialogues) d
+JOIN (SELECT register_id, row_number() OVER (ORDER BY register_id) AS k FROM registers) r
+  USING (register_id)
+WHERE random() < 0.7
+  AND d.dialogue_id NOT IN (SELECT dialogue_id FROM receipts WHERE dialogue_id IS NOT NULL)
+"""
+_CHECKS = """
+UPDATE dialogue_upsell_analysis a
+SET receipt_check = jsonb_build_array(CASE WHEN a.accepted
+        THEN jsonb_build_object('product', a.offers -> 0 ->> 'product', 'status', 'confirmed',
+                                'line', 0, 'amount', 10000)
+        ELSE jsonb_build_object('product', a.offers -> 0 ->> 'product', 'status', 'not_bought')
+    END)
+FROM receipts r WHERE r.dialogue_id = a.dialogue_id AND a.attempted AND a.receipt_check IS NULL
+"""
+CASHIERS = ["Анна", "Борис", "Вера"]
+
 
 def generate(conn: Connection, n: int, days: int = 30) -> None:
-    """Insert n dialogues (with transcripts and analyses) over the last `days` days."""
+    """Insert n dialogues (with transcripts, analyses and most with a receipt) over the
+    last `days` days."""
     count = conn.execute(sa.text("SELECT count(*) FROM devices")).scalar_one()
     if count == 0:
         count = len(create_devices(conn))
@@ -128,6 +157,8 @@ def generate(conn: Connection, n: int, days: int = 30) -> None:
     conn.execute(sa.text(_CHUNKS), {"n": n, "days": days, "devices": count})
     conn.execute(sa.text(_TRANSCRIPTS), {"phrases": PHRASES, "np": len(PHRASES)})
     conn.execute(sa.text(_ANALYSES), {"products": PRODUCTS, "nprod": len(PRODUCTS)})
+    conn.execute(sa.text(_RECEIPTS), {"cashiers": CASHIERS})
+    conn.execute(sa.text(_CHECKS))
     conn.execute(sa.text("ANALYZE"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import socket
 import time
+from datetime import datetime
 from typing import Any
 
 from devkit import evaluation
@@ -13,6 +14,7 @@ from devkit.pipeline_run import DialogueResult, Run
 from salescontrol.dialogues import AnalysisStatus, AsrStatus
 
 DASHBOARD_START_SEC = 90.0
+DIGEST_TIMEOUT_SEC = 120.0
 _ANSWER = {True: "да", False: "нет", None: "—"}
 
 
@@ -203,9 +205,56 @@ def dashboard_owner(stack: LocalStack) -> str:
     return f"{DEMO_OWNER} / {password}"
 
 
+DEMO_EMAIL, DEMO_CHAT = "owner@salescontrol.local", "100500"
+
+
+def send_digest(stack: LocalStack) -> str:
+    """Have the digest function send today's digest to the demo's owner by e-mail and
+    Telegram (the stack's SMTP server and Telegram stand-in), as Cloud Scheduler has it
+    send yesterday's each morning; what went where, for the summary."""
+    from zoneinfo import ZoneInfo
+
+    import requests
+
+    from dashboard import digests
+    from salescontrol import db
+    from salescontrol.config import load
+
+    with db.engine(stack.env["DATABASE_URL"]).begin() as conn:
+        digests.set_channels(conn, DEMO_OWNER, DEMO_EMAIL, DEMO_CHAT)
+    day = datetime.now(ZoneInfo(load().dashboard_timezone)).date()
+    answer = requests.post(
+        stack.url("digest") + "/", json={"day": day.isoformat()}, timeout=DIGEST_TIMEOUT_SEC
+    )
+    json_answer = answer.headers.get("Content-Type", "").startswith("application/json")
+    body = answer.json() if json_answer else {}
+    lines = [f"digest for {day:%d.%m.%Y} (the digest function; in the cloud each morning):"]
+    mail, telegram = stack.workdir / "mail", stack.workdir / "telegram"
+    newest = {
+        "email": max(mail.glob("*.eml"), default=None),
+        "telegram": max(telegram.glob("*.json"), default=None),
+    }
+    for sent in body.get("sent", []):
+        kept = newest[sent["channel"]]
+        if sent["channel"] == "email":
+            lines.append(
+                f"  e-mail    {sent['to']} via SMTP 127.0.0.1:{stack.ports['mail']} -> {kept}"
+            )
+        else:
+            lines.append(
+                f"  Telegram  chat {sent['to']} via the Bot API stand-in "
+                f"{stack.url('telegram')} -> {kept}"
+            )
+    for failed in body.get("failed", []):
+        lines.append(f"  {failed['channel']} to {failed['to']} failed: {failed['reason']}")
+    if not body.get("sent") and not body.get("failed"):
+        lines.append(f"  nothing sent: {answer.status_code} {answer.text[:300]}")
+    return "\n".join(lines)
+
+
 def start_dashboard(stack: LocalStack) -> str | None:
     """Serve the dashboard on the stack's database; its URL, or None if it did not come up."""
-    port = free_port()
+    port = stack.ports.get("dashboard") or free_port()  # where the digest's links point
     log = stack.spawn_deployable("dashboard", "dashboard", ["--port", str(port)])
     deadline = time.monotonic() + DASHBOARD_START_SEC
     while time.monotonic() < deadline:

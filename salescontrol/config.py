@@ -158,7 +158,9 @@ class Settings:
         8080, "Port of the dashboard (`python -m salescontrol dashboard`)."
     )
     dashboard_timezone: str = _setting(
-        "Europe/Moscow", "Time zone of the dashboard's days, periods and clock times."
+        "Europe/Moscow",
+        "Time zone of the days of the dashboard, the analytics API and the daily digest, "
+        "and of the dashboard's clock times.",
     )
     dashboard_cookie_secret: str = _setting(
         "",
@@ -185,6 +187,9 @@ class Settings:
         "0 means the TCP peer is the client address the login throttle counts.",
     )
     audio_url_ttl_sec: int = _setting(300, "Lifetime of the dashboard's signed audio URLs.")
+    dashboard_export_max_rows: int = _setting(
+        100_000, "Most dialogues one CSV or Excel download of the dialogues table holds."
+    )
 
     # ASR service (asr_service/)
     whisper_model_fast: str = _setting(
@@ -282,6 +287,42 @@ class Settings:
         "A point's receipts token, for `receipts import`.",
         "create one: POST /api/v1/admin/points/<point_id>/receipts-token",
     )
+
+    # daily digest (issue 22: functions/digest, from Cloud Scheduler or the local timer)
+    dashboard_url: str = _setting(
+        "", "Public URL of the dashboard, for the digest's links to dialogues; empty: no links."
+    )
+    smtp_host: str = _setting(
+        "", "SMTP server the digest's e-mails go through; empty means no e-mail."
+    )
+    smtp_port: int = _setting(587, "Port of SMTP_HOST.")
+    smtp_tls: str = _setting(
+        "starttls", "`starttls`, `ssl` (SMTPS, usually port 465) or `none` (a local relay)."
+    )
+    smtp_user: str = _setting("", "SMTP login; empty means none.")
+    smtp_password: str = _setting("", "SMTP password (Secret Manager in the cloud).")
+    smtp_from: str = _setting(
+        "",
+        "From address of the digest's e-mails.",
+        "set SMTP_FROM to the address the digest is sent from, e.g. salescontrol@shop.ru",
+    )
+    telegram_bot_token: str = _setting(
+        "", "Token of the Telegram bot that sends the digest (@BotFather); empty: no Telegram."
+    )
+    telegram_api_url: str = _setting(
+        "https://api.telegram.org", "Telegram Bot API base URL (the local stack's stand-in)."
+    )
+    digest_interval_sec: float = _setting(
+        3600.0,
+        "How often the local stack calls the digest function (Cloud Scheduler: each morning).",
+    )
+    digest_max_attempts: int = _setting(
+        3, "Tries of one day's digest per channel before it is left FAILED."
+    )
+    digest_claim_timeout_sec: float = _setting(
+        600.0, "A send claimed this long ago without an outcome (its tick died) is tried again."
+    )
+    digest_timeout_sec: float = _setting(30.0, "Timeout of one SMTP or Telegram request.")
 
     def require(self, name: str) -> Any:
         """Return a setting that must be set, or fail naming it and how to set it."""

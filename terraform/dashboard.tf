@@ -46,6 +46,27 @@ resource "google_cloud_run_v2_service" "dashboard" {
         container_port = var.dashboard_port
       }
 
+      # GET /health answers {"status": "healthy"} once the database does (dashboard/login.py):
+      # the instance takes traffic only then, and is restarted when it has lost the
+      # database for a minute and a half (a fresh connection pool, a fresh connector path).
+      startup_probe {
+        period_seconds    = 5
+        timeout_seconds   = 5
+        failure_threshold = 24
+        http_get {
+          path = "/health"
+        }
+      }
+
+      liveness_probe {
+        period_seconds    = 30
+        timeout_seconds   = 10
+        failure_threshold = 3
+        http_get {
+          path = "/health"
+        }
+      }
+
       dynamic "env" {
         for_each = local.dashboard_env
         content {

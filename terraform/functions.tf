@@ -49,6 +49,7 @@ module "function" {
     local.common_env,
     local.db_env[each.key],
     each.key == "analyze" ? local.llm_env : {},
+    lookup(local.function_env, each.key, {}),
     var.functions[each.key].env,
   )
   secret_env = {
@@ -68,6 +69,21 @@ module "function" {
   ]
 }
 
+# What one function needs beyond the shared environment: the digest's channels and the
+# dashboard's address for its links (secrets come from Secret Manager, above).
+locals {
+  function_env = {
+    digest = {
+      SMTP_HOST     = var.smtp_host
+      SMTP_PORT     = tostring(var.smtp_port)
+      SMTP_TLS      = var.smtp_tls
+      SMTP_USER     = var.smtp_user
+      SMTP_FROM     = var.smtp_from
+      DASHBOARD_URL = "https://${local.dashboard_host}"
+    }
+  }
+}
+
 resource "google_cloud_scheduler_job" "function" {
   for_each = { for name, f in var.functions : name => f if f.schedule != null && contains(keys(module.topology.functions), name) }
 
@@ -76,7 +92,7 @@ resource "google_cloud_scheduler_job" "function" {
   name             = "${var.name_prefix}-${each.key}"
   description      = "Calls the ${each.key} function on schedule."
   schedule         = each.value.schedule
-  time_zone        = var.scheduler_time_zone
+  time_zone        = coalesce(var.scheduler_time_zone, var.timezone)
   attempt_deadline = "${min(each.value.timeout_sec + 30, 1800)}s"
 
   retry_config {

@@ -18,6 +18,8 @@ locals {
     LOG_FORMAT           = "json"
     DATABASE_SSL         = "verify-ca"
     DATABASE_SSL_CA      = replace(trimspace(module.cloudsql.server_ca_cert), "\n", "\\n")
+    # The shops' days: the same in the dashboard, the analytics API and the digest.
+    DASHBOARD_TIMEZONE = var.timezone
   }
 
   # Database connections per process (DB_POOL_SIZE), one setting per component: the

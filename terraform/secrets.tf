@@ -7,12 +7,22 @@ locals {
     ADMIN_TOKEN             = var.admin_token
     OPENAI_API_KEY          = var.openai_api_key
     DASHBOARD_COOKIE_SECRET = random_password.dashboard_cookie_secret.result
+    SMTP_PASSWORD           = var.smtp_password
+    TELEGRAM_BOT_TOKEN      = var.telegram_bot_token
   }
-  secret_names = ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY", "DASHBOARD_COOKIE_SECRET"]
-  # OPENAI_API_KEY is only handed out when set; without it analysis uses the rules.
-  # Whether the key is empty is no secret, so it may decide what exists.
-  openai_enabled    = nonsensitive(var.openai_api_key != "")
-  available_secrets = toset([for name in local.secret_names : name if name != "OPENAI_API_KEY" || local.openai_enabled])
+  secret_names = [
+    "DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY", "DASHBOARD_COOKIE_SECRET", "SMTP_PASSWORD",
+    "TELEGRAM_BOT_TOKEN",
+  ]
+  # The optional ones are only handed out when set: without OPENAI_API_KEY analysis uses
+  # the rules, without the others the digest skips that channel. Whether a value is empty
+  # is no secret, so it may decide what exists.
+  optional_secrets = {
+    OPENAI_API_KEY     = nonsensitive(var.openai_api_key != "")
+    SMTP_PASSWORD      = nonsensitive(var.smtp_password != "")
+    TELEGRAM_BOT_TOKEN = nonsensitive(var.telegram_bot_token != "")
+  }
+  available_secrets = toset([for name in local.secret_names : name if lookup(local.optional_secrets, name, true)])
 }
 
 resource "google_secret_manager_secret" "app" {

@@ -93,6 +93,61 @@ variable "openai_api_key" {
   sensitive   = true
 }
 
+variable "timezone" {
+  description = "Time zone of the shops: the days of the dashboard, the analytics API and the daily digest (DASHBOARD_TIMEZONE), and the zone the functions' schedules are read in unless scheduler_time_zone says otherwise."
+  type        = string
+  default     = "Europe/Moscow"
+}
+
+variable "smtp_host" {
+  description = "SMTP server the daily digest's e-mails go through; empty: the digest sends no e-mail."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_port" {
+  description = "Port of smtp_host (587 for STARTTLS, 465 for SMTPS)."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_tls" {
+  description = "How the digest talks to smtp_host: starttls, or ssl (SMTPS). Plain text is for local relays only and not offered here."
+  type        = string
+  default     = "starttls"
+
+  validation {
+    condition     = contains(["starttls", "ssl"], var.smtp_tls)
+    error_message = "smtp_tls is starttls or ssl."
+  }
+}
+
+variable "smtp_user" {
+  description = "SMTP login of the digest; empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "smtp_password" {
+  description = "SMTP password of the digest; kept in Secret Manager and given to the digest function only."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "smtp_from" {
+  description = "From address of the digest's e-mails."
+  type        = string
+  default     = ""
+}
+
+variable "telegram_bot_token" {
+  description = "Token of the Telegram bot that sends the daily digest (from @BotFather); empty: no Telegram. Kept in Secret Manager, given to the digest function only."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every function, the dashboard and the ASR worker."
   type        = string
@@ -116,7 +171,7 @@ variable "function_runtime" {
 }
 
 variable "functions" {
-  description = "Deployment settings of each function of the topology, by name: memory, timeout (s), instance bounds, database connections per instance, extra environment, secrets it reads (DATABASE_URL, ADMIN_TOKEN, OPENAI_API_KEY), topics it publishes to, the object prefixes of the audio bucket it reads and creates (chunks, dialogues), whether it signs upload URLs, whether it is public, and an optional Cloud Scheduler cron schedule."
+  description = "Deployment settings of each function of the topology, by name: memory, timeout (s), instance bounds, database connections per instance, extra environment, secrets it reads (DATABASE_URL, ADMIN_TOKEN, OPENAI_API_KEY, SMTP_PASSWORD, TELEGRAM_BOT_TOKEN), topics it publishes to, the object prefixes of the audio bucket it reads and creates (chunks, dialogues), whether it signs upload URLs, whether it is public, and an optional Cloud Scheduler cron schedule."
   type = map(object({
     memory         = optional(string, "512Mi")
     timeout_sec    = optional(number, 60)
@@ -171,6 +226,15 @@ variable "functions" {
       bucket_reads  = ["chunks"]
       schedule      = "*/5 * * * *"
     }
+    # The owner's morning: yesterday's figures by e-mail and Telegram, at 08:00 in
+    # var.timezone. It sends each day's digest once, so the scheduler's retry is safe.
+    digest = {
+      memory        = "512Mi"
+      timeout_sec   = 300
+      max_instances = 1
+      secrets       = ["DATABASE_URL", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN"]
+      schedule      = "0 8 * * *"
+    }
   }
 
   validation {
@@ -192,8 +256,8 @@ variable "functions" {
     error_message = "A function instance needs at least one database connection (db_pool_size >= 1)."
   }
   validation {
-    condition     = alltrue([for f in values(var.functions) : length(setsubtract(f.secrets, ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY"])) == 0])
-    error_message = "A function's secrets are among DATABASE_URL, ADMIN_TOKEN and OPENAI_API_KEY."
+    condition     = alltrue([for f in values(var.functions) : length(setsubtract(f.secrets, ["DATABASE_URL", "ADMIN_TOKEN", "OPENAI_API_KEY", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN"])) == 0])
+    error_message = "A function's secrets are among DATABASE_URL, ADMIN_TOKEN, OPENAI_API_KEY, SMTP_PASSWORD and TELEGRAM_BOT_TOKEN."
   }
   validation {
     condition = alltrue([
@@ -204,9 +268,9 @@ variable "functions" {
 }
 
 variable "scheduler_time_zone" {
-  description = "Time zone in which the functions' cron schedules are read."
+  description = "Time zone in which the functions' cron schedules are read; null: var.timezone (the digest comes at 08:00 shop time)."
   type        = string
-  default     = "Etc/UTC"
+  default     = null
 }
 
 variable "db_tier" {

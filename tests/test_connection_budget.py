@@ -42,12 +42,11 @@ def test_the_default_deployment_fits_db_f1_micro(tmp_path: Path) -> None:
     assert got["total"] <= got["max_connections"] - reserve
     by = got["by_consumer"]
     # every function, the ASR workers, the dashboard and a migration are counted
-    assert set(by) == {"ingest", "vad", "assemble", "analyze", "sweeper", "asr", "dashboard"} | {
-        "migrate"
-    }
+    functions = {"ingest", "vad", "assemble", "analyze", "sweeper", "digest"}
+    assert set(by) == functions | {"asr", "dashboard", "migrate"}
     assert sum(by.values()) == got["total"]
     # functions serve one request at a time: a pool of one connection, no overflow
-    for name in ("ingest", "vad", "assemble", "analyze", "sweeper"):
+    for name in functions:
         assert got["db_env"][name] == {"DB_POOL_SIZE": "1", "DB_MAX_OVERFLOW": "0"}
 
 
@@ -55,7 +54,7 @@ def test_packaged_mode_gives_each_deployable_the_pool_terraform_does(tmp_path: P
     from devkit.local.packaging import FUNCTION_ENV, IMAGE_ENV
 
     db_env = budget(tmp_path)["db_env"]
-    for name in ("ingest", "vad", "assemble", "analyze", "sweeper"):
+    for name in ("ingest", "vad", "assemble", "analyze", "sweeper", "digest"):
         assert db_env[name].items() <= FUNCTION_ENV.items(), name
     assert db_env["asr"] == IMAGE_ENV["asr_service"]
     assert db_env["dashboard"] == IMAGE_ENV["dashboard"]
@@ -79,7 +78,7 @@ def test_each_component_gets_the_pool_the_budget_counts() -> None:
         # a backlog scales every vad instance out: 10 more connections than there are
         (
             {"asr_max_instances": 8},
-            "may open 31 database connections, more than 20 (max_connections 25 of db-f1-micro",
+            "may open 32 database connections, more than 20 (max_connections 25 of db-f1-micro",
         ),
         ({"db_tier": "db-perf-optimized-N-2"}, "set db_max_connections"),
     ],
@@ -98,7 +97,7 @@ def test_a_larger_tier_or_flag_raises_the_budget(tmp_path: Path) -> None:
         == 100
     )
     got = budget(tmp_path / "b", db_max_connections=60, asr_max_instances=8)
-    assert got["max_connections"] == 60 and got["total"] == 31
+    assert got["max_connections"] == 60 and got["total"] == 32
 
 
 def test_more_vad_instances_in_a_copy_are_refused(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ Screenshots of every step land in test-artifacts/dashboard/ (look at them).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import playwright.sync_api as playwright
 import pytest
 import requests
@@ -176,7 +178,7 @@ def test_owner_logs_in_filters_opens_a_dialogue_and_reruns(
 
     # Overview: two dialogues, one upsell attempt of one sales dialogue pair, accepted.
     expect(page.get_by_text(S.KPI_ATTEMPT_RATE, exact=True)).to_be_visible()
-    expect(page.locator(".kpis")).to_contain_text("50%")
+    expect(page.locator(".kpis:not(.receipts)")).to_contain_text("50%")
     expect(page.get_by_text("карта лояльности", exact=True)).to_be_visible()
     page.screenshot(path=ARTIFACTS / "02-overview.png", full_page=True)
 
@@ -607,14 +609,14 @@ def test_sellers_roles_and_dropped_background_speech_are_shown(
     _login(page, dashboard, "owner")
 
     # Overview: the sellers ranked like registers; "Продавец 2" upsold in both dialogues.
-    expect(page.get_by_text(S.SELLER_RANKING, exact=True)).to_be_visible()
-    ranking = page.locator(".bk-panel-models-tabulator-DataTabulator, .tabulator").filter(
-        has_text=S.SELLER_DEFAULT.format(number=2)
-    )
-    expect(ranking.first).to_be_visible()
-    rows = ranking.first.locator(".tabulator-row")
+    expect(page.get_by_text(S.SELLER_RANKING, exact=False)).to_be_visible()
+    ranking = page.locator("table.sc").filter(has_text=S.SELLER_DEFAULT.format(number=2))
+    expect(ranking).to_have_count(1)
+    rows = ranking.locator("tbody tr")
+    expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text(S.SELLER_DEFAULT.format(number=2))
     expect(rows.first).to_contain_text("100")
+    expect(rows.nth(1)).to_contain_text(S.SELLER_DEFAULT.format(number=1))
     page.screenshot(path=ARTIFACTS / "08-seller-ranking.png", full_page=True)
 
     # Dialogue: each segment says who spoke, in that role's colour.
@@ -635,7 +637,7 @@ def test_sellers_roles_and_dropped_background_speech_are_shown(
     page.wait_for_load_state("networkidle")
     page.screenshot(path=ARTIFACTS / "10-pipeline-background.png", full_page=True)
     expect(page.get_by_text(S.BACKGROUND, exact=True)).to_be_visible()
-    row = page.locator(".tabulator-row").filter(has_text="Кофейня у вокзала")
+    row = page.locator("table.sc tr").filter(has_text="Кофейня у вокзала")
     expect(row).to_contain_text("7,5")  # 4.5 s + 3 s
     page.screenshot(path=ARTIFACTS / "10-pipeline-background.png", full_page=True)
 
@@ -660,4 +662,43 @@ def test_sellers_roles_and_dropped_background_speech_are_shown(
     got = {r.seller_id: (r.name, r.merged_into) for r in names}
     assert got == {rush["first"]: ("Анна <b>", None), rush["second"]: (None, rush["first"])}
     # The merged seller's dialogues now count for Анна: 4 dialogues in one row.
-    expect(page.locator(".tabulator-row").filter(has_text="Анна <b>")).to_contain_text("4")
+    expect(page.locator("table.sc tr").filter(has_text="Анна <b>")).to_contain_text("4")
+
+
+def test_the_download_buttons_give_the_tables_with_the_pages_filters(
+    dashboard: str, browser_page, shop: dict
+) -> None:
+    """CSV and Excel from the pages' own links: the filters on screen, the numbers shown."""
+    page, expect = browser_page, playwright.expect
+    _login(page, dashboard, "owner")
+    page.get_by_role("link", name=S.NAV_DIALOGUES).click()
+    search = page.get_by_placeholder(S.SEARCH_HINT)
+    search.fill("лояльност")
+    search.press("Enter")
+    expect(page.get_by_text(S.PAGE.format(page=1, pages=1, total=1))).to_be_visible()
+    with page.expect_download() as csv_download:
+        page.get_by_role("link", name=S.EXPORT_CSV).click()
+    saved = csv_download.value
+    assert saved.suggested_filename.startswith("Диалоги ") and saved.suggested_filename.endswith(
+        ".csv"
+    )
+    text = Path(saved.path()).read_bytes().decode("utf-8-sig")
+    rows = [line.split(";") for line in text.strip().splitlines()]
+    assert rows[0][0] == S.COLUMNS["started_at"] and len(rows) == 2  # the search applied
+    assert rows[1][-1] == str(shop["good"]) and rows[1][1] == "Магазин на Ленина"
+    assert "Оплата картой" not in text
+
+    # The overview's ranking as Excel: the page's own figures (one attempt of two: 50%).
+    page.get_by_role("link", name=S.NAV_OVERVIEW).click()
+    expect(page.get_by_text(S.RANKING, exact=False)).to_be_visible()
+    links = page.locator("a.export-xlsx[href*='ranking.xlsx']")
+    with page.expect_download() as xlsx_download:
+        links.click()
+    assert xlsx_download.value.suggested_filename.endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(Path(xlsx_download.value.path()).read_bytes()))
+    data = [tuple(r) for r in book[S.EXPORT_DATA].iter_rows(values_only=True)]
+    assert data[0][:3] == (S.COLUMNS["point_name"], S.COLUMNS["register_name"], "Диалогов")
+    assert data[1][:5] == ("Магазин на Ленина", "Касса 1", 2, 2, 50)
+    filters = dict(r[:2] for r in book[S.EXPORT_FILTERS].iter_rows(values_only=True))
+    assert filters[S.EXPORT_USER] == "owner" and filters[S.POINT] == S.ALL
+    page.screenshot(path=ARTIFACTS / "14-downloads.png", full_page=True)

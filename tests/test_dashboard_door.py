@@ -29,6 +29,7 @@ from dashboard_data import add_device, add_user, password_of, served_dashboard
 
 from dashboard import login, throttle, users
 from dashboard import strings as S
+from devkit.local.net import free_port
 from devkit.waiting import poll_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -348,3 +349,18 @@ def test_the_doors_forms_never_fail_with_a_server_error(
     assert response.status_code < 500, response.text[:300]
     if path == "/login" and response.status_code == 302:
         assert data.get("password") == password_of(data.get("username", ""))
+
+
+def test_health_says_healthy_once_the_database_answers(
+    door: str, stack_env: dict, tmp_path: Path
+) -> None:
+    # The seed's check: curl http://localhost:8080/health -> {"status":"healthy"}; no login.
+    answer = requests.get(door + "/health", timeout=10)
+    assert (answer.status_code, answer.json()) == (200, {"status": "healthy"})
+    assert answer.headers["Cache-Control"] == "no-store"
+    nowhere = f"postgresql+pg8000://nobody:secret@127.0.0.1:{free_port()}/salescontrol"
+    with served_dashboard(nowhere, stack_env, tmp_path / "no-database.log") as base:
+        answer = requests.get(base + "/health", timeout=30)
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unhealthy", "reason": "database unreachable"}
+    assert "secret" not in answer.text

@@ -8,6 +8,9 @@ with Ctrl-C and checks that it leaves nothing running.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 import os
 import re
 import shlex
@@ -129,6 +132,16 @@ def test_demo_analyses_the_shop_morning_and_stops_on_ctrl_c(tmp_path: Path, pack
         if demo.dashboard_available():
             assert url, out.text[-2000:]
             assert requests.get(url[1], timeout=30).status_code == 200
+            # the digest of the morning went to the owner, and the demo says where
+            kept = re.search(
+                r"^  e-mail +owner@salescontrol.local via SMTP \S+ -> (\S+)", out.text, re.M
+            )
+            assert kept, out.text[-3000:]
+            mail = email.message_from_bytes(Path(kept[1]).read_bytes(), policy=email.policy.default)
+            assert "диалогов" in mail["Subject"] and mail.get_body(("html",)) is not None
+            assert url[1].rstrip("/") + "/dialogue?id=" in mail.get_body(("plain",)).get_content()
+            chat = re.search(r"^  Telegram +chat 100500 via .* -> (\S+)", out.text, re.M)
+            assert chat and json.loads(Path(chat[1]).read_text(encoding="utf-8"))["text"]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import requests
 import sqlalchemy as sa
+from dashboard_data import add_dialogue
 from test_ingest import announcement
 
 from devkit import signed_urls
@@ -49,6 +50,7 @@ def test_openapi_document_describes_every_route_from_the_models(api) -> None:
         ("POST", "/api/v1/admin/erasures"),
         ("GET", "/api/v1/admin/erasures"),
         ("GET", "/api/v1/admin/erasures/{erasure_id}"),
+        ("GET", "/api/v1/analytics/daily"),
     }
     schemes = doc["components"]["securitySchemes"]
     assert {s["scheme"] for s in schemes.values()} == {"bearer"}
@@ -72,7 +74,8 @@ def test_openapi_document_describes_every_route_from_the_models(api) -> None:
 
 
 def test_fuzzing_the_documented_api_finds_no_5xx_and_no_leak(api, engine) -> None:
-    victim_device = api.register()
+    victim_name = f"victim-{uuid.uuid4().hex}"
+    victim_device = api.register(point_name=victim_name)
     chunk = announcement()
     first = api.call("POST", UPLOAD, token=victim_device["token"], json=chunk)
     assert first.status_code == 201
@@ -96,12 +99,18 @@ def test_fuzzing_the_documented_api_finds_no_5xx_and_no_leak(api, engine) -> Non
     victim_receipts = api.receipts_token(victim_device["point_id"])
     stored = api.post_receipts(victim_receipts, [_receipt(kkt)])
     assert stored["stored"] == 1
+    # A dialogue of today, so the victim's point has figures the analytics API could leak.
+    with engine.begin() as conn:
+        dev = devices.get(conn, uuid.UUID(victim_device["device_id"]))
+        add_dialogue(
+            conn, dev, datetime.now(UTC) - timedelta(minutes=5), analysis={"attempted": True}
+        )
     victim = fuzz.Victim(
         victim_device["device_id"],
         victim_device["token"],
         [chunk["chunk_id"]],
         victim_receipts,
-        [victim_device["point_id"], victim_device["register_id"]],
+        [victim_device["point_id"], victim_device["register_id"], victim_name],
     )
     attacker_receipts = api.receipts_token(attacker["point_id"])
     # Valid erasure requests (admin) must not erase the session's data: the sweeper's

@@ -86,6 +86,8 @@ def evaluate_grants(workdir: Path, tf_dir: Path = TF) -> dict[str, dict[str, Any
             "project_id": PROJECT,
             "openai_api_key": "sk-set",
             "llm_server": {},  # the optional self-hosted LLM too: every row is checked
+            "smtp_password": "set",
+            "telegram_bot_token": "1:set",
             "topology_file": str(ROOT / "salescontrol" / "topology.yaml"),
         },
     )
@@ -176,7 +178,7 @@ def test_the_table_cites_every_row_and_names_code_that_exists() -> None:
         source = (ROOT / path).read_text(encoding="utf-8")
         assert re.search(rf"^\s*(def|class) {name}\b", source, re.M), (path, name)
     assert {n.member for n in rows} >= {
-        *(f"fn:{f}" for f in ("ingest", "vad", "assemble", "analyze", "sweeper")),
+        *(f"fn:{f}" for f in ("ingest", "vad", "assemble", "analyze", "sweeper", "digest")),
         *("asr", "dashboard", "push", "scheduler", "agent:pubsub", "agent:gcs", "public"),
     }
 

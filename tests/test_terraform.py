@@ -637,6 +637,8 @@ def test_secrets_come_from_secret_manager() -> None:
         "DASHBOARD_COOKIE_SECRET",
         "DATABASE_URL",
         "OPENAI_API_KEY",
+        "SMTP_PASSWORD",
+        "TELEGRAM_BOT_TOKEN",
     ]
     everything = json.dumps(list(_all_resources().values()))
     assert "SIGNING_KEY_FILE" not in everything  # signed through IAM signBlob in the cloud
@@ -705,3 +707,16 @@ def test_the_dashboard_allows_its_own_websocket_origin_and_keeps_sessions_on_one
     assert "local.dashboard_host" in _blocks(TF, "output")[("dashboard_url",)]["value"]
     reads = (ROOT / "dashboard" / "__main__.py").read_text(encoding="utf-8")
     assert 'os.environ.get("BOKEH_ALLOW_WS_ORIGIN"' in reads
+
+
+def test_cloud_run_probes_the_dashboards_health() -> None:
+    """Cloud Run sends traffic once GET /health (dashboard/login.py) says the database
+    answers, and restarts an instance that has lost it."""
+    service = _blocks(TF, "resource")[("google_cloud_run_v2_service", "dashboard")]
+    container = service["template"][0]["containers"][0]
+    for probe in ("startup_probe", "liveness_probe"):
+        assert container[probe][0]["http_get"][0]["path"] == "/health"
+    from dashboard import login
+
+    assert login.HEALTH_URL == "/health"
+    assert (login.HEALTH_URL, login.HealthHandler) in login.server_options_patterns()

@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import panel as pn
 
 from dashboard import access, queries, safe
@@ -70,47 +69,92 @@ def _cell(value: Any) -> Any:
     return integer(value) if isinstance(value, int) else number(value)
 
 
-def _is_html(formatter: Any) -> bool:
-    kind = formatter.get("type") if isinstance(formatter, dict) else formatter
-    return kind == "html"
+# One stylesheet for every table of the pages (they are plain HTML: see `table`).
+_TABLE_STYLE = (
+    "<style>table.sc{border-collapse:collapse;width:100%;font-size:14px}"
+    "table.sc th,table.sc td{border-bottom:1px solid #e5e5e5;padding:4px 8px;"
+    "vertical-align:top;text-align:left}"
+    "table.sc th{background:#f7f7f7;font-weight:600;white-space:nowrap}"
+    "table.sc .n{text-align:right;white-space:nowrap}</style>"
+)
 
 
-def table(rows: list[dict[str, Any]], columns: list[str], **kwargs: Any) -> pn.widgets.Tabulator:
-    """A read-only table of `rows` with Russian column titles (no client-side sort).
+def table(
+    rows: list[dict[str, Any]], columns: list[str], widths: dict[str, int] | None = None
+) -> pn.pane.HTML:
+    """A read-only table of `rows` with Russian column titles (`table_html`), as a pane."""
+    return safe.pane(table_html(rows, columns, widths), sizing_mode="stretch_width")
 
-    Numbers are shown the Russian way (1 502, 4,5) and right-aligned; missing ones as a dash.
-    Text shows as text: a column is rendered as HTML only where its values are
-    `safe.Html` (a link made with `safe.html`), and every other value of such a column
-    is escaped, so a value from audio, the LLM or a device never becomes markup.
+
+def table_html(
+    rows: list[dict[str, Any]], columns: list[str], widths: dict[str, int] | None = None
+) -> safe.Html:
+    """A read-only table of `rows` with Russian column titles, as plain HTML.
+
+    Numbers are shown the Russian way (1 502, 4,5) and right-aligned; missing ones as a
+    dash. Every cell is escaped unless it is `safe.Html` (a link made with `safe.html`),
+    so a value from audio, the LLM or a device never becomes markup. Plain HTML rather
+    than a Tabulator widget: the pages' tables are small and read-only, and Tabulator's
+    models and client-side layout were the biggest part of the overview's and pipeline's
+    time in the browser (README, Dashboard: Speed).
     """
+    widths = widths or {}
     numeric = {
         c
         for c in columns
         for r in rows
         if isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool)
     }
-    formatters = dict(kwargs.pop("formatters", {}))
-    marked = {c for c in columns for r in rows if isinstance(r.get(c), safe.Html)}
-    markup = marked | {c for c in columns if _is_html(formatters.get(c))}
-    formatters.update({c: {"type": "html"} for c in markup})
-    frame = pd.DataFrame(
+    head = safe.join(
         [
-            {c: safe.escape(_cell(r.get(c))) if c in markup else _cell(r.get(c)) for c in columns}
-            for r in rows
-        ],
-        columns=columns,
+            safe.html(
+                '<th class="{kind}" style="{style}">{title}</th>',
+                kind="n" if c in numeric else "",
+                style=f"min-width:{widths[c]}px" if c in widths else "",
+                title=S.COLUMNS.get(c, c),
+            )
+            for c in columns
+        ]
     )
-    options = {
-        "formatters": formatters,
-        "titles": {c: S.COLUMNS.get(c, c) for c in columns},
-        "text_align": dict.fromkeys(numeric, "right"),
-        "show_index": False,
-        "disabled": True,
-        "sortable": False,
-        "layout": "fit_data_table",
-        "sizing_mode": "stretch_width",
-    }
-    return pn.widgets.Tabulator(frame, **{**options, **kwargs})
+    body = safe.join(
+        [
+            safe.html(
+                "<tr>{cells}</tr>",
+                cells=safe.join(
+                    [
+                        safe.html(
+                            '<td class="{kind}">{value}</td>',
+                            kind="n" if c in numeric else "",
+                            value=_cell(r.get(c)),
+                        )
+                        for c in columns
+                    ]
+                ),
+            )
+            for r in rows
+        ]
+    )
+    return safe.html(
+        '{style}<table class="sc"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+        style=safe.Html(_TABLE_STYLE),
+        head=head,
+        body=body,
+    )
+
+
+def heading(title: str, links: safe.Html) -> safe.Html:
+    """A section's title, with its table's download links beside it."""
+    return safe.html(
+        '<h3 class="section">{title} <small style="font-weight:normal;font-size:13px">'
+        "{links}</small></h3>",
+        title=title,
+        links=links,
+    )
+
+
+def shown(t: Any) -> safe.Html:
+    """A table view (`tables.Table`) as the page shows it: its rows, or "no data"."""
+    return table_html(t.rows, t.columns) if t.rows else safe.html("<p>{no}</p>", no=S.NO_DATA)
 
 
 def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -121,6 +165,8 @@ def display(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key, value in row.items():
             if isinstance(value, datetime):
                 value = local_time(value)
+            elif isinstance(value, date):
+                value = value.strftime("%d.%m.%Y")
             elif key.endswith("_rate"):
                 value = None if value is None else round(value * 100)
             elif key == "mean_quality":

@@ -7,17 +7,16 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import access, queries, safe
+from dashboard import access, export, queries, safe
 from dashboard import strings as S
 from dashboard.pages.common import ScopeFilter, display, layout, table
+from dashboard.pages.tables import DIALOGUE_COLUMNS
 from dashboard.users import User
 
 PAGE_SIZE = 25
 
 
 _TRISTATE = {S.ANY: "", S.YES: "yes", S.NO: "no"}  # "" does display; None does not
-_DIALOGUE_COLUMNS = ["started_at", "point_name", "register_name", "duration_sec", "attempted"]
-_DIALOGUE_COLUMNS += ["accepted", "quality_score", "needs_review", "summary"]
 # Pixel widths that fit a 1400 px window; the summary wraps inside its column.
 _WIDTHS = {"started_at": 185, "point_name": 175, "register_name": 90, "duration_sec": 100}
 _WIDTHS |= {"attempted": 140, "accepted": 115, "quality_score": 95, "summary": 240}
@@ -37,6 +36,7 @@ def dialogues_page(user: User) -> pn.template.BootstrapTemplate:
     prev_page = pn.widgets.Button(name=S.PREV, width=100)
     next_page = pn.widgets.Button(name=S.NEXT, width=100)
     status = pn.pane.Markdown()
+    downloads = pn.pane.HTML()
     body = pn.Column(sizing_mode="stretch_width")
     state = {"page": 1, "pages": 1}
 
@@ -56,6 +56,7 @@ def dialogues_page(user: User) -> pn.template.BootstrapTemplate:
         )
         with access.transaction(user) as conn:
             rows, total = queries.dialogues(conn, f)
+        downloads.object = export.link("dialogues", export.dialogue_params(f))
         state["pages"] = max(1, math.ceil(total / PAGE_SIZE))
         status.object = S.PAGE.format(page=state["page"], pages=state["pages"], total=total)
         prev_page.disabled = state["page"] <= 1
@@ -70,14 +71,7 @@ def dialogues_page(user: User) -> pn.template.BootstrapTemplate:
                 at=row["started_at"],
             )
         body[:] = [
-            table(
-                shown,
-                _DIALOGUE_COLUMNS,
-                formatters={"summary": {"type": "textarea"}},
-                widths=_WIDTHS,
-            )
-            if rows
-            else pn.pane.Markdown(S.NO_DATA)
+            table(shown, DIALOGUE_COLUMNS, widths=_WIDTHS) if rows else pn.pane.Markdown(S.NO_DATA)
         ]
 
     def first_page(*_: Any) -> None:
@@ -97,6 +91,7 @@ def dialogues_page(user: User) -> pn.template.BootstrapTemplate:
         S.NAV_DIALOGUES,
         pn.Row(*scope_filter.widgets, attempted, accepted),
         pn.Row(quality, search, sort, descending, apply),
+        downloads,
         body,
         pn.Row(prev_page, status, next_page),
     )

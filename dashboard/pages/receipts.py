@@ -8,10 +8,10 @@ from typing import Any
 
 import panel as pn
 
-from dashboard import access
+from dashboard import access, safe
 from dashboard import receipts as data
 from dashboard import strings as S
-from dashboard.pages.common import ScopeFilter, display, integer, local_time, table
+from dashboard.pages.common import display, integer, local_time, table_html
 from dashboard.users import User
 
 _RIGHT = ' style="text-align:right;padding:2px 8px"'
@@ -92,57 +92,34 @@ def _cards(cards: list[tuple[str, str]]) -> str:
     return f'<div class="receipt-kpis">{cells}</div>'
 
 
-_MONEY = ("check_with_upsell", "check_without_upsell", "upsell_revenue")
-_COLUMNS = ["receipts_matched", *_MONEY, "upsells_confirmed", "contradictions"]
+def receipts_overview(f: data.Figures) -> safe.Html:
+    """The overview's receipt cards (of the page's period and place); its tables per
+    place and per cashier are `tables.Table`s the overview shows with their downloads."""
+    t = f.total
+    cards = [
+        (S.KPI_RECEIPTS_MATCHED, f"{integer(t['receipts_matched'])} / {integer(t['receipts'])}"),
+        (S.KPI_CHECK_WITH, rubles(t["check_with_upsell"])),
+        (S.KPI_CHECK_WITHOUT, rubles(t["check_without_upsell"])),
+        (S.KPI_UPSELL_REVENUE, rubles(t["upsell_revenue"])),
+    ]
+    # _cards escapes every value itself (rubles and integers are ours).
+    return safe.html("<h3>{title}</h3>{cards}", title=S.RECEIPTS, cards=safe.Html(_cards(cards)))
 
 
-def _in_rubles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**r, **{k: None if r[k] is None else round(r[k] / 100) for k in _MONEY}} for r in rows]
-
-
-def receipts_overview(user: User, scope_filter: ScopeFilter) -> pn.Column:
-    """The overview's receipt figures, following the page's period and place filter."""
-    column = pn.Column(sizing_mode="stretch_width")
-
-    def refresh(*_: Any) -> None:
-        with access.transaction(user) as conn:
-            f = data.figures(conn, scope_filter.scope())
-        t = f.total
-        cards = [
-            (
-                S.KPI_RECEIPTS_MATCHED,
-                f"{integer(t['receipts_matched'])} / {integer(t['receipts'])}",
-            ),
-            (S.KPI_CHECK_WITH, rubles(t["check_with_upsell"])),
-            (S.KPI_CHECK_WITHOUT, rubles(t["check_without_upsell"])),
-            (S.KPI_UPSELL_REVENUE, rubles(t["upsell_revenue"])),
-        ]
-        places = ["point_name", "register_name", *_COLUMNS]
-        column[:] = [
-            f"### {S.RECEIPTS}",
-            pn.pane.HTML(_cards(cards), sizing_mode="stretch_width"),
-            f"#### {S.RECEIPTS_BY_PLACE}",
-            table(display(_in_rubles(f.places)), places) if f.places else S.NO_DATA,
-            f"#### {S.RECEIPTS_BY_SELLER}",
-            table(display(_in_rubles(f.sellers)), ["operator", *_COLUMNS])
-            if f.sellers
-            else S.NO_DATA,
-        ]
-
-    for widget in scope_filter.widgets:
-        widget.param.watch(refresh, "value")
-    refresh()
-    return column
-
-
-def unassigned_receipts(user: User) -> list[Any]:
+def unassigned_receipts(user: User) -> safe.Html:
     """The pipeline page's receipts of unknown ККТ, of the user's points."""
     with access.transaction(user) as conn:
         rows, total = data.unassigned(conn, user.reach)
     shown = [{**r, "total_sum": r["total_sum"] / 100} for r in rows]
     columns = ["printed_at", "point_name", "kkt_reg_id", "fiscal_document_number", "total_sum"]
-    return [
-        f"### {S.UNASSIGNED.format(total=total)}",
-        table(display(shown), [*columns, "created_at"]) if rows else pn.pane.Markdown(S.NOTHING),
-        pn.pane.Markdown(f"*{S.UNASSIGNED_NOTE}*"),
-    ]
+    listed = (
+        table_html(display(shown), [*columns, "created_at"])
+        if rows
+        else safe.html("<p>{n}</p>", n=S.NOTHING)
+    )
+    return safe.html(
+        "<h3>{title}</h3>{listed}<p><em>{note}</em></p>",
+        title=S.UNASSIGNED.format(total=total),
+        listed=listed,
+        note=S.UNASSIGNED_NOTE,
+    )

@@ -1,7 +1,8 @@
-"""The page parts of issue 20, each in its own function: the seller ranking (overview),
-the sellers' rename and merge (devices), background speech (pipeline) and the
-transcript's roles in colour (dialogue). Values shown in Markdown or alerts are escaped
-here; table cells are escaped by Tabulator's plaintext formatter."""
+"""The page parts of issue 20: the sellers' rename and merge (devices), the background
+speech table's columns (pipeline) and the transcript's roles in colour (dialogue). The
+seller ranking is one of the overview's tables (dashboard.pages.tables). Values shown in
+alerts are escaped here; table cells by `table_html`, the transcript's by Tabulator's
+plaintext formatter."""
 
 from __future__ import annotations
 
@@ -11,32 +12,15 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
-from sqlalchemy.engine import Connection
 
 from dashboard import access, speakers
 from dashboard import strings as S
 from dashboard.pages.common import display, table
-from dashboard.queries import Reach, Scope
 from dashboard.users import User
 from salescontrol.errors import SalesControlError
 
-RANKING_COLUMNS = ["seller", "point_name", "dialogues", "analysed", "attempt_rate"]
-RANKING_COLUMNS += ["acceptance_rate", "mean_quality"]
-
-
-def seller_ranking(conn: Connection, scope: Scope) -> Any:
-    """The overview's seller table for the scope, or a no-data note."""
-    ranked = speakers.ranking(conn, scope)
-    return table(display(ranked), RANKING_COLUMNS) if ranked else S.NO_DATA
-
-
-def background_section(conn: Connection, reach: Reach) -> list[Any]:
-    """The pipeline page's background-speech block, of the points within reach."""
-    rows = speakers.background(conn, reach)
-    shown = table(
-        display(rows), ["point_name", "register_name", "count", "seconds", "last_created"]
-    )
-    return [f"### {S.BACKGROUND}", shown if rows else pn.pane.Markdown(S.NOTHING)]
+# The pipeline page's background-speech table (dashboard.speakers.background).
+BACKGROUND_COLUMNS = ["point_name", "register_name", "count", "seconds", "last_created"]
 
 
 def sellers_section(user: User) -> pn.Column:

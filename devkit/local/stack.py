@@ -5,7 +5,7 @@ OBJECT_FINALIZE notifications to the emulator, and every function of topology.ya
 functions-framework behind its push subscription (`packaged=True`: each function, the
 ASR worker and the dashboard from what deploys, each in its own venv; `packaging`).
 `LocalStack` composes them: one class
-per service (`services`, `postgres`, `sweep_timer`) under one `Supervisor` that runs each
+per service (`services`, `postgres`, `scheduler`, `mail`) under one `Supervisor` that runs each
 child in its own process group with SIGTERM if this process dies, so stopping the stack
 leaves nothing behind.
 """
@@ -19,13 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devkit.local import files, provision
+from devkit.local.mail import MailService, TelegramService
 from devkit.local.net import free_port, port_is_free
 from devkit.local.packaging import IMAGE_ENV, Packaging
 from devkit.local.postgres import Postgres, database_url
 from devkit.local.prereqs import Programs, find_programs
+from devkit.local.scheduler import Job, Scheduler
 from devkit.local.services import AsrWorker, FakeGcs, Function, PubSubEmulator, Service
 from devkit.local.supervisor import Child, Launch, StackError, Supervisor
-from devkit.local.sweep_timer import SweepTimer
 from salescontrol import topology
 from salescontrol.devices import new_token
 from salescontrol.errors import PrerequisiteError
@@ -53,6 +54,7 @@ class LocalStack:
         self.bucket = bucket
         self.admin_token = admin_token or new_token()
         self.dashboard_cookie_secret = new_token()  # its own secret, not the admin token
+        self.telegram_bot_token = f"1{new_token()[:9]}:{new_token()[:35]}"  # Telegram's shape
         self.echo = echo
         self.asr = asr  # the ASR worker loads a Whisper model: tests that need none skip it
         self.packaging = (
@@ -63,7 +65,7 @@ class LocalStack:
         self.supervisor = Supervisor(self.workdir / "logs", echo)
         self._services: dict[str, Service] = {}
         self._postgres: Postgres | None = None
-        self._sweep_timer: SweepTimer | None = None
+        self._scheduler: Scheduler | None = None
 
     @property
     def services(self) -> list[Child]:
@@ -83,7 +85,21 @@ class LocalStack:
             "DASHBOARD_COOKIE_SECRET": self.dashboard_cookie_secret,
             "SIGNING_KEY_FILE": str(self.workdir / "signing-key.json"),
             "INGEST_URL": self.url("ingest"),
+            # The digest's channels: the stack's own SMTP server and Telegram stand-in
+            # (devkit/local/mail.py), and where a dashboard on this stack listens.
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.ports["mail"]),
+            "SMTP_TLS": "none",
+            "SMTP_FROM": "salescontrol@localhost",
+            "TELEGRAM_BOT_TOKEN": self.telegram_bot_token,
+            "TELEGRAM_API_URL": self.url("telegram"),
+            "DASHBOARD_URL": self.url("dashboard"),
         }
+
+    @property
+    def schedule(self) -> dict[str, float]:
+        """The local timer's jobs: function -> seconds between calls."""
+        return {job.name: job.interval for job in self._scheduler.jobs} if self._scheduler else {}
 
     def url(self, function: str) -> str:
         """The base URL of a function (or of the ASR worker's /health server)."""
@@ -97,12 +113,19 @@ class LocalStack:
         self._allocate_ports()
         files.write_signing_key(self.workdir / "signing-key.json", self.project)
         pg, pubsub, gcs, functions, asr = self._compose(programs)
+        mail = MailService(self.ports["mail"], self.workdir / "mail")
+        telegram = TelegramService(
+            self.ports["telegram"], self.workdir / "telegram", self.telegram_bot_token
+        )
+        self._services.update({mail.name: mail, telegram.name: telegram})
         # Postgres and the emulator start together; fake-gcs-server needs the emulator.
         pg.init_cluster()
         self._start(pg)
         self._start(pubsub)
         self._wait(pubsub)
         self._start(gcs)
+        for outside in (mail, telegram):
+            self._start(outside)
         self._wait(pg)
         applied = pg.create_database(DATABASE)
         self.echo(f"  migrations applied: {', '.join(applied) or 'none'}")
@@ -114,20 +137,22 @@ class LocalStack:
             self._start(function)
         for function in functions:
             self._wait(function)
+        for outside in (mail, telegram):
+            self._wait(outside)
         with provision.using_env(self.env):
             provision.create_subscriptions(self.project, self.topology, self._push_endpoints())
         if asr:
             self._start(asr)
             self._wait(asr)
         files.write_env_file(self.workdir / "env.sh", self.env)
-        self._start_sweep_timer()
+        self._start_scheduler()
         self.echo(f"local stack is up in {time.monotonic() - started:.1f} s")
 
     def stop(self) -> None:
         """Stop every child (its stop signal, then SIGKILL after 10 s) and remove throwaway data."""
-        if self._sweep_timer is not None:
-            self._sweep_timer.stop()
-            self._sweep_timer = None
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
         self.supervisor.stop()
         if self._postgres is not None:
             self._postgres.remove_cluster()
@@ -155,6 +180,8 @@ class LocalStack:
             f"  postgres            {self.env['DATABASE_URL']}",
             f"  pubsub emulator     {self.env['PUBSUB_EMULATOR_HOST']}",
             f"  fake-gcs-server     {self.env['STORAGE_EMULATOR_HOST']}  bucket {self.bucket}",
+            f"  smtp server         127.0.0.1:{self.ports['mail']}  -> {self.workdir / 'mail'}",
+            f"  telegram stand-in   {self.url('telegram')}  -> {self.workdir / 'telegram'}",
             f"  logs                {self.workdir / 'logs'}",
             "",
             f"Environment (also in {self.workdir / 'env.sh'}):",
@@ -236,7 +263,8 @@ class LocalStack:
         }
 
     def _allocate_ports(self) -> None:
-        names = ["postgres", "pubsub", "gcs", *self.topology.functions]
+        names = ["postgres", "pubsub", "gcs", "mail", "telegram", "dashboard"]
+        names += list(self.topology.functions)
         for name in names + (["asr"] if self.asr else []):
             if name not in self.ports:
                 self.ports[name] = free_port()
@@ -247,14 +275,23 @@ class LocalStack:
                     "choose another with --port"
                 )
 
-    def _start_sweep_timer(self) -> None:
-        # Cloud Scheduler's part: call the sweeper function every SWEEP_INTERVAL_SEC.
-        if "sweeper" not in self.ports:
-            return
+    def _start_scheduler(self) -> None:
+        # Cloud Scheduler's part: the sweeper every SWEEP_INTERVAL_SEC, the digest every
+        # DIGEST_INTERVAL_SEC (it sends each day's digest once, however often it is asked).
         from salescontrol.config import load
 
-        self._sweep_timer = SweepTimer(self.url("sweeper") + "/", load().sweep_interval_sec)
-        self._sweep_timer.start()
+        settings = load()
+        intervals = {
+            "sweeper": settings.sweep_interval_sec,
+            "digest": settings.digest_interval_sec,
+        }
+        jobs = [
+            Job(name, self.url(name) + "/", interval)
+            for name, interval in intervals.items()
+            if name in self.topology.functions
+        ]
+        self._scheduler = Scheduler(jobs)
+        self._scheduler.start()
 
 
 __all__ = ["DATABASE", "LocalStack", "PrerequisiteError", "StackError", "free_port"]

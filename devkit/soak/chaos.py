@@ -66,8 +66,8 @@ class Schedule:
         """Inject until nothing is `busy` and each kind happened. A network outage comes
         first, while the devices are still recording."""
         stack, rng = self.setup.stack, self.setup.rng
-        # The sweeper is a timer's target, not on the data path.
-        functions = [f for f in stack.topology.functions if f != "sweeper"]
+        # The sweeper and the digest are the timer's targets, not on the data path.
+        functions = [f for f in stack.topology.functions if f not in stack.schedule]
         kinds: dict[str, Callable[[], faults.Fault | None]] = {
             **{f"sigkill {f}": lambda f=f: faults.kill_process(stack, f) for f in functions},
             "sigterm asr": lambda: faults.preempt(stack, "asr"),

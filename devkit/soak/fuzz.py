@@ -1,8 +1,9 @@
 """Property-based fuzzing of the ingest API from its own OpenAPI document.
 
 Hypothesis draws, for every operation of `GET /openapi.json`, request bodies from the
-operation's JSON schema (valid ones and near misses), arbitrary JSON, hostile path ids
-and every kind of credential. Each answer must be below 500, be JSON, and, unless the
+operation's JSON schema (valid ones and near misses), arbitrary JSON, hostile path ids,
+query strings (valid values, another point's ids, hostile text) and every kind of
+credential. Each answer must be below 500, be JSON, and, unless the
 caller is the admin, never contain another device's id or chunk ids.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from hypothesis import HealthCheck, given, settings
@@ -129,6 +131,11 @@ def _operation(
     paths = st.fixed_dictionaries({name: ids for name in params}).map(
         lambda values: path.format(**values)
     )
+    query = _query(op, victim)
+    if query is not None:
+        paths = st.tuples(paths, query).map(
+            lambda pq: pq[0] + ("?" + urlencode(pq[1]) if pq[1] else "")
+        )
     bodies: st.SearchStrategy[Any] = JSON | st.binary(max_size=64)
     content = op.get("requestBody", {}).get("content", {}).get("application/json")
     if content:
@@ -145,6 +152,20 @@ def _operation(
         )
         bodies = valid | stolen | bodies
     return st.tuples(st.just(method.upper()), paths, bodies)
+
+
+def _query(op: dict[str, Any], victim: Victim) -> st.SearchStrategy[dict[str, str]] | None:
+    """Query strings of an operation's query parameters: valid values, the victim's ids
+    (another point's), hostile text; each parameter present or not."""
+    names = {p["name"]: p["schema"] for p in op.get("parameters", []) if p["in"] == "query"}
+    if not names:
+        return None
+    theirs = st.sampled_from([victim.device_id, *victim.private])
+    values = {
+        name: st.one_of(from_schema(schema, {}).map(str), theirs, HOSTILE_IDS)
+        for name, schema in names.items()
+    }
+    return st.fixed_dictionaries({}, optional=values)
 
 
 def from_schema(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -192,6 +213,8 @@ def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     fmt = schema.get("format")
     if fmt == "uuid":
         return st.uuids().map(str)
+    if fmt == "date":
+        return (st.dates(date(2019, 1, 1), date(2030, 12, 31)) | st.dates()).map(date.isoformat)
     if fmt == "date-time":
         # Mostly around now, where the API's clock checks accept or refuse.
         near = st.datetimes(datetime(2019, 6, 1), datetime(2030, 1, 1), timezones=st.just(UTC))

@@ -16,6 +16,7 @@
     POST   /api/v1/chunks/status                 vad's verdict on uploaded chunks (device)
     POST   /api/v1/devices/heartbeat             health report (device)
     POST   /api/v1/receipts                      fiscal receipts of the point (receipts token)
+    GET    /api/v1/analytics/daily               daily figures (admin, or a point's token)
     GET    /openapi.json                         the OpenAPI 3 document of all of this
 
 Errors are JSON: {"error": code, "message": text, "field": name-or-null}.
@@ -29,6 +30,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import analytics_out
 import functions_framework
 import pydantic
 import receipt_tokens
@@ -93,6 +95,7 @@ URLS = Map(
             endpoint="rotate_receipts_token",
         ),
         Rule("/api/v1/receipts", methods=["POST"], endpoint="post_receipts"),
+        Rule("/api/v1/analytics/daily", methods=["GET"], endpoint="analytics_daily"),
         Rule("/openapi.json", methods=["GET"], endpoint="openapi"),
     ],
     strict_slashes=False,
@@ -382,6 +385,14 @@ def post_receipts(request: Request) -> Response:
         extra={"point_id": str(point_id), **counts, "rejected": len(outcome["rejected"])},
     )
     return outcome, 200
+
+
+def analytics_daily(request: Request) -> Response:
+    """The daily figures of a period: every point for the admin, its own for a point."""
+    query = analytics_out.parse_query(request.args)
+    with transaction() as conn:
+        points = analytics_out.reach(conn, _bearer(request))
+        return analytics_out.daily(conn, query, points), 200
 
 
 ENDPOINTS: dict[str, Callable[..., Response]] = {

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+from analytics_out import AnalyticsQuery
 from ingest_schemas import (
     ChunkAnnouncement,
     ChunkStatusQuery,
@@ -25,11 +26,12 @@ from receipts_in import Receipt
 from werkzeug.routing import Map
 
 ADMIN, DEVICE, RECEIPTS = "adminToken", "deviceToken", "receiptsToken"
+ADMIN_OR_POINT = (ADMIN, RECEIPTS)
 
 _ERRORS = {
     400: "invalid request: the body or an id is malformed (`field` names it)",
     401: "missing or unknown token",
-    403: "wrong admin token, or the device is disabled",
+    403: "wrong admin token, the device is disabled, or another point's data",
     404: "no such device, point, dialogue or erasure, or no such path",
     409: "conflicts with what is stored (an id reused with other facts)",
     413: "request body larger than MAX_REQUEST_BYTES",
@@ -41,10 +43,11 @@ _ERRORS = {
 @dataclass(frozen=True)
 class Operation:
     summary: str
-    auth: str | None = None
+    auth: str | tuple[str, ...] | None = None  # a tuple: any one of them
     body: type[pydantic.BaseModel] | None = None
     ok: int = 200
     errors: tuple[int, ...] = ()
+    query: type[pydantic.BaseModel] | None = None  # the query string's parameters
 
 
 _AUTH_ERRORS = (401, 403)
@@ -109,6 +112,13 @@ OPERATIONS: dict[str, Operation] = {
         200,
         (400, 401, 413),
     ),
+    "analytics_daily": Operation(
+        "Daily figures per day, register and cashier (money in kopecks): every point for "
+        "the admin, its own for a point's token",
+        ADMIN_OR_POINT,
+        query=AnalyticsQuery,
+        errors=(400, 401, 403),
+    ),
 }
 
 
@@ -151,11 +161,12 @@ def _operation(rule: Any, op: Operation, schemas: dict[str, Any]) -> dict[str, A
     result: dict[str, Any] = {
         "operationId": rule.endpoint,
         "summary": op.summary,
-        "security": [{op.auth: []}] if op.auth else [],
+        "security": [{a: []} for a in _auths(op.auth)],
         "parameters": [
             {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
             for arg in sorted(rule.arguments)
-        ],
+        ]
+        + _query_parameters(op.query),
         "responses": {str(op.ok): {"description": "success", "content": _json({"type": "object"})}},
     }
     if op.body is not None:
@@ -176,6 +187,31 @@ def _operation(rule: Any, op: Operation, schemas: dict[str, Any]) -> dict[str, A
                 "Retry-After": {"description": "seconds", "schema": {"type": "integer"}}
             }
     return result
+
+
+def _auths(auth: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    return () if auth is None else (auth,) if isinstance(auth, str) else auth
+
+
+def _query_parameters(model: type[pydantic.BaseModel] | None) -> list[dict[str, Any]]:
+    """A query model's fields as optional query parameters (by alias; a query string
+    has no null, so an optional field's schema is its non-null one)."""
+    if model is None:
+        return []
+    schema = model.model_json_schema(by_alias=True)
+    parameters = []
+    for name, prop in schema["properties"].items():
+        variants = [v for v in prop.get("anyOf", [prop]) if v.get("type") != "null"]
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in schema.get("required", []),
+                "description": prop.get("description", ""),
+                "schema": {k: v for k, v in variants[0].items() if k != "title"},
+            }
+        )
+    return parameters
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
