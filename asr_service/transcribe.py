@@ -65,6 +65,7 @@ class Options:
     log_prob_threshold: float = -1.0
     fallback_temperature: float = FALLBACK_TEMPERATURE
     trim_windows: bool = False
+    window_sec: float = windows.WINDOW_SEC
 
     @classmethod
     def from_settings(cls, s: Settings, language: str | None = None) -> Options:
@@ -77,6 +78,7 @@ class Options:
             compression_ratio_threshold=s.asr_compression_ratio_threshold,
             log_prob_threshold=s.asr_log_prob_threshold,
             trim_windows=s.asr_trim_windows,
+            window_sec=s.asr_window_sec,
         )
 
 
@@ -321,7 +323,7 @@ def transcribe(
     between batches or re-decodes."""
     started = time.perf_counter()
     flags, frame = vad.frame_flags(audio, windows.VAD)
-    found = windows.pack(audio, windows.speech_spans(audio, flags, frame))
+    found = windows.pack(audio, windows.speech_spans(audio, flags, frame), options.window_sec)
     decoder = Decoder(model, options.language)
     kept: list[guards.Piece] = []
     dropped: list[dict[str, Any]] = []
@@ -357,7 +359,7 @@ def transcribe(
                         tails += rest
         if not tails or round_ == TAIL_ROUNDS:
             break
-        found = windows.pack(audio, tails)
+        found = windows.pack(audio, tails, options.window_sec)
     kept.sort(key=lambda p: p.start)
     dropped.sort(key=lambda d: d["start"])
     return Transcript(

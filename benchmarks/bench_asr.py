@@ -329,6 +329,8 @@ def main() -> None:
         "wall time, is the measure of speed. " + CLIPS_NOTE
     )
     title = "ASR worker vs a plain faster-whisper call"
+    if args.variant:  # a run of its own for the settings named on the command line
+        title += " and " + ", ".join(name.split(", ", 1)[-1] for name in chosen)
     write_result(
         args.out,
         title if args.split == "test" else f"{title}: settings tried on the tuning clips",

@@ -231,6 +231,10 @@ class Settings:
         False,
         "Encode a short speech window at its own length (plus 1 s), not padded to 30 s.",
     )
+    asr_window_sec: float = _setting(
+        30.0,
+        "Most seconds of speech packed into one decoding window (Whisper reads 30 s at once).",
+    )
     asr_word_timestamps: bool = _setting(
         True,
         "Word timestamps in dialogue_transcripts.segments: the roles split a segment where "

@@ -4,6 +4,7 @@ verdict a device waits for."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from test_vad_assemble import send, wait_for
 
 from asr_service import jobs
 from dashboard import queries, users
+from dashboard import strings as S
 from dashboard.pages.pipeline import pipeline_page
 from devkit.soak import badaudio
 from salescontrol import audio, erasure, messages, storage, sweeper
@@ -177,8 +179,11 @@ def test_the_sweeper_gives_up_stuck_work_that_used_its_attempts(
     # ... on the pipeline page itself, with the reason and the last error.
     owner = users.User(1, "owner", users.Role.OWNER, frozenset())  # in-process: no session
     column = pipeline_page(owner).main[0]
-    tables = [o.value.to_string() for o in column.objects if isinstance(o, pn.widgets.Tabulator)]
-    shown_text = "\n".join(tables)
+    # The page's tables are one HTML pane; the given-up table follows its heading.
+    page = "\n".join(str(o.object) for o in column.objects if isinstance(o, pn.pane.HTML))
+    heading = html.escape(S.GIVEN_UP.format(attempts=5))
+    assert heading in page
+    shown_text = page.split(heading, 1)[1].split("<h3", 1)[0]
     assert str(analysis) in shown_text and "RateLimitError: 429" in shown_text
     before = _dialogue(engine, asr).updated_at
     sweeper.sweep()  # final now: neither given up again nor re-queued
