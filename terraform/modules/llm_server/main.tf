@@ -12,6 +12,7 @@ resource "google_compute_address" "internal" {
 }
 
 resource "google_compute_instance" "server" {
+  # checkov:skip=CKV_GCP_38:Google-managed disk encryption; the disk holds the OS and model weights, no customer data.
   project      = var.project_id
   zone         = var.zone
   name         = var.name
@@ -62,6 +63,7 @@ resource "google_compute_instance" "server" {
     google-logging-enabled    = "true"
     google-monitoring-enabled = "true"
     enable-oslogin            = "TRUE"
+    block-project-ssh-keys    = "TRUE"
   }
 
   shielded_instance_config {
