@@ -101,7 +101,7 @@ def _roles(result: DialogueResult) -> tuple[evaluation.Turn, ...]:
     """The dialogue's transcript segments that carry a role, on the recording's time."""
     origin = result.audio_origin_s()
     return tuple(
-        evaluation.Turn(origin + s["start"], origin + s["end"], s["role"])
+        evaluation.Turn(origin + s["start"], origin + s["end"], s["role"], s.get("text", ""))
         for s in result.segments
         if s.get("role") in evaluation.ROLES and s["end"] > s["start"]
     )
@@ -117,7 +117,7 @@ def found_list(found: list[evaluation.FoundDialogue]) -> list[dict[str, Any]]:
             "attempted": f.attempted,
             "accepted": f.accepted,
             "roles": [
-                {"start": round(r.start, 2), "end": round(r.end, 2), "role": r.role}
+                {"start": round(r.start, 2), "end": round(r.end, 2), "role": r.role, "text": r.text}
                 for r in f.roles
             ],
         }

@@ -56,6 +56,7 @@ class Turn:
     start: float
     end: float
     role: str
+    text: str = ""  # what was said (found turns: the transcript segment's text)
 
 
 @dataclass(frozen=True)

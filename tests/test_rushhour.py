@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from devkit import evaluation, rushhour
-from devkit.rushhour import offline
+from devkit.rushhour import heldout, layout, offline, scripts
 
 pytestmark = pytest.mark.slow
 
@@ -35,3 +35,14 @@ def test_the_queue_is_split_per_customer_and_the_radio_is_dropped(recording) -> 
     assert figures["dialogues_from_background"] == 0
     assert figures["background_sec"] > 0
     assert figures["role_accuracy"] >= 0.9
+
+
+def test_held_out_seeds_draw_on_dialogues_the_rules_were_not_written_from() -> None:
+    for seed in rushhour.HELDOUT_SEEDS:
+        assert layout.scripts_for(seed) is heldout.SCRIPTS
+    for seed in rushhour.DEV_SEEDS + rushhour.TEST_SEEDS:
+        assert layout.scripts_for(seed) is scripts.SCRIPTS
+    assert not set(rushhour.HELDOUT_SEEDS) & set(rushhour.DEV_SEEDS + rushhour.TEST_SEEDS)
+    assert not {s.lines for s in heldout.SCRIPTS} & {s.lines for s in scripts.SCRIPTS}
+    labels = {(s.kind, s.upsell_attempted) for s in heldout.SCRIPTS}
+    assert labels == {("sale", True), ("sale", False), ("other", False)}

@@ -1,4 +1,4 @@
-"""Write the rush-hour corpus: `python -m devkit.rushhour [--split dev|test] [--out DIR]`."""
+"""Write the rush-hour corpus: `python -m devkit.rushhour [--split NAME] [--out DIR]`."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from devkit import synth
-from devkit.rushhour import scripts
+from devkit.rushhour import heldout, scripts
 from devkit.rushhour.voices import RATE, Voice, at_level, speak
 
 QUEUE_GAP_SEC = (3.0, 8.0)
@@ -166,6 +166,11 @@ def _radio(mix: _Mixer, at: float, text: str, voice: Voice) -> dict[str, Any]:
     }
 
 
+def scripts_for(seed: int) -> tuple[scripts.Script, ...]:
+    """The dialogues a seed's recording draws from: the held-out seeds have their own."""
+    return heldout.SCRIPTS if seed in heldout.SEEDS else scripts.SCRIPTS
+
+
 def generate(seed: int, minutes: float = 8.0) -> Recording:
     """A rush hour of about `minutes`, the same for the same seed."""
     rng = np.random.default_rng(seed)
@@ -173,7 +178,7 @@ def generate(seed: int, minutes: float = 8.0) -> Recording:
     mix = _Mixer(seconds + 60.0, seed)
     seller = SELLERS[seed % len(SELLERS)]
     announcers = _announcers(rng)
-    pool = list(scripts.SCRIPTS)
+    pool = list(scripts_for(seed))
     order = [int(i) for i in rng.permutation(len(pool))]
     dialogues: list[dict[str, Any]] = []
     background: list[dict[str, Any]] = []
