@@ -20,6 +20,7 @@ from llm_server import FakeLLM
 
 from devkit.waiting import poll_until
 from salescontrol import config, db, messages
+from salescontrol.analysis import rules
 from salescontrol.dialogues import ANALYSIS_FINISHED
 
 SOURCE = Path(__file__).resolve().parent.parent / "functions" / "analyze" / "main.py"
@@ -109,7 +110,7 @@ def test_published_transcript_is_analysed_by_the_stack(stack_env, engine, device
         True,
     )
     assert row.offers[0]["product"].startswith("чехол")
-    assert row.result["upsell_attempted"] is True and row.prompt_version == "rules_v2"
+    assert row.result["upsell_attempted"] is True and row.prompt_version == rules.VERSION
     assert 0 < row.quality_score <= 10 and row.summary and row.recommendation
     with engine.connect() as conn:
         stored = conn.execute(

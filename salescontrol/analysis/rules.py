@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v2"
+VERSION = "rules_v3"
 ANALYZER = "rules"
 
 
@@ -68,7 +68,12 @@ _STRONG_FRAME = _any(
     r"\b(обычно|многие|часто)( \w+)? (берут|покупают)\b|\bтоже пригодит\w*",
     r"\bза полцены\b|\bв подарок\b|\bпо цене (одного|одной|двух)\b|\bвсего на \w+( \w+)? дороже",
     r"\bв тон\b|\bпод цвет\b|\bзаодно\b|\bсо скидкой\b|\bпо акции\b",
+    # presenting an item as fresh, just made or cheaper by the pack: a statement offer
+    r"\bиз печи\b|\bеще (тепл|горяч)\w+|\bтолько (что )?(испекли|приготовили|сварили|привезли)\b",
+    r"\bвыходит (\w+ )?(дешевле|выгоднее)\b",
 )
+# "многие берут": a seller's words even where they open like a request ("можно …, многие берут")
+_OTHERS_BUY = re.compile(r"\b(обычно|многие|часто)( \w+)? (берут|покупают)\b")
 # Questions that are no upsell, whatever else they say.
 _SERVICE = _any(
     r"\bпакет\w*|\bкарт(а|у|ы|ой|е|очк\w*)\b(?! памяти)|\bчек\w*",
@@ -106,6 +111,8 @@ _ACCEPT = _any(
     r"\bбыла не была\b|\bкидайте\b|\bпочему бы и нет\b|\bэто дело\b|\bпробивайте\b",
     r"\bпробейте\b|\bклейте\b|\bсделайте\b|\bположите\b|\bдобавьте\b|\bнадо взять\b",
 )
+# "(ой,) тогда и круассан дайте": taking what was offered (the filler "тогда" is read)
+_THEN_TAKE = re.compile(r"\bтогда (и |уж )?(\w+ )?(\w+ )?(дайте|давайте|возьму|беру)\b")
 _ASKS = re.compile(r"\bсколько\b|\bа (что|какой|какая|он|она)\b")
 _REFUSE_START = re.compile(r"^(ну )?(нет|не|неа|да нет|да не)\b")
 _REFUSE = _any(
@@ -236,7 +243,7 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False
     if _SERVICE.search(n) or _ANYTHING_ELSE.search(n) or _SUBSTITUTE.search(n):
         return False
-    if _REQUEST.search(n) or _STAFF.search(n):
+    if (_REQUEST.search(n) and not _OTHERS_BUY.search(n)) or _STAFF.search(n):
         return False
     before = parts[max(0, i - 2) : i]
     if len(n.split()) <= 2 and any(_SERVICE.search(p.norm) for p in before):
@@ -248,8 +255,8 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False
     if re.match(r"(нет|неа)\b", _FILLER.sub("", n)):
         return False  # "нет, не нужен": an answer, never an offer
-    if _STRONG_FRAME.search(n):
-        return True
+    if _STRONG_FRAME.search(n) or (_RELEVANT.search(n) and _BENEFIT.search(n)):
+        return True  # sells on its own; or ties an item to the purchase and praises it
     replied = _replied(parts[i + 1 :])
     if verb and (len(n.split()) > 1 or unit.question or replied):
         return True
@@ -261,7 +268,7 @@ def _verdict_of(text: str) -> bool | None:
     n = _FILLER.sub("", text)
     if _IRONY.search(text) or _IRONY.search(n) or _REFUSE_START.match(n):
         return False
-    if _ACCEPT_START.match(n) or _ACCEPT.search(n):
+    if _ACCEPT_START.match(n) or _ACCEPT.search(n) or _THEN_TAKE.search(text):
         return True
     if _REFUSE.search(n):
         return False
@@ -300,8 +307,8 @@ def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
     """With roles: the next customer turn is the answer (a question such as "а сколько?"
     defers it to the customer's next turn; any other reply without a yes is a no)."""
     i = 0
-    while i < len(after) and after[i].role == "seller" and after[i].turn == turn:
-        i += 1  # the seller still talking
+    while i < len(after) and after[i].role == "seller" and not _SELLER_TALK.search(after[i].norm):
+        i += 1  # the seller still talking (a pause can cut one turn in two), not yet billing
     for _ in range(_REPLY_WINDOW):
         if i == len(after) or after[i].role != "customer":
             return None, i
@@ -350,10 +357,12 @@ def _offers(parts: list[_Unit]) -> list[_Found]:
 
 
 def _is_staff_talk(parts: list[_Unit], turns: list[Turn] | None) -> bool:
-    if turns is not None and not any(t.role == "customer" for t in turns):
-        return True
     staff = sum(bool(_STAFF.search(u.norm)) for u in parts)
     sales = sum(bool(_SALES.search(u.norm)) for u in parts)
+    if turns is not None and not any(t.role == "customer" for t in turns):
+        # no customer voice: staff talk, unless it sounds like a sale and not like staff
+        # (a far customer's voice can be taken for the seller's: roles alone do not decide)
+        return staff > 0 or sales == 0
     return staff > 0 and sales == 0
 
 
