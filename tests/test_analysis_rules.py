@@ -89,6 +89,23 @@ def test_a_statement_that_presents_an_item_is_an_offer() -> None:
     assert not rules.analyze("Эклеры свежие? Свежие, утренние.", answer).upsell_attempted
 
 
+def test_a_sentence_cut_in_two_turns_is_read_whole_and_regret_is_no_offer() -> None:
+    cut = [
+        Turn("customer", "Здравствуйте, чай с лимоном."),
+        Turn("seller", "Есть блины сегодня, только"),
+        Turn("seller", "приготовили."),
+        Turn("customer", "Нет, спасибо."),
+    ]
+    result = rules.analyze(" ".join(t.text for t in cut), cut)
+    assert (result.upsell_attempted, result.customer_accepted) == (True, False)
+    regret = [
+        Turn("customer", "Здравствуйте, сигареты есть?"),
+        Turn("seller", "К сожалению, не продаём."),
+        Turn("customer", "Ладно, тогда жвачку мятную."),
+    ]
+    assert not rules.analyze(" ".join(t.text for t in regret), regret).upsell_attempted
+
+
 def test_a_sale_heard_without_a_customer_voice_is_still_a_sale() -> None:
     """A far customer's voice taken for the seller's: the sale words decide, not the roles."""
     turns = [

@@ -92,7 +92,7 @@ _ANYTHING_ELSE = _any(
 )
 _SUBSTITUTE = _any(
     r"\bтакого нет\b|\bэтого (сейчас )?нет\b|(^|\b\w+ )нет,? есть\b|\bзакончил\w*|\bаналог\w*",
-    r"\bвместо\b|\bна складе\b|\bдругой фирмы\b|\bпохож\w*",
+    r"\bвместо\b|\bна складе\b|\bдругой фирмы\b|\bпохож\w*|\bк сожалению\b|\bне продаем\b",
 )
 # A customer's own request or question, or an answer: not the seller proposing.
 _REQUEST = _any(
@@ -220,7 +220,18 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
 def units(text: str, turns: list[Turn] | None = None) -> list[_Unit]:
     """The transcript cut into sentence-like units, with roles where they are known."""
     out: list[_Unit] = []
-    sources = [(t.role, t.text) for t in turns] if turns else [(None, text)]
+    sources: list[tuple[str | None, str]] = [(None, text)]
+    if turns:
+        sources = []
+        for t in turns:
+            if (
+                sources
+                and sources[-1][0] == t.role
+                and not re.search(r"[.?!…]\s*$", sources[-1][1])
+            ):
+                sources[-1] = (t.role, f"{sources[-1][1]} {t.text}")  # a pause cut a sentence
+            else:
+                sources.append((t.role, t.text))
     for turn, (role, said) in enumerate(sources):
         for sentence, question in _sentences(said):
             pieces = [sentence]
