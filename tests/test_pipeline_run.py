@@ -132,7 +132,7 @@ def test_the_demo_refuses_to_start_without_the_whole_pipeline(
         pass
 
 
-def test_eval_lists_what_was_found_with_roles_on_the_recordings_time() -> None:
+def test_eval_lists_what_was_found_with_roles_and_words_on_the_recordings_time() -> None:
     # The dialogue's audio object starts 0.3 s before its speech (10.6 s for 10 s of span).
     segments = [
         {"start": 0.3, "end": 2.0, "text": "Здравствуйте.", "role": "customer"},
@@ -151,6 +151,6 @@ def test_eval_lists_what_was_found_with_roles_on_the_recordings_time() -> None:
         False,
     )
     assert listed["roles"] == [
-        {"start": 10.0, "end": 11.7, "role": "customer"},
-        {"start": 12.2, "end": 13.7, "role": "seller"},
+        {"start": 10.0, "end": 11.7, "role": "customer", "text": "Здравствуйте."},
+        {"start": 12.2, "end": 13.7, "role": "seller", "text": "Добрый день."},
     ]
