@@ -273,30 +273,51 @@ def _pieces(
 ) -> list[guards.Piece]:
     pieces = []
     for s in segs:
-        start, end = window.to_dialogue(s["start"]), window.to_dialogue(s["end"])
-        words = decoder.tokenizer.decode(s["tokens"]).split()
-        timings = None
-        if "words" in s:
-            timings = [
-                {
-                    "start": round(window.to_dialogue(w["start"]), 2),
-                    "end": round(window.to_dialogue(w["end"]), 2),
-                    "word": w["word"].strip(),
-                }
-                for w in s["words"]
-            ]
-        pieces.append(
-            guards.Piece(
-                start,
-                end,
-                words,
-                d.avg_logprob,
-                d.no_speech_prob,
-                windows.speech_fraction(flags, frame, start, end),
-                timings,
+        for start, end, words, timings in _parts(decoder, window, s):
+            pieces.append(
+                guards.Piece(
+                    start,
+                    end,
+                    words,
+                    d.avg_logprob,
+                    d.no_speech_prob,
+                    windows.speech_fraction(flags, frame, start, end),
+                    timings,
+                )
             )
-        )
     return pieces
+
+
+def _parts(
+    decoder: Decoder, window: Window, s: dict[str, Any]
+) -> list[tuple[float, float, list[str], list[dict[str, Any]] | None]]:
+    """A segment on the dialogue's time line: (start, end, words, word timings). With word
+    timestamps, one part per piece of the window its words fall in: a window packs audio
+    from far apart (the tails of several windows), and one segment over two of its pieces
+    would put the later words at the earlier time."""
+
+    def timed(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "start": round(window.to_dialogue(w["start"]), 2),
+                "end": round(window.to_dialogue(w["end"]), 2),
+                "word": w["word"].strip(),
+            }
+            for w in words
+        ]
+
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for w in s.get("words") or []:
+        if w["word"].strip():
+            groups.setdefault(window.piece_at((w["start"] + w["end"]) / 2), []).append(w)
+    if len(groups) > 1:
+        return [
+            (t[0]["start"], t[-1]["end"], [w["word"] for w in t], t)
+            for t in map(timed, groups.values())
+        ]
+    start, end = window.to_dialogue(s["start"]), window.to_dialogue(s["end"])
+    timings = timed(s["words"]) if "words" in s else None
+    return [(start, end, decoder.tokenizer.decode(s["tokens"]).split(), timings)]
 
 
 def _record(p: guards.Piece) -> dict[str, Any]:

@@ -50,6 +50,15 @@ class Window:
                 at -= b - a
         return rest
 
+    def piece_at(self, t: float) -> int:
+        """The index of the piece holding `t` seconds of this window (the last past its end)."""
+        at = round(t * RATE)
+        for k, (a, b) in enumerate(self.pieces):
+            if at < b - a:
+                return k
+            at -= b - a
+        return len(self.pieces) - 1
+
     def to_dialogue(self, t: float) -> float:
         """Seconds in this window as seconds in the dialogue."""
         at = round(t * RATE)

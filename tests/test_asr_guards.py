@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asr_service import guards, windows
+from asr_service import guards, transcribe, windows
 from asr_service.transcribe import Decoded, Options, better, compression_ratio, needs_fallback
 from salescontrol import config
 
@@ -115,6 +115,28 @@ def test_the_rest_of_a_window_maps_back_to_the_dialogue() -> None:
     flags[50:] = True
     half = [(25 * 512, 75 * 512)]
     assert windows.speech_share(flags, 512, half) == 0.5
+
+
+def test_a_segment_over_two_far_apart_pieces_is_split_where_its_words_are() -> None:
+    """Tails of two windows decoded as one: "эмигрант" at 30 s and "необузданный" at 57 s
+    came back as one segment at 30 s, and the transcript put the later word first."""
+    window = windows.Window(tuple(_spans((30.0, 32.0), (56.0, 58.0))))
+    assert [window.piece_at(t) for t in (0.0, 1.99, 2.0, 3.9, 9.0)] == [0, 0, 1, 1, 1]
+    seg = {
+        "start": 0.0,
+        "end": 4.0,
+        "tokens": [],
+        "words": [
+            {"start": 0.1, "end": 0.8, "word": " Польский"},
+            {"start": 0.8, "end": 1.7, "word": " эмигрант,"},
+            {"start": 2.2, "end": 3.6, "word": " необузданный."},
+        ],
+    }
+    parts = transcribe._parts(None, window, seg)  # type: ignore[arg-type]
+    assert [(a, b, words) for a, b, words, _ in parts] == [
+        (30.1, 31.7, ["Польский", "эмигрант,"]),
+        (56.2, 57.6, ["необузданный."]),
+    ]
 
 
 def test_a_long_monologue_is_cut_at_its_quietest_moment() -> None:
