@@ -9,7 +9,7 @@ from common import write_result
 
 from devkit import rules_v1, upsell_corpus
 from devkit.rushhour import heldout, scripts
-from devkit.upsell_eval import score
+from devkit.upsell_eval import COLUMNS, score
 from salescontrol.analysis import rules
 
 REPEATS = 20
@@ -110,30 +110,12 @@ def main() -> None:
         ),
         [
             {
-                "columns": [
-                    "split",
-                    "analyzer",
-                    "dialogues",
-                    "precision (upsell_attempted)",
-                    "recall",
-                    "F1",
-                    "accepted/refused right",
-                    "sales vs staff talk right",
-                ],
+                "columns": ["split", "analyzer", *COLUMNS],
                 "rows": rows,
             },
             {
                 "title": "Rush-hour dialogue scripts, their own words (no ASR, true roles)",
-                "columns": [
-                    "scripts",
-                    "analyzer",
-                    "dialogues",
-                    "precision (upsell_attempted)",
-                    "recall",
-                    "F1",
-                    "accepted/refused right",
-                    "sales vs staff talk right",
-                ],
+                "columns": ["scripts", "analyzer", *COLUMNS],
                 "rows": script_rows,
             },
             {

@@ -111,7 +111,7 @@ def _split_total(split: str, runs: list[dict[str, Any]]) -> list:
     # upsells pooled over the recordings, as the dialogues are
     true_upsells = sum(r["upsells_true"] for r in runs)
     found_upsells = sum(r["upsells_found"] for r in runs)
-    hits = sum(round((r["upsell_recall"] or 0.0) * r["upsells_true"]) for r in runs)
+    hits = sum(r["upsells_detected"] for r in runs)
     precision = evaluation.ratio(hits, found_upsells)
     recall = evaluation.ratio(hits, true_upsells)
     total = {

@@ -18,7 +18,7 @@ from collections import Counter
 from common import write_result
 
 from devkit import local_llm, upsell_corpus
-from devkit.upsell_eval import Score, turns_of
+from devkit.upsell_eval import COLUMNS, Score, turns_of
 from salescontrol import config
 from salescontrol.analysis import llm, rules
 from salescontrol.analysis.schema import Analysis
@@ -114,18 +114,10 @@ def main() -> None:
         ),
         [
             {
-                "columns": [
-                    "analyzer (test split)",
-                    "dialogues",
-                    "precision (upsell_attempted)",
-                    "recall",
-                    "F1",
-                    "accepted/refused right",
-                    "sales vs staff talk right",
-                ],
+                "columns": ["analyzer (test split)", *COLUMNS],
                 "rows": [
                     [f"Qwen2.5-Coder-0.5B-Instruct via llama-cpp-python, {mode}", *llm_score.row()],
-                    [f"rules_v2, {mode}", *rules_score.row()],
+                    [f"{rules.VERSION}, {mode}", *rules_score.row()],
                 ],
             },
             {

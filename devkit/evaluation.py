@@ -356,6 +356,7 @@ def score(truth: Truth, found: list[FoundDialogue]) -> dict[str, Any]:
         "cer": sum(cers) / len(cers) if cers else None,
         "upsells_true": true_upsells,
         "upsells_found": detected,
+        "upsells_detected": tp,
         "upsell_precision": up_p,
         "upsell_recall": up_r,
         "upsell_f1": f1(up_p, up_r),

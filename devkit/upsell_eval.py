@@ -20,6 +20,17 @@ from salescontrol.analysis.transcript import Turn
 Analyzer = Callable[[str, "list[Turn] | None"], Analysis]
 
 
+# What Score.row() gives, in order: the benchmarks' column names.
+COLUMNS = [
+    "dialogues",
+    "precision (upsell_attempted)",
+    "recall",
+    "F1",
+    "accepted/refused right",
+    "sales vs staff talk right",
+]
+
+
 @dataclass
 class Score:
     dialogues: int = 0
@@ -68,7 +79,7 @@ class Score:
                 self.wrong.append(f"{record['id']} (answer)")
 
     def row(self) -> list[Any]:
-        """dialogues, P, R, F1, acceptance accuracy, sales-vs-staff accuracy."""
+        """The figures under COLUMNS."""
         return [
             self.dialogues,
             round(self.precision, 3),

@@ -103,6 +103,7 @@ def test_upsell_precision_and_recall_end_to_end() -> None:
     result = ev.score(t, f)
     assert result["upsells_true"] == 3
     assert result["upsells_found"] == 3
+    assert result["upsells_detected"] == 1
     assert result["upsell_precision"] == pytest.approx(1 / 3)
     assert result["upsell_recall"] == pytest.approx(1 / 3)
     assert result["accepted_accuracy"] == 1.0

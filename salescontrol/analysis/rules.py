@@ -62,18 +62,19 @@ _FRAME = _any(
     r"\bберут\b|\bпокупают\b|\bпригодит\w*|\bидеальн\w*|\bсмотрится\b",
     r"\bпопулярн\w*|\bсвеж\w*|\bиспекли\b|\bпривезли\b|\bпришли\b|\bвкусн\w*",
 )
+# "многие берут": the seller's words even where they open like a request ("можно …, многие
+# берут"), and a frame that sells on its own
+_OTHERS_BUY = re.compile(r"\b(обычно|многие|часто)( \w+)? (берут|покупают)\b")
 # A frame that sells on its own, question or not: "к нему …", "обычно берут", "за полцены".
 _STRONG_FRAME = _any(
     r"\bк (нему|ней|ним)\b",
-    r"\b(обычно|многие|часто)( \w+)? (берут|покупают)\b|\bтоже пригодит\w*",
+    _OTHERS_BUY.pattern + r"|\bтоже пригодит\w*",
     r"\bза полцены\b|\bв подарок\b|\bпо цене (одного|одной|двух)\b|\bвсего на \w+( \w+)? дороже",
     r"\bв тон\b|\bпод цвет\b|\bзаодно\b|\bсо скидкой\b|\bпо акции\b",
     # presenting an item as fresh, just made or cheaper by the pack: a statement offer
     r"\bиз печи\b|\bеще (тепл|горяч)\w+|\bтолько (что )?(испекли|приготовили|сварили|привезли)\b",
     r"\bвыходит (\w+ )?(дешевле|выгоднее)\b",
 )
-# "многие берут": a seller's words even where they open like a request ("можно …, многие берут")
-_OTHERS_BUY = re.compile(r"\b(обычно|многие|часто)( \w+)? (берут|покупают)\b")
 # Questions that are no upsell, whatever else they say.
 _SERVICE = _any(
     r"\bпакет\w*|\bкарт(а|у|ы|ой|е|очк\w*)\b(?! памяти)|\bчек\w*",
