@@ -103,7 +103,8 @@ def merge(conn: Connection, source: UUID, target: UUID, reach: Reach) -> None:
 
 def background(conn: Connection, reach: Reach) -> list[dict[str, Any]]:
     """Background speech (radio, TV) dropped before ASR, per register within reach:
-    stretches, seconds, the latest."""
+    stretches, seconds, the latest. A segment that sounds like a loudspeaker is dropped
+    by vad; a stretch with nobody at the microphone, by assembly."""
     params: dict[str, Any] = {}
     return _rows(
         conn,
@@ -111,7 +112,11 @@ def background(conn: Connection, reach: Reach) -> list[dict[str, Any]]:
         SELECT p.name AS point_name, r.name AS register_name, count(*) AS count,
                CAST(round(sum(b.end_ms - b.start_ms) / 1000.0, 1) AS float) AS seconds,
                to_timestamp(max(b.start_ms) / 1000.0) AS last_created
-        FROM background_speech b
+        FROM (
+            SELECT device_id, start_ms, end_ms FROM background_speech
+            UNION ALL  -- whole stretches with nobody at the microphone
+            SELECT device_id, start_ms, end_ms FROM assembly_spans WHERE kind = 'background'
+        ) b
         JOIN devices v ON v.device_id = b.device_id
         LEFT JOIN points p ON p.point_id = v.point_id
         LEFT JOIN registers r ON r.register_id = v.register_id

@@ -1,7 +1,9 @@
 """Dialogue assembly with its I/O: read a device's timeline, close what can be closed,
 cut each dialogue's audio into the bucket, record it QUEUED and ask for transcription.
 Where vad stored voice windows, a queue is split where the customer changes
-(`speakers.first_cut`); without them, on silence alone.
+(`speakers.first_cut`), and a closed stretch where nobody speaks at the microphone (a
+radio heard alone) is recorded as background, not a dialogue; without windows, on
+silence alone.
 
 Serialised per device with a transaction-scoped advisory lock, so concurrent assemble
 calls (and the sweeper) for one device take turns. The algorithm is `timeline.plan`.
@@ -229,6 +231,7 @@ def _close(
     conn: Connection,
     device_id: UUID,
     span: timeline.Span,
+    kind: voices.SpanKind,
     chunk_list: list[ChunkSpan],
     fetch: _ChunkAudio,
 ) -> messages.AsrRequest | None:
@@ -242,14 +245,14 @@ def _close(
             "s": span.start_ms,
             "e": span.end_ms,
             "sp": span.speech_ms,
-            "k": "blip" if span.blip else "dialogue",
+            "k": kind.value,
             "c": "sweeper" if span.forced else "evidence",
         },
     ).first()
-    if inserted is None or span.blip:
-        if span.blip and inserted is not None:
+    if inserted is None or kind != voices.SpanKind.DIALOGUE:
+        if inserted is not None:
             log.info(
-                "dropped a speech blip",
+                f"dropped a span: {kind.value}",
                 extra={"device_id": str(device_id), "start_ms": span.start_ms},
             )
         return None
@@ -299,11 +302,13 @@ def assemble_device(
         closed = _closed_spans(conn, device_id, lo, hi)
         open_parts = timeline.subtract([(s.start_ms, s.end_ms) for s in segments], closed)
         heard = voices.windows(conn, device_id, lo, hi)
-        cut = voices.cutter(heard, speakers.Params()) if heard else None
+        voice = speakers.Params()
+        cut = voices.cutter(heard, voice) if heard else None
         spans = timeline.plan(open_parts, covered, p, force, force_before_ms, cut)
         fetch = _ChunkAudio()
         for span in spans:
-            request = _close(conn, device_id, span, chunk_list, fetch)
+            kind = voices.span_kind(span, heard, voice)
+            request = _close(conn, device_id, span, kind, chunk_list, fetch)
             if request is not None:
                 requests.append(request)
         _mark_closed(

@@ -12,6 +12,8 @@ module reads nothing and writes nothing.
   customers differ (`_differ`) or a long pause parts them, and a piece where no customer
   is heard goes with the nearer neighbour. Only the stretch is read, so the answer does
   not depend on delivery order or on what the point has learned.
+- `at_microphone`: whether anyone speaks close to the microphone in a closed stretch;
+  one where nobody does is a loudspeaker heard alone, not a sales dialogue.
 - `dominant_voice`: the seller's voice in a stretch: a known seller voice of the point if
   one is heard, else the louder of the two voices heard longest (the seller stands at
   the microphone); `is_customer` then tells the customer's windows from the seller's.
@@ -53,6 +55,11 @@ class Params:
     level_step_db: float = 4.0  # ... or one stands this much nearer the microphone (both
     # heard in two windows at least)
     min_customer_ms: int = 700  # less customer speech than this: no customer heard
+    # A dialogue has a voice at the microphone (the seller) at least this loud in some
+    # window; a stretch quieter throughout is a loudspeaker heard alone (radio, TV).
+    # Rush-hour dev and diagnostic recordings: every real dialogue's loudest window is
+    # -24.9 dB or louder, every radio-alone stretch's -34.6 dB or quieter.
+    microphone_db: float = -30.0
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -133,6 +140,12 @@ def is_customer(w: Window, seller: np.ndarray, seller_db: float, params: Params)
         or (similarity < params.quieter_below and w.level_db < seller_db - params.quieter_db)
         or w.level_db < seller_db - params.far_db
     )
+
+
+def at_microphone(windows: list[Window], params: Params) -> bool:
+    """Whether someone speaks at the microphone in `windows` (True when none were
+    measured: no evidence either way)."""
+    return not windows or max(w.level_db for w in windows) >= params.microphone_db
 
 
 def seller_level(windows: list[Window], seller: np.ndarray, params: Params) -> float:

@@ -3,6 +3,7 @@ functions/vad/voiceprint.py), and the embedding's storage format (float16 bytes)
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -10,7 +11,15 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salescontrol import speakers
+from salescontrol import speakers, timeline
+
+
+class SpanKind(StrEnum):
+    """assembly_spans.kind (the SQL CHECK constraint lists the same values)."""
+
+    DIALOGUE = "dialogue"
+    BLIP = "blip"  # too little speech
+    BACKGROUND = "background"  # nobody at the microphone: a radio heard alone
 
 
 def pack(vector: np.ndarray) -> bytes:
@@ -44,3 +53,13 @@ def cutter(windows: list[speakers.Window], params: speakers.Params) -> Any:
         return speakers.first_cut(segments, inside, params)
 
     return cut
+
+
+def span_kind(
+    span: timeline.Span, windows: list[speakers.Window], params: speakers.Params
+) -> SpanKind:
+    """What a closed span is, by its own windows (so the same under any delivery order)."""
+    if span.blip:
+        return SpanKind.BLIP
+    inside = [w for w in windows if span.start_ms <= w.start_ms < span.end_ms]
+    return SpanKind.DIALOGUE if speakers.at_microphone(inside, params) else SpanKind.BACKGROUND

@@ -15,6 +15,7 @@ from devkit.waiting import poll_until
 from salescontrol import backlog, sweeper
 from salescontrol.chunks import ChunkStatus
 from salescontrol.dialogues import AnalysisStatus, AsrStatus
+from salescontrol.voices import SpanKind
 
 SALE = [
     {"start": 0.0, "end": 3.0, "text": "Здравствуйте, мне капучино, пожалуйста."},
@@ -29,6 +30,7 @@ SALE = [
         ("audio_chunks", "status", ChunkStatus),
         ("dialogues", "asr_status", AsrStatus),
         ("dialogues", "analysis_status", AnalysisStatus),
+        ("assembly_spans", "kind", SpanKind),
     ],
 )
 def test_status_enums_are_the_sql_check_constraints(migrated_db, table, column, enum) -> None:

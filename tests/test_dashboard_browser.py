@@ -599,6 +599,14 @@ def rush(migrated_db: sa.Engine, shop: dict) -> dict:
                 "e2": start_ms + 23_000,
             },
         )
+        # A stretch of radio alone that assembly kept from becoming a dialogue.
+        conn.execute(
+            sa.text(
+                "INSERT INTO assembly_spans (device_id, start_ms, end_ms, speech_ms, kind, "
+                "closed_by) VALUES (:d, :s, :e, 2600, 'background', 'evidence')"
+            ),
+            {"d": dev.device_id, "s": start_ms + 40_000, "e": start_ms + 42_600},
+        )
     return {"roles": roles, "first": first, "second": second, "engine": migrated_db}
 
 
@@ -638,7 +646,7 @@ def test_sellers_roles_and_dropped_background_speech_are_shown(
     page.screenshot(path=ARTIFACTS / "10-pipeline-background.png", full_page=True)
     expect(page.get_by_text(S.BACKGROUND, exact=True)).to_be_visible()
     row = page.locator("table.sc tr").filter(has_text="Кофейня у вокзала")
-    expect(row).to_contain_text("7,5")  # 4.5 s + 3 s
+    expect(row).to_contain_text("10,1")  # 4.5 s + 3 s dropped by vad, 2.6 s by assembly
     page.screenshot(path=ARTIFACTS / "10-pipeline-background.png", full_page=True)
 
     # Devices: the owner names seller 1 and merges seller 2 into her.

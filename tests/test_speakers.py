@@ -95,6 +95,21 @@ def test_the_seller_is_the_louder_voice_or_a_known_seller() -> None:
     assert float(speakers.dominant_voice(loud, SP, [seller]) @ seller) > 0.9
 
 
+def test_a_stretch_with_nobody_at_the_microphone_is_background() -> None:
+    rng = np.random.default_rng(5)
+    segs, wins, _ = _dialogue(0, _voice(rng), _voice(rng), rng)
+    span = timeline.Span(segs[0][0], segs[-1][1], 12_000, blip=False)
+    assert voices.span_kind(span, wins, SP) == voices.SpanKind.DIALOGUE
+    radio = [speakers.Window(w.start_ms, w.end_ms, w.embedding, -36.0) for w in wins]
+    assert voices.span_kind(span, radio, SP) == voices.SpanKind.BACKGROUND
+    assert voices.span_kind(span, [], SP) == voices.SpanKind.DIALOGUE  # nothing measured
+    blip = timeline.Span(0, 900, 900, blip=True)
+    assert voices.span_kind(blip, radio, SP) == voices.SpanKind.BLIP
+    # Windows of a neighbouring stretch do not count.
+    loud_elsewhere = [*radio, speakers.Window(span.end_ms + 10, span.end_ms + 900, None, -20.0)]
+    assert voices.span_kind(span, loud_elsewhere, SP) == voices.SpanKind.BACKGROUND
+
+
 def _incremental(chunks: dict[int, list], wins: list, order: list[int], chunk_ms: int) -> list:
     """Feed chunks in `order` as the assemble function does: segments and windows of the
     chunks processed so far; return the closed spans."""

@@ -77,3 +77,23 @@ def test_the_radio_is_background_and_the_room_is_not() -> None:
     assert found.background == [spans[1]]
     assert found.segments == [spans[0], spans[2]]
     assert all(not (spans[1][0] <= w.start_ms < spans[1][1]) for w in found.windows)
+
+
+def test_a_radio_heard_alone_is_no_dialogue_though_it_passes_as_foreground() -> None:
+    # A radio voice just loud enough, with enough of its sibilants, not to sound like a
+    # loudspeaker segment by segment: the stretch is still nobody at the microphone.
+    radio = rv.Voice("r", "espeak", pitch=40, variant="m1", level_db=-33.0, compand=True)
+    audio, spans = _scene(rv.speak(LINES[0], radio), rv.speak(LINES[1], radio))
+    found = voiceprint.analyse(audio, spans)
+    assert found.background == [] and found.segments == spans
+    alone = found.windows
+    audio, spans = _scene(rv.speak(LINES[0], SELLER), rv.speak(LINES[1], CUSTOMER))
+    dialogue = voiceprint.windows(audio, spans)
+    at_mic = [
+        speakers.at_microphone(
+            [speakers.Window(w.start_ms, w.end_ms, w.embedding, w.level_db) for w in found],
+            speakers.Params(),
+        )
+        for found in (alone, dialogue)
+    ]
+    assert at_mic == [False, True]

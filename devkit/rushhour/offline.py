@@ -33,9 +33,9 @@ PARAMS = timeline.Params(gap_ms=12_000, max_ms=120_000, min_speech_ms=1_500)
 
 @dataclass
 class Offline:
-    spans: list[timeline.Span]
+    spans: list[timeline.Span]  # the dialogues
     windows: list[speakers.Window]
-    background: list[tuple[int, int]]  # ms
+    background: list[tuple[int, int]]  # ms: speech segments and stretches dropped as such
     turns: list[evaluation.Turn]  # window roles of the dialogues, seconds
 
 
@@ -64,17 +64,22 @@ def run(audio: np.ndarray, params: timeline.Params = PARAMS) -> Offline:
             for w in speech.windows
         ]
     total = round(len(audio) * 1000 / RATE)
-    cut = voices.cutter(heard, speakers.Params())
-    spans = timeline.plan(segments, [(-(2**62), total)], params, force=True, cut=cut)
-    return Offline(spans, heard, background, _turns(spans, heard))
+    voice = speakers.Params()
+    planned = timeline.plan(
+        segments, [(-(2**62), total)], params, force=True, cut=voices.cutter(heard, voice)
+    )
+    kinds: dict[voices.SpanKind, list[timeline.Span]] = {k: [] for k in voices.SpanKind}
+    for s in planned:
+        kinds[voices.span_kind(s, heard, voice)].append(s)
+    spans = kinds[voices.SpanKind.DIALOGUE]
+    background += [(s.start_ms, s.end_ms) for s in kinds[voices.SpanKind.BACKGROUND]]
+    return Offline(spans, heard, sorted(background), _turns(spans, heard))
 
 
 def _turns(spans: list[timeline.Span], heard: list[speakers.Window]) -> list[evaluation.Turn]:
     known: list[list[Any]] = []  # [voice, dialogues], as asr_service.roles.learn_seller
     out = []
     for span in spans:
-        if span.blip:
-            continue
         mine = [w for w in heard if span.start_ms <= w.start_ms < span.end_ms]
         sellers = [v for v, n in known if n >= roles.SELLER_AFTER]
         seller = speakers.dominant_voice(mine, roles.PARAMS, sellers)
@@ -98,7 +103,6 @@ def score(truth: evaluation.Truth, result: Offline) -> dict[str, Any]:
             roles=tuple(t for t in result.turns if s.start_ms <= t.start * 1000 < s.end_ms),
         )
         for s in result.spans
-        if not s.blip
     ]
     figures = evaluation.score(truth, found)
     keep = ("dialogues_true", "dialogues_found", "dialogues_matched", "segmentation_precision")
