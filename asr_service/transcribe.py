@@ -292,32 +292,30 @@ def _parts(
     decoder: Decoder, window: Window, s: dict[str, Any]
 ) -> list[tuple[float, float, list[str], list[dict[str, Any]] | None]]:
     """A segment on the dialogue's time line: (start, end, words, word timings). With word
-    timestamps, one part per piece of the window its words fall in: a window packs audio
-    from far apart (the tails of several windows), and one segment over two of its pieces
-    would put the later words at the earlier time."""
-
-    def timed(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
-                "start": round(window.to_dialogue(w["start"]), 2),
-                "end": round(window.to_dialogue(w["end"]), 2),
-                "word": w["word"].strip(),
-            }
-            for w in words
-        ]
-
+    timestamps, one part per piece of the window its words fall in, each timed by its own
+    words held inside that piece: a window packs audio from far apart (the tails of
+    several windows), and a segment, or one word, over two pieces would put the later
+    words at the earlier time."""
     groups: dict[int, list[dict[str, Any]]] = {}
     for w in s.get("words") or []:
         if w["word"].strip():
             groups.setdefault(window.piece_at((w["start"] + w["end"]) / 2), []).append(w)
-    if len(groups) > 1:
-        return [
-            (t[0]["start"], t[-1]["end"], [w["word"] for w in t], t)
-            for t in map(timed, groups.values())
+    if not groups:
+        start, end = window.to_dialogue(s["start"]), window.to_dialogue(s["end"])
+        timings = [] if "words" in s else None
+        return [(start, end, decoder.tokenizer.decode(s["tokens"]).split(), timings)]
+    parts = []
+    for k, words in groups.items():
+        timed = [
+            {
+                "start": round(window.in_piece(w["start"], k), 2),
+                "end": round(window.in_piece(w["end"], k), 2),
+                "word": w["word"].strip(),
+            }
+            for w in words
         ]
-    start, end = window.to_dialogue(s["start"]), window.to_dialogue(s["end"])
-    timings = timed(s["words"]) if "words" in s else None
-    return [(start, end, decoder.tokenizer.decode(s["tokens"]).split(), timings)]
+        parts.append((timed[0]["start"], timed[-1]["end"], [t["word"] for t in timed], timed))
+    return parts
 
 
 def _record(p: guards.Piece) -> dict[str, Any]:

@@ -59,6 +59,12 @@ class Window:
             at -= b - a
         return len(self.pieces) - 1
 
+    def in_piece(self, t: float, k: int) -> float:
+        """Seconds `t` in this window, held inside piece `k`, as seconds in the dialogue."""
+        before = sum(b - a for a, b in self.pieces[:k])
+        a, b = self.pieces[k]
+        return (a + min(max(round(t * RATE) - before, 0), b - a)) / RATE
+
     def to_dialogue(self, t: float) -> float:
         """Seconds in this window as seconds in the dialogue."""
         at = round(t * RATE)

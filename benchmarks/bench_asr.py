@@ -152,6 +152,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--out", default="asr")
     args = ap.parse_args()
+    if args.split == asr_clips.FRESH and args.sets != "studio":
+        ap.error("the fresh split has studio clips only: --sets studio")
     load_start = os.getloadavg()
     settings = config.load({})
     model_dir = models.default_model_dir(Path(settings.whisper_cache_dir))

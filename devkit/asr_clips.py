@@ -30,7 +30,8 @@ from salescontrol.errors import PrerequisiteError
 FESTVOX = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits")
 IVR = Path("/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU")
 IVR_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
-SPLITS = ("tune", "test")
+FRESH = "fresh"  # studio clips only (see studio_dialogues)
+SPLITS = ("tune", "test", FRESH)
 # IVR prompts longer than this are menus and instructions: the repetitive-speech set.
 MENU_MIN_SEC = 14.0
 
@@ -108,14 +109,21 @@ def _level(audio: np.ndarray, rms_db: float = -22.0) -> np.ndarray:
 def studio_dialogues(split: str, count: int | None = None) -> list[Clip]:
     """Pseudo-dialogues of real speech: a festvox sentence (male), an IVR prompt (female),
     in turn, 4-6 turns, 0.4-1.5 s pauses, over shop noise at -50 to -35 dB; 16 clips
-    (about 10 min) of the test split, 6 of the tuning one."""
-    count = count or (16 if split == "test" else 6)
-    male = [r for r in festvox_recordings() if split_of(r.id) == split]
+    (about 10 min) of the test split, 6 of the tuning one. `fresh`: 16 more, made the
+    same way from the test split's recordings that no test clip uses (the test clips were
+    read twice while fixing the worker; the fresh ones never were)."""
+    source = "test" if split == FRESH else split
+    male = [r for r in festvox_recordings() if split_of(r.id) == source]
     female = [
         r
         for r in ivr_recordings()
-        if split_of(r.id) == split and sf.info(r.path).duration < MENU_MIN_SEC
+        if split_of(r.id) == source and sf.info(r.path).duration < MENU_MIN_SEC
     ]
+    if split == FRESH:
+        used = {line for clip in studio_dialogues("test") for line in clip.lines}
+        male = [r for r in male if r.text not in used]
+        female = [r for r in female if r.text not in used]
+    count = count or (6 if split == "tune" else 16)
     rng = np.random.default_rng(SPLITS.index(split))
     clips = []
     for k in range(count):

@@ -139,6 +139,28 @@ def test_a_segment_over_two_far_apart_pieces_is_split_where_its_words_are() -> N
     ]
 
 
+def test_a_word_over_two_pieces_is_timed_inside_the_piece_it_belongs_to() -> None:
+    """Two tails decoded as one: "Быстрый набор" (33 s) and "глядел на ... шарик" (44 s)
+    came back as "Выглядел на небольшой шарик", one segment from 32.8 s to 47.7 s; its
+    first word began in the earlier piece, so the whole sentence was put 11 s early."""
+    window = windows.Window(tuple(_spans((32.8, 34.0), (44.2, 47.7))))
+    seg = {
+        "start": 0.0,
+        "end": 4.7,
+        "tokens": [],
+        "words": [
+            {"start": 0.9, "end": 1.6, "word": " Выглядел"},  # mostly in the second piece
+            {"start": 1.6, "end": 1.9, "word": " на"},
+            {"start": 1.9, "end": 4.6, "word": " шарик."},
+        ],
+    }
+    parts = transcribe._parts(None, window, seg)  # type: ignore[arg-type]
+    assert [(a, b, words) for a, b, words, _ in parts] == [
+        (44.2, 47.6, ["Выглядел", "на", "шарик."])
+    ]
+    assert window.in_piece(0.0, 1) == 44.2 and window.in_piece(9.0, 0) == 34.0
+
+
 def test_a_long_monologue_is_cut_at_its_quietest_moment() -> None:
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(70 * windows.RATE)).astype(np.float32)
