@@ -7,8 +7,11 @@ voice (8 kHz telephone prompts; texts in core-sounds-ru.txt, many of them enumer
 menus: "нажмите 1 ..., 2 - чтобы ..."). Synthetic speech is festival's (tests/asr_samples).
 
 Every recording belongs to the `tune` or the `test` split by a hash of its id, so nothing
-chosen on the tuning clips is measured on them. A clip set is a function from a split to
-clips; `SETS` is the registry bench_asr.py reads (rush-hour dialogues can join as data).
+chosen on the tuning clips is measured on them; `fresh` holds studio clips of test-split
+recordings no test clip uses and a held-out rush-hour recording (the test clips were read
+while fixing the worker). The rush-hour corpus (devkit/rushhour) gives a dev, a test and a
+held-out recording's dialogues. A clip set is a function from a split to clips; `SETS` is
+the registry bench_asr.py reads.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from salescontrol.errors import PrerequisiteError
 FESTVOX = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits")
 IVR = Path("/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU")
 IVR_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
-FRESH = "fresh"  # studio clips only (see studio_dialogues)
+FRESH = "fresh"  # studio and rush-hour clips only (FRESH_SETS)
 SPLITS = ("tune", "test", FRESH)
 # IVR prompts longer than this are menus and instructions: the repetitive-speech set.
 MENU_MIN_SEC = 14.0
+RUSH_PAD_SEC = 0.5
 
 
 @dataclass(frozen=True)
@@ -177,10 +181,33 @@ def festival_dialogues(split: str) -> list[Clip]:
     return clips
 
 
+def rushhour_dialogues(split: str) -> list[Clip]:
+    """The dialogues of one rush-hour recording (devkit/rushhour: a seller at the
+    microphone, far espeak-ng and festival customers, overlapping replies, a radio and music
+    under them), each cut with RUSH_PAD_SEC either side: a dev recording for `tune`, a
+    test one for `test`, a held-out one for `fresh`."""
+    from devkit import evaluation, rushhour
+
+    seed = {
+        "tune": rushhour.DEV_SEEDS[0],
+        "test": rushhour.TEST_SEEDS[0],
+        FRESH: rushhour.HELDOUT_SEEDS[0],
+    }[split]
+    rec = rushhour.generate(seed)
+    clips = []
+    for k, d in enumerate(evaluation.parse_truth(rec.truth).dialogues):
+        a = max(0, round((d.start - RUSH_PAD_SEC) * synth.RATE))
+        b = round((d.end + RUSH_PAD_SEC) * synth.RATE)
+        clips.append(Clip(f"rushhour-{seed}-{k:02d}", rec.audio[a:b], d.text, "rush hour"))
+    return clips
+
+
 # name -> (what it is, clips of a split); ordinary speech first, then the guard set.
 SETS: dict[str, tuple[str, Callable[[str], list[Clip]]]] = {
     "studio": ("real read speech, two speakers in turn, shop noise", studio_dialogues),
     "festival": ("festival shop dialogues, shop noise", festival_dialogues),
+    "rushhour": ("rush-hour dialogues: far customers, overlaps, radio under", rushhour_dialogues),
     "ivr-menus": ("real repetitive speech: IVR menus and instructions", ivr_menus),
 }
-ORDINARY = ("studio", "festival")
+ORDINARY = ("studio", "festival", "rushhour")
+FRESH_SETS = ("studio", "rushhour")  # the sets with clips in the fresh split

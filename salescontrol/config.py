@@ -208,7 +208,10 @@ class Settings:
         "int8", "CTranslate2 compute type: int8 on CPU, float16 or int8_float16 on GPU."
     )
     whisper_cpu_threads: int = _setting(
-        0, "CPU threads per dialogue in flight; 0 means the cores / ASR_CONCURRENCY."
+        1,
+        "CPU threads per dialogue in flight; 0 means the cores / ASR_CONCURRENCY. One: a "
+        "second thread cost 47 % more CPU for no faster a dialogue (bench_asr.py, 2 cores); "
+        "use the cores with ASR_CONCURRENCY.",
     )
     whisper_cache_dir: str = _setting(
         str(Path.home() / ".cache" / "salescontrol" / "whisper"),

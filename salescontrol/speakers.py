@@ -52,6 +52,7 @@ class Params:
     min_cut_pause_ms: int = 2000  # shorter pauses are never a dialogue boundary
     long_pause_ms: int = 5000  # a pause this long between two customers' talk ends one
     voice_margin: float = 0.05  # customers differ: cross-cosine this far below their own
+    # (the geometric mean of each one's own)
     level_step_db: float = 4.0  # ... or one stands this much nearer the microphone (both
     # heard in two windows at least)
     min_customer_ms: int = 700  # less customer speech than this: no customer heard
@@ -198,9 +199,13 @@ def _differ(left: Voices, right: Voices, params: Params) -> bool:
         return True
     if min(len(left), len(right)) < 2:
         return False  # one window says too little about a voice
+    # A window is its voice plus noise (reverb, overlap, the counter): the windows of one
+    # voice agree to the square of their share of signal, so two sets of one voice agree
+    # with each other to the geometric mean of their own agreements. The smaller own
+    # agreement (used before) took a noisy customer for whoever came before her.
     cross = float((left.embedding @ right.embedding.T).mean())
-    own = min(_own_similarity(left.embedding), _own_similarity(right.embedding))
-    return cross < own - params.voice_margin
+    own = [max(_own_similarity(x.embedding) or 0.0, 0.0) for x in (left, right)]
+    return cross < float(np.sqrt(own[0] * own[1])) - params.voice_margin
 
 
 def first_cut(segments: list[Interval], windows: list[Window], params: Params) -> int | None:

@@ -95,6 +95,25 @@ def test_the_seller_is_the_louder_voice_or_a_known_seller() -> None:
     assert float(speakers.dominant_voice(loud, SP, [seller]) @ seller) > 0.9
 
 
+def _heard(voice: np.ndarray, noise: float, n: int, rng) -> speakers.Voices:
+    rows = [
+        speakers.unit(voice + noise * speakers.unit(rng.standard_normal(256))) for _ in range(n)
+    ]
+    return speakers.Voices(np.array(rows), np.full(n, CUSTOMER_DB), 1_000 * n)
+
+
+def test_a_noisy_customer_is_told_from_a_like_voice_before_her() -> None:
+    """Two alike voices (0.7 cosine), the second heard through reverb and overlap (her
+    windows agree only ~0.4): the smaller own agreement took her for the first."""
+    rng = np.random.default_rng(6)
+    first = _voice(rng)
+    second = speakers.unit(first + speakers.unit(rng.standard_normal(256)))
+    clear, noisy = _heard(first, 0.5, 5, rng), _heard(second, 1.2, 8, rng)
+    assert speakers._differ(clear, noisy, SP)
+    assert not speakers._differ(clear, _heard(first, 1.2, 8, rng), SP)  # the same, noisier
+    assert not speakers._differ(clear, _heard(first, 0.5, 5, rng), SP)
+
+
 def test_a_stretch_with_nobody_at_the_microphone_is_background() -> None:
     rng = np.random.default_rng(5)
     segs, wins, _ = _dialogue(0, _voice(rng), _voice(rng), rng)
