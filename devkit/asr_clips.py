@@ -110,12 +110,17 @@ def _level(audio: np.ndarray, rms_db: float = -22.0) -> np.ndarray:
     return (audio * (10 ** (rms_db / 20) / rms)).astype(np.float32)
 
 
-def studio_dialogues(split: str, count: int | None = None) -> list[Clip]:
-    """Pseudo-dialogues of real speech: a festvox sentence (male), an IVR prompt (female),
-    in turn, 4-6 turns, 0.4-1.5 s pauses, over shop noise at -50 to -35 dB; 16 clips
-    (about 10 min) of the test split, 6 of the tuning one. `fresh`: 16 more, made the
-    same way from the test split's recordings that no test clip uses (the test clips were
-    read twice while fixing the worker; the fresh ones never were)."""
+@dataclass(frozen=True)
+class _Plan:
+    """One studio clip before its audio is made: its turns with the pause after each,
+    and the level of its shop noise."""
+
+    turns: tuple[tuple[Recording, float], ...]
+    noise_db: float
+
+
+def _plans(split: str, count: int | None = None) -> list[_Plan]:
+    """The studio clips of `split`, drawn from its recordings (see studio_dialogues)."""
     source = "test" if split == FRESH else split
     male = [r for r in festvox_recordings() if split_of(r.id) == source]
     female = [
@@ -124,29 +129,43 @@ def studio_dialogues(split: str, count: int | None = None) -> list[Clip]:
         if split_of(r.id) == source and sf.info(r.path).duration < MENU_MIN_SEC
     ]
     if split == FRESH:
-        used = {line for clip in studio_dialogues("test") for line in clip.lines}
+        used = {rec.text for plan in _plans("test") for rec, _ in plan.turns}
         male = [r for r in male if r.text not in used]
         female = [r for r in female if r.text not in used]
     count = count or (6 if split == "tune" else 16)
     rng = np.random.default_rng(SPLITS.index(split))
-    clips = []
-    for k in range(count):
-        turns = int(rng.integers(4, 7))
-        parts, texts = [synth.silence(0.3)], []
-        for t in range(turns):
+    plans = []
+    for _ in range(count):
+        turns = []
+        for t in range(int(rng.integers(4, 7))):
             pool = male if t % 2 == 0 else female
             rec = pool[int(rng.integers(len(pool)))]
-            parts += [_level(load(rec.path)), synth.silence(float(rng.uniform(0.4, 1.5)))]
-            texts.append(rec.text)
+            turns.append((rec, float(rng.uniform(0.4, 1.5))))
+        plans.append(_Plan(tuple(turns), float(rng.uniform(-50, -35))))
+    return plans
+
+
+def studio_dialogues(split: str, count: int | None = None) -> list[Clip]:
+    """Pseudo-dialogues of real speech: a festvox sentence (male), an IVR prompt (female),
+    in turn, 4-6 turns, 0.4-1.5 s pauses, over shop noise at -50 to -35 dB; 16 clips
+    (about 10 min) of the test split, 6 of the tuning one. `fresh`: 16 more, made the
+    same way from the test split's recordings that no test clip uses (the test clips were
+    read twice while fixing the worker; the fresh ones never were)."""
+    clips = []
+    for k, plan in enumerate(_plans(split, count)):
+        parts = [synth.silence(0.3)]
+        for rec, pause in plan.turns:
+            parts += [_level(load(rec.path)), synth.silence(pause)]
         speech = np.concatenate(parts)
-        noise = synth.shop_noise(len(speech) / synth.RATE, float(rng.uniform(-50, -35)), seed=k)
+        noise = synth.shop_noise(len(speech) / synth.RATE, plan.noise_db, seed=k)
+        texts = tuple(rec.text for rec, _ in plan.turns)
         clips.append(
             Clip(
                 f"studio-{split}-{k:02d}",
                 synth.mix(speech, noise),
                 " ".join(texts),
                 "studio",
-                tuple(texts),
+                texts,
             )
         )
     return clips

@@ -91,9 +91,9 @@ def test_a_radio_heard_alone_is_no_dialogue_though_it_passes_as_foreground() -> 
     dialogue = voiceprint.windows(audio, spans)
     at_mic = [
         speakers.at_microphone(
-            [speakers.Window(w.start_ms, w.end_ms, w.embedding, w.level_db) for w in found],
+            [speakers.Window(w.start_ms, w.end_ms, w.embedding, w.level_db) for w in heard],
             speakers.Params(),
         )
-        for found in (alone, dialogue)
+        for heard in (alone, dialogue)
     ]
     assert at_mic == [False, True]
