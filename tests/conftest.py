@@ -75,6 +75,14 @@ def stack_env(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
 
 
 @pytest.fixture
+def sweeper_alone(stack: LocalStack) -> Iterator[None]:
+    """No background sweeper tick during the test: one that calls `sweeper.sweep()` and
+    counts what it did would otherwise race the stack's timer for the same stuck rows."""
+    with stack.scheduler_paused():
+        yield
+
+
+@pytest.fixture
 def engine(stack: LocalStack) -> sa.Engine:
     return db.engine(stack.env["DATABASE_URL"])
 

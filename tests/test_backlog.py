@@ -58,7 +58,9 @@ def test_owed_counts_every_stage_and_filters_by_device(stack_env, engine) -> Non
     assert owed == {"vad": 0, "assemble": 0, "asr": 1, "analyze": 1}
 
 
-def test_the_sweeper_requeues_every_stage_the_dashboard_calls_stuck(stack_env, engine) -> None:
+def test_the_sweeper_requeues_every_stage_the_dashboard_calls_stuck(
+    stack_env, engine, sweeper_alone
+) -> None:
     """A stuck analysis (transcribed, its transcripts-ready lost) is on the pipeline page
     and the sweeper queues it again: the analyze function then finishes it."""
     stale = datetime.now(UTC) - timedelta(hours=3)

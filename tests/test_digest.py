@@ -4,6 +4,7 @@ local timer calls it. Screenshots of the e-mail: test-artifacts/digest/."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -352,10 +354,10 @@ def test_the_users_command_sets_lists_and_stops_the_digest(
     assert "digest:" not in users_cmd("list").stdout
 
 
-def test_the_local_timer_calls_each_scheduled_function_on_its_interval() -> None:
+@contextlib.contextmanager
+def _counting_server() -> Iterator[tuple[str, list[tuple[str, float]]]]:
+    """A local HTTP server that notes the path and time of every POST it gets."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from devkit.local.scheduler import Job, Scheduler
 
     calls: list[tuple[str, float]] = []
 
@@ -370,15 +372,46 @@ def test_the_local_timer_calls_each_scheduled_function_on_its_interval() -> None
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Count)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    timer = Scheduler([Job("sweeper", base + "/sweep", 0.2), Job("digest", base + "/digest", 0.5)])
-    timer.start()
     try:
-        poll_until(lambda: sum(p == "/digest" for p, _ in calls) >= 2, 10, message="two digests")
+        yield f"http://127.0.0.1:{server.server_address[1]}", calls
     finally:
-        timer.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_the_local_timer_calls_each_scheduled_function_on_its_interval() -> None:
+    from devkit.local.scheduler import Job, Scheduler
+
+    with _counting_server() as (base, calls):
+        timer = Scheduler(
+            [Job("sweeper", base + "/sweep", 0.2), Job("digest", base + "/digest", 0.5)]
+        )
+        timer.start()
+        try:
+            poll_until(
+                lambda: sum(p == "/digest" for p, _ in calls) >= 2, 10, message="two digests"
+            )
+        finally:
+            timer.stop()
     sweeps = sum(p == "/sweep" for p, _ in calls)
     digests_ = sum(p == "/digest" for p, _ in calls)
     assert sweeps >= 2 * digests_ - 1  # each job on its own interval
+
+
+def test_a_stopped_local_timer_calls_nothing_and_ticks_again_once_restarted() -> None:
+    """What `LocalStack.scheduler_paused` (the tests' `sweeper_alone`) relies on."""
+    from devkit.local.scheduler import Job, Scheduler
+
+    with _counting_server() as (base, calls):
+        timer = Scheduler([Job("sweeper", base + "/", 0.1)])
+        timer.start()
+        try:
+            poll_until(lambda: len(calls) >= 1, 10, message="a first tick")
+            timer.stop(wait=None)
+            stopped = len(calls)
+            time.sleep(0.5)
+            assert len(calls) == stopped
+            timer.start()
+            poll_until(lambda: len(calls) > stopped, 10, message="a tick after the restart")
+        finally:
+            timer.stop()

@@ -123,7 +123,7 @@ def test_a_chunk_that_fails_every_time_is_rejected_after_max_attempts(
 # Panel's Tabulator, built here in-process, calls a pandas API deprecated in pandas 3.1.
 @pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 def test_the_sweeper_gives_up_stuck_work_that_used_its_attempts(
-    api, device, engine, stack_env
+    api, device, engine, stack_env, sweeper_alone
 ) -> None:
     """Work whose last delivery died (no error recorded) or dead-lettered, at MAX_ATTEMPTS:
     REJECTED / FAILED with the reason, shown on the pipeline page, not re-queued."""
@@ -397,7 +397,7 @@ def test_the_admin_api_asks_the_sweeper_to_erase(api, device, engine, stack_env)
     assert api.admin("GET", f"{ERASURES}/{uuid.uuid4()}").status_code == 404
 
 
-def test_the_sweeper_applies_the_transcript_retention(engine, stack_env) -> None:
+def test_the_sweeper_applies_the_transcript_retention(engine, stack_env, sweeper_alone) -> None:
     old = datetime.now(UTC) - timedelta(days=200)  # TRANSCRIPT_RETENTION_DAYS is 180
     with engine.begin() as conn:
         dev = add_device(conn, "Hardening", "Касса 3")

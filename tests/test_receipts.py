@@ -342,7 +342,7 @@ def test_the_upsell_check_follows_the_receipt_whichever_comes_first(api, shop, e
 
 
 def test_the_sweeper_relinks_a_receipt_whose_dialogue_was_erased(
-    api, shop, engine, stack_env
+    api, shop, engine, stack_env, sweeper_alone
 ) -> None:
     ends = datetime.now(UTC) - timedelta(hours=1)
     near = dialogue(engine, shop["device"], ends)

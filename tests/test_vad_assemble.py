@@ -416,7 +416,7 @@ def asr_requests(stack_env):
 
 
 def test_the_sweeper_requeues_stuck_chunks_and_dialogues(
-    api, device, engine, stack_env, two_dialogues, asr_requests
+    api, device, engine, stack_env, sweeper_alone, two_dialogues, asr_requests
 ) -> None:
     _, chunks = two_dialogues
     base = _base()

@@ -39,11 +39,12 @@ class Scheduler:
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop ticking, waiting up to 5 s for a call in progress."""
+    def stop(self, wait: float | None = 5.0) -> None:
+        """Stop ticking, waiting up to `wait` seconds (None: until it ends) for a call in
+        progress."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=wait)
             self._thread = None
 
     def _run(self) -> None:

@@ -12,10 +12,11 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from devkit.local import files, provision
@@ -100,6 +101,19 @@ class LocalStack:
     def schedule(self) -> dict[str, float]:
         """The local timer's jobs: function -> seconds between calls."""
         return {job.name: job.interval for job in self._scheduler.jobs} if self._scheduler else {}
+
+    @contextlib.contextmanager
+    def scheduler_paused(self) -> Iterator[None]:
+        """Hold the timer still (no background sweeper or digest tick, the one in progress
+        finished) so that a caller sweeping by hand sees only what its own tick did."""
+        if self._scheduler is None:
+            yield
+            return
+        self._scheduler.stop(wait=None)
+        try:
+            yield
+        finally:
+            self._scheduler.start()
 
     def url(self, function: str) -> str:
         """The base URL of a function (or of the ASR worker's /health server)."""
