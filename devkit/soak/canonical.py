@@ -2,11 +2,11 @@
 
 A run with faults must end with the same dialogues, transcripts and analyses as a
 fault-free run. Rows are keyed by dialogue id (uuid5 of device and start, so identical
-for identical input) and carry every column except those that record when or how fast
-the processing went; floats are rounded so that equal work compares equal. A seller's id
-is a uuid4 made when its voice is first learned, so two runs name the same seller
-differently: `seller_id` is compared as the grouping it makes (each seller stands for the
-first of its dialogues), which is what a run must reproduce.
+for identical input) and carry every column except those that record when, how fast or
+in how many attempts the processing went; floats are rounded so that equal work
+compares equal. A seller's id is a uuid4 made when its voice is first learned, so two
+runs name the same seller differently: `seller_id` is compared as the grouping it makes
+(each seller stands for the first of its dialogues), which is what a run must reproduce.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-# Per table: the columns that say when or how long processing took, not what it made.
+# Per table: the columns that say when, how long or in how many tries processing went,
+# not what it made (a fault or a redelivery under load is one more attempt, same result).
 IGNORED = {
-    "dialogues": {"created_at", "updated_at"},
+    "dialogues": {"created_at", "updated_at", "asr_attempts", "analysis_attempts"},
     "dialogue_transcripts": {"created_at", "updated_at", "processing_sec"},
     "dialogue_upsell_analysis": {"created_at", "updated_at"},
 }
