@@ -7,8 +7,10 @@ CTranslate2 batch API: the pauses between turns are never decoded, and one batch
 does the work of several sequential ones. Whisper's own loop (`WhisperModel.transcribe`)
 re-decodes a window at rising temperatures up to five times when its text compresses too
 well or its log-probability is low; here such a window is re-decoded once (beam search
-if the first pass was narrower, then sampling at FALLBACK_TEMPERATURE) and the better
-result kept by Whisper's rule. Nothing is dropped for a window's ratio (guards.py).
+if the first pass was narrower, or, when the first pass loops, beam search that may not
+repeat LOOP_NO_REPEAT tokens; then sampling at FALLBACK_TEMPERATURE) and the better result
+kept by Whisper's rule. A decode is capped at MAX_TOKENS_PER_SEC of its window, so that a
+loop stops early. Nothing is dropped for a window's ratio (guards.py).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 FALLBACK_TEMPERATURE = 0.2
-SEED = 19  # of the sampling re-decode
 FALLBACK_BEAM = 5  # Whisper's default beam: the re-decode of a narrower first pass
 MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1 s, as WhisperModel.transcribe
 FULL_FRAMES = 3000  # 30 s of 10 ms mel frames: Whisper's input
@@ -40,11 +41,23 @@ TRIM_MARGIN_SEC = 1.0
 # Whisper leaves speech near a full window's end for the next window (WhisperModel.transcribe
 # seeks to the last timestamp). Windows here hold different audio, so the rest after a
 # window's last timestamp, when longer than TAIL_MIN_SEC and mostly speech, is decoded
-# again, tails packed
-# together, for at most TAIL_ROUNDS more rounds.
+# again, tails packed together, for at most TAIL_ROUNDS more rounds. So is the rest after
+# the first copy of a loop that ran to the token cap: that audio was never decoded.
 TAIL_MIN_SEC = 1.0
 TAIL_MIN_SPEECH = 0.3  # share of the rest the VAD called speech
 TAIL_ROUNDS = 2
+# A decode may hold at most this many tokens (text and timestamps) per second of its
+# window, plus MIN_TOKENS: speech on the tuning clips ran to 5.7 per second, a decoding
+# loop runs on to CTranslate2's limit (224 tokens: half of Whisper's 448, as OpenAI's
+# sample_len) at 14-24 per second, and each token of a beam costs the same. A decode
+# that reaches the cap is a loop: decoded again like one.
+MAX_TOKENS_PER_SEC = 10.0
+MIN_TOKENS = 16
+# A window whose first pass loops is decoded again by beam search that may not repeat any
+# run of this many tokens: on the tuning loops it lowered CER from 0.56 (sampling) to
+# 0.31 at two thirds of the time, and it is deterministic (CTranslate2's sampling is not,
+# whatever the seed: CTranslate2 issue #1757).
+LOOP_NO_REPEAT = 5
 PUNCTUATION = ("\"'“¿([{-", "\"'.。,，!！?？:：”)]}、")  # faster-whisper's word merging
 
 
@@ -108,6 +121,7 @@ class Decoded:
     no_speech_prob: float
     compression_ratio: float
     temperature: float
+    capped: bool = False  # ran to the token cap without ending
 
 
 def compression_ratio(text: str) -> float:
@@ -121,7 +135,8 @@ def needs_fallback(d: Decoded, options: Options) -> bool:
     if guards.silent(d.avg_logprob, d.no_speech_prob, options):
         return False
     return (
-        d.compression_ratio > options.compression_ratio_threshold
+        d.capped
+        or d.compression_ratio > options.compression_ratio_threshold
         or d.avg_logprob < options.log_prob_threshold
     )
 
@@ -132,7 +147,11 @@ def better(attempts: list[Decoded], options: Options) -> Decoded:
     for d in attempts:
         if not needs_fallback(d, options):
             return d
-    calm = [d for d in attempts if d.compression_ratio <= options.compression_ratio_threshold]
+    calm = [
+        d
+        for d in attempts
+        if not d.capped and d.compression_ratio <= options.compression_ratio_threshold
+    ]
     return max(calm or attempts, key=lambda d: d.avg_logprob)
 
 
@@ -162,18 +181,52 @@ class Decoder:
             frames = min(FULL_FRAMES, int(np.ceil(longest / TRIM_STEP_SEC)) * TRIM_STEP_SEC * 100)
         return self.model.encode(np.stack([pad_or_trim(f, frames) for f in features]))
 
-    def generate(self, encoded: Any, count: int, beam: int, temperature: float) -> list[Decoded]:
-        if temperature > 0:
-            import ctranslate2
+    def row(self, encoded: Any, k: int, audio: np.ndarray, trim: bool) -> Any:
+        """Window k's encoder output alone: cut from the batch's on the CPU (a view the
+        encoder output already holds), encoded again on a GPU."""
+        if encoded.device != "cpu":
+            return self.encode([audio], trim)
+        import ctranslate2
 
-            ctranslate2.set_random_seed(SEED)  # the same audio, the same transcript
+        return ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(np.asarray(encoded)[k : k + 1])
+        )
+
+    def cap(self, seconds: float) -> int:
+        """The most tokens a decode of `seconds` of audio may hold (the prompt not counted)."""
+        return min(
+            self.limit(self.model.max_length),
+            MIN_TOKENS + int(np.ceil(seconds * MAX_TOKENS_PER_SEC)),
+        )
+
+    def limit(self, max_length: int) -> int:
+        """The tokens CTranslate2 lets a decode hold for `max_length`: half of it, at most
+        what the prompt leaves (whisper.cc; CTranslate2 issue #1856)."""
+        return min(max_length // 2, max_length - len(self.prompt))
+
+    def generate(
+        self,
+        encoded: Any,
+        count: int,
+        beam: int,
+        temperature: float,
+        seconds: float,
+        no_repeat: int = 0,
+    ) -> list[Decoded]:
+        """Decode `count` encoded windows, the longest `seconds` long (the token cap);
+        `no_repeat` forbids repeating any run of that many tokens."""
+        if temperature > 0:
             search = {"beam_size": 1, "num_hypotheses": 5, "sampling_topk": 0}
         else:
             search = {"beam_size": beam, "patience": 1}
+        if no_repeat:
+            search["no_repeat_ngram_size"] = no_repeat
+        cap = self.cap(seconds)
+        max_length = min(self.model.max_length, 2 * cap)
         results = self.model.model.generate(
             encoded,
             [self.prompt] * count,
-            max_length=self.model.max_length,
+            max_length=max_length,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -196,6 +249,7 @@ class Decoder:
                     r.no_speech_prob,
                     compression_ratio(text),
                     temperature,
+                    capped=len(tokens) >= self.limit(max_length),
                 )
             )
         return decoded
@@ -248,19 +302,28 @@ def _decode_windows(
 ) -> tuple[list[Decoded], int, Any]:
     """Each window's best decode, how many were decoded again, the encoder output."""
     encoded = decoder.encode(audios, options.trim_windows)
-    first = decoder.generate(encoded, len(audios), options.beam_size, 0.0)
+    longest = max(len(a) for a in audios) / RATE
+    first = decoder.generate(encoded, len(audios), options.beam_size, 0.0, longest)
     again = [k for k, d in enumerate(first) if needs_fallback(d, options)]
     for k in again:
         _check(stop)
-        one = decoder.encode([audios[k]], options.trim_windows)
+        one = decoder.row(encoded, k, audios[k], options.trim_windows)
         attempts = [first[k]]
-        plan = [(FALLBACK_BEAM, 0.0)] if options.beam_size < FALLBACK_BEAM else []
-        for beam, temperature in [*plan, (1, options.fallback_temperature)]:
-            attempts += decoder.generate(one, 1, beam, temperature)
+        plan = [(FALLBACK_BEAM, 0.0, 0)] if options.beam_size < FALLBACK_BEAM else []
+        if LOOP_NO_REPEAT and _looping(first[k]):
+            plan = [(FALLBACK_BEAM, 0.0, LOOP_NO_REPEAT)]
+        for beam, temperature, no_repeat in [*plan, (1, options.fallback_temperature, 0)]:
+            attempts += decoder.generate(
+                one, 1, beam, temperature, len(audios[k]) / RATE, no_repeat
+            )
             if not needs_fallback(attempts[-1], options):
                 break
         first[k] = better(attempts, options)
     return first, len(again), encoded
+
+
+def _looping(d: Decoded) -> bool:
+    return d.capped or bool(guards.loop_runs(d.text.split()))
 
 
 def _pieces(
@@ -318,6 +381,24 @@ def _parts(
     return parts
 
 
+def _rest(
+    window: Window, d: Decoded, segs: list[dict[str, Any]], good: list[guards.Piece], seconds: float
+) -> list[tuple[int, int]]:
+    """The window's audio to decode again (TAIL_MIN_SEC or more of it): after its last
+    timestamp, or, when a loop ran to the token cap, after the last word kept."""
+    if not good:
+        return []
+    if d.capped:
+        last = good[-1]
+        end = last.timings[-1]["end"] if last.timings else last.end
+        rest = window.since(end)
+    elif seconds - segs[-1]["end"] >= TAIL_MIN_SEC:
+        rest = window.after(segs[-1]["end"])
+    else:
+        return []
+    return rest if sum(b - a for a, b in rest) >= TAIL_MIN_SEC * RATE else []
+
+
 def _record(p: guards.Piece) -> dict[str, Any]:
     record: dict[str, Any] = {
         "start": round(p.start, 2),
@@ -372,10 +453,9 @@ def transcribe(
                 if good:
                     tokens += d.avg_logprob * len(d.tokens)
                     weight += len(d.tokens)
-                if good and len(a) / RATE - s[-1]["end"] >= TAIL_MIN_SEC:
-                    rest = window.after(s[-1]["end"])
-                    if windows.speech_share(flags, frame, rest) >= TAIL_MIN_SPEECH:
-                        tails += rest
+                rest = _rest(window, d, s, good, len(a) / RATE)
+                if rest and windows.speech_share(flags, frame, rest) >= TAIL_MIN_SPEECH:
+                    tails += rest
         if not tails or round_ == TAIL_ROUNDS:
             break
         found = windows.pack(audio, tails, options.window_sec)

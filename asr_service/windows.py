@@ -50,6 +50,11 @@ class Window:
                 at -= b - a
         return rest
 
+    def since(self, t: float) -> list[tuple[int, int]]:
+        """The pieces of the dialogue audio in this window from `t` seconds of the dialogue."""
+        at = round(t * RATE)
+        return [(max(a, at), b) for a, b in self.pieces if b > at]
+
     def piece_at(self, t: float) -> int:
         """The index of the piece holding `t` seconds of this window (the last past its end)."""
         at = round(t * RATE)

@@ -33,8 +33,9 @@ from salescontrol.errors import PrerequisiteError
 FESTVOX = Path("/usr/share/festival/voices/russian/msu_ru_nsh_clunits")
 IVR = Path("/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU")
 IVR_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
-FRESH = "fresh"  # studio and rush-hour clips only (FRESH_SETS)
-SPLITS = ("tune", "test", FRESH)
+FRESH = "fresh"  # studio and rush-hour clips only (ONLY_SETS)
+BLIND = "blind"  # rush-hour clips of two held-out recordings no ASR change was measured on
+SPLITS = ("tune", "test", FRESH, BLIND)
 # IVR prompts longer than this are menus and instructions: the repetitive-speech set.
 MENU_MIN_SEC = 14.0
 RUSH_PAD_SEC = 0.5
@@ -204,20 +205,23 @@ def rushhour_dialogues(split: str) -> list[Clip]:
     """The dialogues of one rush-hour recording (devkit/rushhour: a seller at the
     microphone, far espeak-ng and festival customers, overlapping replies, a radio and music
     under them), each cut with RUSH_PAD_SEC either side: a dev recording for `tune`, a
-    test one for `test`, a held-out one for `fresh`."""
+    test one for `test`, a held-out one for `fresh`, the other two held-out ones for
+    `blind`."""
     from devkit import evaluation, rushhour
 
-    seed = {
-        "tune": rushhour.DEV_SEEDS[0],
-        "test": rushhour.TEST_SEEDS[0],
-        FRESH: rushhour.HELDOUT_SEEDS[0],
+    seeds = {
+        "tune": rushhour.DEV_SEEDS[:1],
+        "test": rushhour.TEST_SEEDS[:1],
+        FRESH: rushhour.HELDOUT_SEEDS[:1],
+        BLIND: rushhour.HELDOUT_SEEDS[1:],
     }[split]
-    rec = rushhour.generate(seed)
     clips = []
-    for k, d in enumerate(evaluation.parse_truth(rec.truth).dialogues):
-        a = max(0, round((d.start - RUSH_PAD_SEC) * synth.RATE))
-        b = round((d.end + RUSH_PAD_SEC) * synth.RATE)
-        clips.append(Clip(f"rushhour-{seed}-{k:02d}", rec.audio[a:b], d.text, "rush hour"))
+    for seed in seeds:
+        rec = rushhour.generate(seed)
+        for k, d in enumerate(evaluation.parse_truth(rec.truth).dialogues):
+            a = max(0, round((d.start - RUSH_PAD_SEC) * synth.RATE))
+            b = round((d.end + RUSH_PAD_SEC) * synth.RATE)
+            clips.append(Clip(f"rushhour-{seed}-{k:02d}", rec.audio[a:b], d.text, "rush hour"))
     return clips
 
 
@@ -229,4 +233,5 @@ SETS: dict[str, tuple[str, Callable[[str], list[Clip]]]] = {
     "ivr-menus": ("real repetitive speech: IVR menus and instructions", ivr_menus),
 }
 ORDINARY = ("studio", "festival", "rushhour")
-FRESH_SETS = ("studio", "rushhour")  # the sets with clips in the fresh split
+# The splits with clips of some sets only.
+ONLY_SETS = {FRESH: ("studio", "rushhour"), BLIND: ("rushhour",)}
