@@ -5,7 +5,8 @@ Real speech repeats itself ("два батона, два кефира, два м
 tell it from a decoding loop, so it only asks for a second decode (transcribe.py), and
 text is removed only on evidence of its own:
 - a loop: the same words repeated back to back more often than people do (LOOP_COPIES);
-  the copies after the first are removed, the rest of the segment kept;
+  the copies after the first are removed, the rest of the segment kept; a word that
+  loops inside itself (WORD_LOOP) is removed;
 - silence: Whisper's own rule, no-speech probability above its threshold *and* a window
   log-probability below its threshold;
 - a phantom: one of the lines Whisper learned from subtitle credits, alone in a short
@@ -29,6 +30,9 @@ PHANTOM = re.compile(
 PHANTOM_MAX_WORDS = 8
 PHANTOM_MIN_SPEECH = 0.5  # a phantom is kept on audio the VAD calls speech this much
 MAX_LOOP_WORDS = 12  # longest repeated phrase looked for
+# A loop inside one word: a piece of 1-4 letters 6 or more times back to back
+# ("дитититититити..."); no Russian word repeats a syllable so.
+WORD_LOOP = re.compile(r"([^\W\d_]{1,4}?)\1{5,}")
 # Back-to-back copies that make a loop: people say "нет, нет, нет", rarely four times.
 LOOP_COPIES = {1: 5}
 LOOP_COPIES_PHRASE = 4
@@ -82,11 +86,13 @@ def loop_runs(words: list[str]) -> list[tuple[int, int]]:
 
 
 def remove_loops(pieces: list[Piece]) -> None:
-    """Cut looping copies out of one window's segments (a loop may cross segments)."""
+    """Cut looping copies out of one window's segments (a loop may cross segments), and
+    words that loop inside themselves."""
     owners = [(p, k) for p in pieces for k in range(len(p.words))]
     doomed: set[tuple[int, int]] = set()
     for a, b in loop_runs([p.words[k] for p, k in owners]):
         doomed.update((id(p), k) for p, k in owners[a:b])
+    doomed.update((id(p), k) for p, k in owners if WORD_LOOP.search(p.words[k]))
     if not doomed:
         return
     for p in pieces:

@@ -348,7 +348,9 @@ def main() -> None:
         title += " and " + ", ".join(name.split(", ", 1)[-1] for name in chosen)
     write_result(
         args.out,
-        title if args.split == "test" else f"{title}: settings tried on the tuning clips",
+        f"{title}: settings tried on the tuning clips"
+        if args.split == "tune"
+        else f"{title}, {args.split} split",
         summary,
         tables,
         split=args.split,

@@ -48,6 +48,17 @@ def test_a_window_ratio_above_the_threshold_is_decoded_again_not_dropped() -> No
     assert not needs_fallback(silence, OPTIONS)  # Whisper's silence: no re-decode
 
 
+def test_a_decode_that_ran_to_the_token_cap_is_a_loop_whatever_its_ratio() -> None:
+    # Rush-hour dev seed 11: "Здравствуйте! Здравствуйте! ... Упаковка из восьми ..." ran
+    # to the cap with a ratio of 3.1, a window of radio gibberish at 10.4.
+    capped = Decoded([], "Здравствуйте! Упаковка", -0.1, 0.01, 1.5, 0.0, capped=True)
+    assert needs_fallback(capped, OPTIONS)
+    ended = Decoded([], "Упаковка из восьми", -0.6, 0.01, 1.4, 0.0)
+    assert better([capped, ended], OPTIONS) is ended  # the one that ended, though less probable
+    also_capped = Decoded([], "Здравствуйте!", -0.3, 0.01, 1.2, 0.2, capped=True)
+    assert better([capped, also_capped], OPTIONS) is capped  # none ended: the more probable
+
+
 def test_a_loop_inside_a_segment_is_cut_to_one_copy() -> None:
     looped = "Добрый день, мне нужен хлеб " + "и молоко, " * 9 + "спасибо."
     kept, dropped = guards.judge([piece(looped)], OPTIONS)
@@ -57,6 +68,16 @@ def test_a_loop_inside_a_segment_is_cut_to_one_copy() -> None:
     ]
     kept, dropped = guards.judge([piece("и " * 16)], OPTIONS)
     assert [p.text for p in kept] == ["и"] and dropped[0]["why"] == "repetition_loop"
+
+
+def test_a_word_that_loops_inside_itself_is_removed() -> None:
+    # Held-out rush-hour seed 31: the first pass, the no-repeat one and sampling all looped
+    # inside one word; kept, it was 260 letters of a 180-letter dialogue's transcript.
+    junk = "ди" + "ти" * 40
+    p = piece(f"Добрый день, я за этим {junk} Конечно, 1000000 рублей. Ха-ха-ха, ааа.")
+    kept, dropped = guards.judge([p], OPTIONS)
+    assert kept[0].text == "Добрый день, я за этим Конечно, 1000000 рублей. Ха-ха-ха, ааа."
+    assert dropped == [{"text": junk, "start": 0.0, "why": "repetition_loop"}]
 
 
 def test_a_loop_across_segments_is_cut_but_a_repeat_is_speech() -> None:
@@ -115,6 +136,15 @@ def test_the_rest_of_a_window_maps_back_to_the_dialogue() -> None:
     flags[50:] = True
     half = [(25 * 512, 75 * 512)]
     assert windows.speech_share(flags, 512, half) == 0.5
+
+
+def test_the_rest_of_a_window_from_a_dialogue_time() -> None:
+    """After a loop's first copy, what is left of the window, on the dialogue's time line."""
+    window = windows.Window(tuple(_spans((10.0, 20.0), (30.0, 45.0))))
+    assert window.since(12.0) == _spans((12.0, 20.0), (30.0, 45.0))
+    assert window.since(25.0) == _spans((30.0, 45.0))
+    assert window.since(31.5) == _spans((31.5, 45.0))
+    assert window.since(45.0) == []
 
 
 def test_a_segment_over_two_far_apart_pieces_is_split_where_its_words_are() -> None:
