@@ -47,7 +47,7 @@ TAIL_MIN_SEC = 1.0
 TAIL_MIN_SPEECH = 0.3  # share of the rest the VAD called speech
 TAIL_ROUNDS = 2
 # A decode may hold at most this many tokens (text and timestamps) per second of its
-# window, plus MIN_TOKENS: speech on the tuning clips ran to 5.7 per second, a decoding
+# window, plus MIN_TOKENS: speech on the tuning clips ran to 7 per second, a decoding
 # loop runs on to CTranslate2's limit (224 tokens: half of Whisper's 448, as OpenAI's
 # sample_len) at 14-24 per second, and each token of a beam costs the same. A decode
 # that reaches the cap is a loop: decoded again like one.
