@@ -310,7 +310,7 @@ def _decode_windows(
         one = decoder.row(encoded, k, audios[k], options.trim_windows)
         attempts = [first[k]]
         plan = [(FALLBACK_BEAM, 0.0, 0)] if options.beam_size < FALLBACK_BEAM else []
-        if LOOP_NO_REPEAT and _looping(first[k]):
+        if _looping(first[k]):
             plan = [(FALLBACK_BEAM, 0.0, LOOP_NO_REPEAT)]
         for beam, temperature, no_repeat in [*plan, (1, options.fallback_temperature, 0)]:
             attempts += decoder.generate(
