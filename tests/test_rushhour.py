@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from devkit import evaluation, rushhour
-from devkit.rushhour import heldout, layout, offline, scripts
+from devkit.rushhour import heldout, layout, offline, scripts, unseen
 
 pytestmark = pytest.mark.slow
 
@@ -46,3 +46,15 @@ def test_held_out_seeds_draw_on_dialogues_the_rules_were_not_written_from() -> N
     assert not {s.lines for s in heldout.SCRIPTS} & {s.lines for s in scripts.SCRIPTS}
     labels = {(s.kind, s.upsell_attempted) for s in heldout.SCRIPTS}
     assert labels == {("sale", True), ("sale", False), ("other", False)}
+
+
+def test_unseen_seeds_draw_on_a_third_set_of_dialogues() -> None:
+    for seed in rushhour.UNSEEN_SEEDS:
+        assert layout.scripts_for(seed) is unseen.SCRIPTS
+    others = rushhour.DEV_SEEDS + rushhour.TEST_SEEDS + rushhour.HELDOUT_SEEDS
+    assert not set(rushhour.UNSEEN_SEEDS) & set(others)
+    assert not {s.lines for s in unseen.SCRIPTS} & {
+        s.lines for s in scripts.SCRIPTS + heldout.SCRIPTS
+    }
+    labels = [(s.kind, s.upsell_attempted, s.accepted) for s in unseen.SCRIPTS]
+    assert labels.count(("sale", True, True)) == 8 and labels.count(("sale", True, False)) == 6
