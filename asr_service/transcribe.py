@@ -310,7 +310,7 @@ def _decode_windows(
         one = decoder.row(encoded, k, audios[k], options.trim_windows)
         attempts = [first[k]]
         plan = [(FALLBACK_BEAM, 0.0, 0)] if options.beam_size < FALLBACK_BEAM else []
-        if _looping(first[k]):
+        if looping(first[k]):
             plan = [(FALLBACK_BEAM, 0.0, LOOP_NO_REPEAT)]
         for beam, temperature, no_repeat in [*plan, (1, options.fallback_temperature, 0)]:
             attempts += decoder.generate(
@@ -322,8 +322,9 @@ def _decode_windows(
     return first, len(again), encoded
 
 
-def _looping(d: Decoded) -> bool:
-    return d.capped or bool(guards.loop_runs(d.text.split()))
+def looping(d: Decoded) -> bool:
+    """A decode that loops: ran to the cap, repeats words, or repeats inside a word."""
+    return d.capped or bool(guards.loop_runs(d.text.split()) or guards.WORD_LOOP.search(d.text))
 
 
 def _pieces(

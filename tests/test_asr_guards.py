@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from asr_service import guards, transcribe, windows
-from asr_service.transcribe import Decoded, Options, better, compression_ratio, needs_fallback
+from asr_service.transcribe import (
+    Decoded,
+    Options,
+    better,
+    compression_ratio,
+    looping,
+    needs_fallback,
+)
 from salescontrol import config
 
 OPTIONS = Options.from_settings(config.load({}))
@@ -57,6 +64,16 @@ def test_a_decode_that_ran_to_the_token_cap_is_a_loop_whatever_its_ratio() -> No
     assert better([capped, ended], OPTIONS) is ended  # the one that ended, though less probable
     also_capped = Decoded([], "Здравствуйте!", -0.3, 0.01, 1.2, 0.2, capped=True)
     assert better([capped, also_capped], OPTIONS) is capped  # none ended: the more probable
+
+
+def test_a_loop_of_words_or_inside_a_word_is_decoded_again_as_a_loop() -> None:
+    # looping() sends a window to the no-repeat re-decode instead of sampling
+    assert not looping(Decoded([], "Добрый день, мне нужен хлеб и молоко.", -0.2, 0.01, 1.2, 0.0))
+    assert not looping(Decoded([], "нет, нет, нет, спасибо", -0.2, 0.01, 1.3, 0.0))
+    assert looping(Decoded([], "Здравствуйте!", -0.2, 0.01, 1.1, 0.0, capped=True))
+    assert looping(Decoded([], "и молоко, " * 9, -0.2, 0.01, 2.0, 0.0))
+    # an in-word loop short of the token cap (fresh rush-hour 31-06 shape)
+    assert looping(Decoded([], "Мне пакет и дитититититититити", -0.4, 0.01, 1.9, 0.0))
 
 
 def test_a_loop_inside_a_segment_is_cut_to_one_copy() -> None:
