@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v3"
+VERSION = "rules_v4"
 ANALYZER = "rules"
 
 
@@ -45,7 +45,8 @@ _OFFER_VERB = _any(
     r"\bпосмотрите\b|\bгляньте\b|\bпримерьте\b|\bпосмотрим\b|\bрассмотрите\b|\bпоказать\b",
     r"\bне забудьте\b|\bбудем (делать|брать|оформлять|клеить)\b|^(а |ну )?может\b",
     r"\b(?!(нет|не|да|мне|ну)\b)\w+ (не )?(нужен|нужна|нужно|нужны)\b",
-    r"\b(добавим|добавить|добавляем|положить|сделать|сделаем|пробить|пробью)\b",
+    # "картошку фри добавим?" heard as "картошку в предобавим": a word glued on in front
+    r"\w*(добавим|добавить|добавляем)\b|\b(положить|сделать|сделаем|пробить|пробью)\b",
     r"\bдавайте (еще|я)\b.*\bположу\b",
     r"\b(оформим|оформить|поклеить|наклеим|наклеить|налить|налью|заменить|поменять)\b",
     r"\b(подберем|подобрать|взять|перелью|залить|набрать|упаковать)\b",
@@ -61,6 +62,7 @@ _FRAME = _any(
     r"\bвыгодн\w*|\bпроцент\w*|\bминус \w+|\bразница\b|\bдо полного\b",
     r"\bберут\b|\bпокупают\b|\bпригодит\w*|\bидеальн\w*|\bсмотрится\b",
     r"\bпопулярн\w*|\bсвеж\w*|\bиспекли\b|\bпривезли\b|\bпришли\b|\bвкусн\w*",
+    r"\bу нас (сегодня|сейчас)\b|\bсегодня у нас\b",
 )
 # "многие берут": the seller's words even where they open like a request ("можно …, многие
 # берут"), and a frame that sells on its own
@@ -95,6 +97,8 @@ _SUBSTITUTE = _any(
     r"\bтакого нет\b|\bэтого (сейчас )?нет\b|(^|\b\w+ )нет,? есть\b|\bзакончил\w*|\bаналог\w*",
     r"\bвместо\b|\bна складе\b|\bдругой фирмы\b|\bпохож\w*|\bк сожалению\b|\bне продаем\b",
 )
+# The seller's "можно добавить …": proposing, though it opens like a request.
+_SELLER_CAN = re.compile(r"^(а )?можно (вам |еще |сразу )*(добавить|положить|предложить|взять)\b")
 # A customer's own request or question, or an answer: not the seller proposing.
 _REQUEST = _any(
     r"^(а )?(мне|дайте|посчитайте|можно|будьте добры|я возьму|у вас есть|а есть|скажите)\b",
@@ -115,6 +119,8 @@ _ACCEPT = _any(
 # "(ой,) тогда и круассан дайте": taking what was offered (the filler "тогда" is read)
 _THEN_TAKE = re.compile(r"\bтогда (и |уж )?(\w+ )?(\w+ )?(дайте|давайте|возьму|беру)\b")
 _ASKS = re.compile(r"\bсколько\b|\bа (что|какой|какая|он|она)\b")
+# "ага, … не соблазняйте": telling the seller not to, whatever yes-word opened the reply
+_DONT = re.compile(r"\bне \w+(айте|яйте|уйте|ивайте)\b")
 _REFUSE_START = re.compile(r"^(ну )?(нет|не|неа|да нет|да не)\b")
 _REFUSE = _any(
     r"\bне надо\b|\bне нужн\w*|\bне буду\b|\bне хочу\b|\bобойдусь\b|\bвоздержусь\b",
@@ -212,10 +218,18 @@ def normalise(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s-]", " ", text).split())
 
 
+# A sentence that is only a preposition and a word ("к этому."): Whisper put a full stop
+# inside a phrase, which goes on in the next sentence.
+_CUT_PHRASE = re.compile(r"^(к|ко|в|во|на|с|со|для|под|за|по|из|от|до)( \w+)?$")
+
+
 def _sentences(text: str) -> list[tuple[str, bool]]:
     """Sentences as written, each with whether it ends with a question mark."""
-    parts = re.findall(r"[^.?!…]+[.?!…]*", text)
-    return [(p.strip(), "?" in p) for p in parts if normalise(p)]
+    parts = [p.strip() for p in re.findall(r"[^.?!…]+[.?!…]*", text) if normalise(p)]
+    for k in range(len(parts) - 1, 0, -1):
+        if _CUT_PHRASE.match(normalise(parts[k - 1])) and not parts[k - 1].endswith(("?", "!")):
+            parts[k - 1 : k + 1] = [f"{parts[k - 1].rstrip('.…')} {parts[k]}"]
+    return [(p, "?" in p) for p in parts]
 
 
 def units(text: str, turns: list[Turn] | None = None) -> list[_Unit]:
@@ -255,7 +269,8 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False
     if _SERVICE.search(n) or _ANYTHING_ELSE.search(n) or _SUBSTITUTE.search(n):
         return False
-    if (_REQUEST.search(n) and not _OTHERS_BUY.search(n)) or _STAFF.search(n):
+    seller_can = unit.role == "seller" and _SELLER_CAN.match(n)
+    if (_REQUEST.search(n) and not (_OTHERS_BUY.search(n) or seller_can)) or _STAFF.search(n):
         return False
     before = parts[max(0, i - 2) : i]
     if len(n.split()) <= 2 and any(_SERVICE.search(p.norm) for p in before):
@@ -279,6 +294,8 @@ def _verdict_of(text: str) -> bool | None:
     """Words read as an answer: True (yes), False (no) or None (no answer words)."""
     n = _FILLER.sub("", text)
     if _IRONY.search(text) or _IRONY.search(n) or _REFUSE_START.match(n):
+        return False
+    if _DONT.search(n) and not _ACCEPT.search(n):
         return False
     if _ACCEPT_START.match(n) or _ACCEPT.search(n) or _THEN_TAKE.search(text):
         return True
@@ -337,7 +354,12 @@ def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
 
 
 def _replied(after: list[_Unit]) -> bool:
-    """Whether the next unit (with roles: the next customer turn) is a yes or a no."""
+    """Whether the next unit (with roles: the next customer turn, past the seller's own
+    sentences that go on before any billing) is a yes or a no."""
+    i = 0
+    while i < len(after) and after[i].role == "seller" and not _SELLER_TALK.search(after[i].norm):
+        i += 1
+    after = after[i:]
     if not after or after[0].role == "seller":
         return False
     if after[0].role == "customer":
