@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from devkit import evaluation, rushhour
-from devkit.rushhour import heldout, layout, offline, scripts, unseen
+from devkit.rushhour import heldout, layout, offline, scripts, sealed, unseen
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +48,16 @@ def test_held_out_seeds_draw_on_dialogues_the_rules_were_not_written_from() -> N
     assert labels == {("sale", True), ("sale", False), ("other", False)}
 
 
-def test_unseen_seeds_draw_on_a_third_set_of_dialogues() -> None:
-    for seed in rushhour.UNSEEN_SEEDS:
-        assert layout.scripts_for(seed) is unseen.SCRIPTS
-    others = rushhour.DEV_SEEDS + rushhour.TEST_SEEDS + rushhour.HELDOUT_SEEDS
-    assert not set(rushhour.UNSEEN_SEEDS) & set(others)
-    assert not {s.lines for s in unseen.SCRIPTS} & {
-        s.lines for s in scripts.SCRIPTS + heldout.SCRIPTS
+@pytest.mark.parametrize("blind", [unseen, sealed], ids=["unseen", "sealed"])
+def test_each_later_blind_set_has_seeds_and_dialogues_of_its_own(blind) -> None:
+    for seed in blind.SEEDS:
+        assert layout.scripts_for(seed) is blind.SCRIPTS
+    sets = [scripts, heldout, unseen, sealed]
+    others = [s for s in sets if s is not blind and s is not scripts]
+    assert not set(blind.SEEDS) & {x for s in others for x in s.SEEDS}
+    assert not set(blind.SEEDS) & set(rushhour.DEV_SEEDS + rushhour.TEST_SEEDS)
+    assert not {s.lines for s in blind.SCRIPTS} & {
+        s.lines for other in sets if other is not blind for s in other.SCRIPTS
     }
-    labels = [(s.kind, s.upsell_attempted, s.accepted) for s in unseen.SCRIPTS]
+    labels = [(s.kind, s.upsell_attempted, s.accepted) for s in blind.SCRIPTS]
     assert labels.count(("sale", True, True)) == 8 and labels.count(("sale", True, False)) == 6

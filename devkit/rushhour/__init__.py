@@ -19,23 +19,32 @@ figures in BENCHMARKS.md say so. Both draw their dialogues from `scripts.SCRIPTS
 upsell rules, written with those dialogues in view, are measured on `HELDOUT_SEEDS`:
 recordings made the same way from dialogues written blind to the rules (`heldout`).
 Once the held-out recordings' misses had been read to change rules, `UNSEEN_SEEDS` took
-their place: 28 more dialogues by another blind author (`unseen`), never read.
+their place: 28 more dialogues by another blind author (`unseen`); once those were read,
+`SEALED_SEEDS` (`sealed`, a third author), never read.
 """
 
 from __future__ import annotations
 
-from devkit.rushhour import heldout, unseen
+from devkit.rushhour import heldout, sealed, unseen
 from devkit.rushhour.layout import Recording, generate, write
 
 DEV_SEEDS = tuple(range(11, 21))
 TEST_SEEDS = (21, 22, 23)
 HELDOUT_SEEDS = heldout.SEEDS
 UNSEEN_SEEDS = unseen.SEEDS
-SPLITS = {"dev": DEV_SEEDS, "test": TEST_SEEDS, "heldout": HELDOUT_SEEDS, "unseen": UNSEEN_SEEDS}
+SEALED_SEEDS = sealed.SEEDS
+SPLITS = {
+    "dev": DEV_SEEDS,
+    "test": TEST_SEEDS,
+    "heldout": HELDOUT_SEEDS,
+    "unseen": UNSEEN_SEEDS,
+    "sealed": SEALED_SEEDS,
+}
 
 __all__ = [
     "DEV_SEEDS",
     "HELDOUT_SEEDS",
+    "SEALED_SEEDS",
     "SPLITS",
     "TEST_SEEDS",
     "UNSEEN_SEEDS",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from devkit import synth
-from devkit.rushhour import heldout, scripts, unseen
+from devkit.rushhour import heldout, scripts, sealed, unseen
 from devkit.rushhour.voices import RATE, Voice, at_level, speak
 
 QUEUE_GAP_SEC = (3.0, 8.0)
@@ -167,9 +167,8 @@ def _radio(mix: _Mixer, at: float, text: str, voice: Voice) -> dict[str, Any]:
 
 
 def scripts_for(seed: int) -> tuple[scripts.Script, ...]:
-    """The dialogues a seed's recording draws from: the held-out and unseen seeds have their
-    own."""
-    for blind in (heldout, unseen):
+    """The dialogues a seed's recording draws from: each blind set's seeds have their own."""
+    for blind in (heldout, unseen, sealed):
         if seed in blind.SEEDS:
             return blind.SCRIPTS
     return scripts.SCRIPTS
