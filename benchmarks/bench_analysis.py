@@ -8,7 +8,7 @@ import time
 from common import write_result
 
 from devkit import rules_v1, upsell_corpus
-from devkit.rushhour import heldout, scripts
+from devkit.rushhour import heldout, scripts, unseen
 from devkit.upsell_eval import COLUMNS, score
 from salescontrol.analysis import rules
 
@@ -51,7 +51,10 @@ def main() -> None:
             rows.append([split, name, *score(analyze, records, roles).row()])
     pools = {
         "rush-hour dev/test dialogues (14, seen)": as_records(scripts.SCRIPTS, "rush"),
-        "rush-hour held-out dialogues (28, blind)": as_records(heldout.SCRIPTS, "heldout"),
+        "rush-hour held-out dialogues (28, blind; recordings read for rules_v4)": as_records(
+            heldout.SCRIPTS, "heldout"
+        ),
+        "rush-hour unseen dialogues (28, blind, never read)": as_records(unseen.SCRIPTS, "unseen"),
     }
     script_rows = [
         [pool, name, *score(analyze, records, roles).row()]
@@ -84,7 +87,7 @@ def main() -> None:
             f"developed on its dev part). On the frozen test split {rules.VERSION} reaches "
             f"precision {text[3]} / recall {text[4]} on the text alone and "
             f"{roles[3]} / {roles[4]} with speaker roles, against {v1[3]} / {v1[4]} for the "
-            "first rules. Four test "
+            "first rules. Five test "
             "measurements were taken, each after a change motivated and checked elsewhere: "
             "(1) the first version: 0.929 / 0.94 (text), 0.889 / 0.952 (roles); (2) the roles "
             "path made to read answers like the text path (a weak proposal frame needs a yes "
@@ -96,8 +99,13 @@ def main() -> None:
             "with no customer voice (roles that took the far customer for the seller), a "
             "seller turn cut in two before the answer or mid-sentence, 'к сожалению' as a "
             "missing item (all found on the rush-hour dev "
-            "recordings' transcripts, checked on dev and holdout): unchanged, the figures in "
-            "the table. The corpus is synthetic and written by the author of the rules. "
+            "recordings' transcripts, checked on dev and holdout): unchanged; (5) rules_v4: "
+            "offers read through Whisper's slips — a full stop inside a phrase ('к этому. "
+            "Корму …'), a word glued to 'добавим' — the seller's 'можно добавить …', 'у нас "
+            "сегодня …' answered past the seller's next sentence, 'не …йте' after a yes-word "
+            "read as a no (found on the held-out recordings' end-to-end misses; dev, holdout "
+            "and the rush-hour dev transcripts unchanged): unchanged, the figures in the "
+            "table. The corpus is synthetic and written by the author of the rules. "
             f"Rules cost nothing and take {per_dialogue_ms:.2f} ms of CPU per dialogue; the "
             "real small LLM's run on the same split is in the next section. The rush-hour "
             "recordings' dialogue scripts on their own words: the 14 that the dev and test "
@@ -106,7 +114,9 @@ def main() -> None:
             "rules_v2 (measured once, commit 50c849e) got the same 12 of their 14 offers with "
             "roles as rules_v3, so what the "
             "held-out recordings lose end to end (bench_eval) is lost in ASR, segmentation "
-            "and roles, not in the rules."
+            "and roles, not in the rules; rules_v4 was then written from the held-out "
+            "recordings' transcripts, so the 28 unseen dialogues (devkit/rushhour/unseen.py, "
+            "by another author who opened no project file) are the blind set now."
         ),
         [
             {
