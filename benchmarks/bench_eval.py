@@ -5,7 +5,7 @@ Demo: two runs, each in a fresh local stack with the rules analyzer: at 10x real
 (the acceptance figures: segmentation, CER, upsells, latency) and as fast as the
 recorder encodes (the most audio minutes per minute the pipeline takes on this machine).
 Rush hour (devkit/rushhour): each recording of the frozen test split, the first three of
-the dev split, the held-out and the unseen splits, at 10x, each in a fresh stack; every
+the dev split, and the held-out, unseen and sealed splits, at 10x, each in a fresh stack; every
 figure per recording and summed per split.
 """
 
@@ -57,6 +57,7 @@ RUSH_SPLITS = (
     ("dev (tuned)", RUSH_DEV),
     ("held-out dialogues", rushhour.HELDOUT_SEEDS),
     ("unseen dialogues", rushhour.UNSEEN_SEEDS),
+    ("sealed dialogues", rushhour.SEALED_SEEDS),
 )
 RUSH_COLUMNS = [
     "split",
@@ -209,11 +210,14 @@ def main() -> int:
         "upsell figures are tuned ones; the held-out recordings (seeds "
         f"{', '.join(map(str, rushhour.HELDOUT_SEEDS))}) are made the same way from 28 "
         "dialogues written blind to the rules (devkit/rushhour/heldout.py), but their "
-        f"end-to-end misses were read to write {rules.VERSION}, so their upsell figure is "
-        "tuned too; the unseen recordings (seeds "
-        f"{', '.join(map(str, rushhour.UNSEEN_SEEDS))}) come from 28 more dialogues by "
-        "another author who opened no project file (devkit/rushhour/unseen.py), never read "
-        "dialogue by dialogue: their upsell figure is the honest one."
+        "end-to-end misses were read to write rules_v4, so their upsell figure is tuned "
+        "too, as is the unseen recordings' (seeds "
+        f"{', '.join(map(str, rushhour.UNSEEN_SEEDS))}: 28 more dialogues by another author "
+        "who opened no project file, devkit/rushhour/unseen.py; read to write rules_v5); "
+        "the sealed recordings (seeds "
+        f"{', '.join(map(str, rushhour.SEALED_SEEDS))}) come from 28 dialogues by a third "
+        "such author with another brief (devkit/rushhour/sealed.py), never read dialogue by "
+        "dialogue: their upsell figure is the honest one."
     )
     write_result(
         "eval",

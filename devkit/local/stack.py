@@ -281,7 +281,7 @@ class LocalStack:
         names += list(self.topology.functions)
         for name in names + (["asr"] if self.asr else []):
             if name not in self.ports:
-                self.ports[name] = free_port()
+                self.ports[name] = free_port(set(self.ports.values()))
         for name, port in self.ports.items():
             if not port_is_free(port):
                 raise StackError(

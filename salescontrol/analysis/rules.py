@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v4"
+VERSION = "rules_v5"
 ANALYZER = "rules"
 
 
@@ -72,6 +72,7 @@ _STRONG_FRAME = _any(
     r"\bк (нему|ней|ним)\b",
     _OTHERS_BUY.pattern + r"|\bтоже пригодит\w*",
     r"\bза полцены\b|\bв подарок\b|\bпо цене (одного|одной|двух)\b|\bвсего на \w+( \w+)? дороже",
+    r"\bдороже (всего|лишь|только) на\b",
     r"\bв тон\b|\bпод цвет\b|\bзаодно\b|\bсо скидкой\b|\bпо акции\b",
     # presenting an item as fresh, just made or cheaper by the pack: a statement offer
     r"\bиз печи\b|\bеще (тепл|горяч)\w+|\bтолько (что )?(испекли|приготовили|сварили|привезли)\b",
@@ -97,6 +98,9 @@ _SUBSTITUTE = _any(
     r"\bтакого нет\b|\bэтого (сейчас )?нет\b|(^|\b\w+ )нет,? есть\b|\bзакончил\w*|\bаналог\w*",
     r"\bвместо\b|\bна складе\b|\bдругой фирмы\b|\bпохож\w*|\bк сожалению\b|\bне продаем\b",
 )
+# The seller asking whether the customer has an item ("а чехол для них у вас есть?"):
+# a customer's request in her mouth, an offer in the seller's (service items excluded).
+_SELLER_ASKS_HAVE = re.compile(r"\bу вас (дома |уже )?(есть|имеется)\b|\bдома (есть|имеется)\b")
 # The seller's "можно добавить …": proposing, though it opens like a request.
 _SELLER_CAN = re.compile(r"^(а )?можно (вам |еще |сразу )*(добавить|положить|предложить|взять)\b")
 # A customer's own request or question, or an answer: not the seller proposing.
@@ -115,6 +119,8 @@ _ACCEPT = _any(
     r"\bдавай\w*|\bберу\b|\bберем\b|\bв[ао]зьму\b|\bвозьмем\b|\bуговорил\w*|\bпусть будет\b",
     r"\bбыла не была\b|\bкидайте\b|\bпочему бы и нет\b|\bэто дело\b|\bпробивайте\b",
     r"\bпробейте\b|\bклейте\b|\bсделайте\b|\bположите\b|\bдобавьте\b|\bнадо взять\b",
+    # "брать так брать", "гулять так гулять"; "как тут устоять"
+    r"\b(\w{3,}) так \1\b|\bкак (тут |же )?(устоять|отказаться)\b",
 )
 # "(ой,) тогда и круассан дайте": taking what was offered (the filler "тогда" is read)
 _THEN_TAKE = re.compile(r"\bтогда (и |уж )?(\w+ )?(\w+ )?(дайте|давайте|возьму|беру)\b")
@@ -126,7 +132,7 @@ _REFUSE = _any(
     r"\bне надо\b|\bне нужн\w*|\bне буду\b|\bне хочу\b|\bобойдусь\b|\bвоздержусь\b",
     r"\bв (другой|следующий|этот) раз\b|\bне сегодня\b|\bпотом\b|\bподумаю\b|\bдорого\b",
     r"\bхватит\b|\bу меня (все |уже )?есть\b|\bдома (где-то )?(есть|было)\b|\bесть у меня\b",
-    r"\bпока без\b|\bтолько (это|то|хлеб|кофе)\b|\bвпритык\b",
+    r"\bпока без\b|\bтолько (это|то|хлеб|кофе)\b|\bвпритык\b|\bно нет\b",
 )
 _IRONY = _any(
     r"^ага,? (щас|сейчас|еще)\b|\bразбежал\w*|\bденьги лишние\b|\bкредит\b|\bсмешно\b",
@@ -232,6 +238,14 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
     return [(p, "?" in p) for p in parts]
 
 
+def _after_the_bill(piece: str) -> list[str]:
+    """ "540 рублей, к ней есть закладка …": the price, then what the seller says next."""
+    head, comma, rest = piece.partition(",")
+    if comma and _SELLER_TALK.search(normalise(head)) and len(normalise(rest).split()) >= 3:
+        return [head + comma, rest.strip()]
+    return [piece]
+
+
 def units(text: str, turns: list[Turn] | None = None) -> list[_Unit]:
     """The transcript cut into sentence-like units, with roles where they are known."""
     out: list[_Unit] = []
@@ -254,6 +268,7 @@ def units(text: str, turns: list[Turn] | None = None) -> list[_Unit]:
                 pieces = [p for p in _TURN_START.split(sentence) if normalise(p)]
             if not re.search(r"[.?!,]", sentence.rstrip(".?!… ")) and len(sentence.split()) > 8:
                 pieces = [q for p in pieces for q in _OFFER_START.split(p) if normalise(q)]
+            pieces = [q for p in pieces for q in _after_the_bill(p)]
             if question and len(pieces) > 1 and normalise(pieces[-1]).startswith("не "):
                 pieces[-2:] = [f"{pieces[-2]} {pieces[-1]}"]  # "масло | не нужно?": one ask
             for n, piece in enumerate(pieces):
@@ -269,8 +284,11 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False
     if _SERVICE.search(n) or _ANYTHING_ELSE.search(n) or _SUBSTITUTE.search(n):
         return False
+    seller_asks = unit.role == "seller" and _SELLER_ASKS_HAVE.search(n)
     seller_can = unit.role == "seller" and _SELLER_CAN.match(n)
-    if (_REQUEST.search(n) and not (_OTHERS_BUY.search(n) or seller_can)) or _STAFF.search(n):
+    if _REQUEST.search(n) and not (_OTHERS_BUY.search(n) or seller_can or seller_asks):
+        return False
+    if _STAFF.search(n):
         return False
     before = parts[max(0, i - 2) : i]
     if len(n.split()) <= 2 and any(_SERVICE.search(p.norm) for p in before):
@@ -282,8 +300,9 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False
     if re.match(r"(нет|неа)\b", _FILLER.sub("", n)):
         return False  # "нет, не нужен": an answer, never an offer
-    if _STRONG_FRAME.search(n) or (_RELEVANT.search(n) and _BENEFIT.search(n)):
-        return True  # sells on its own; or ties an item to the purchase and praises it
+    if _STRONG_FRAME.search(n) or (_RELEVANT.search(n) and _BENEFIT.search(n)) or seller_asks:
+        return True  # sells on its own; ties an item to the purchase and praises it; or
+        # asks whether the customer has one (a service item was ruled out above)
     replied = _replied(parts[i + 1 :])
     if verb and (len(n.split()) > 1 or unit.question or replied):
         return True
