@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -46,7 +47,8 @@ def speak(text: str, pitch_cents: int = 0, tempo: float = 1.0) -> np.ndarray:
             raw = Path(tmp) / "raw.wav"
             subprocess.run(
                 [_require("text2wave"), "-eval", f"({VOICE})", "-o", str(raw)],
-                input=text.encode("utf-8"),
+                # festival writes a broken wav for a text with a dash: say it as a pause
+                input=re.sub(r"\s*[—–]\s*", ", ", text).encode("utf-8"),
                 check=True,
                 capture_output=True,
             )

@@ -20,3 +20,9 @@ def test_noise_level_is_as_asked() -> None:
     rms_db = 20 * np.log10(np.sqrt(np.mean(noise**2)))
     assert abs(rms_db + 30) < 0.5
     assert np.array_equal(noise, synth.shop_noise(10, level_db=-30, seed=1))
+
+
+def test_a_line_with_a_dash_is_spoken() -> None:
+    # festival wrote a wav sox could not read for "Ну раз тёплые — один" (a sealed dialogue)
+    audio = synth.speak("Ну раз тёплые — один, с миндалём.")
+    assert len(audio) > synth.RATE and float(np.abs(audio).max()) > 0.05
