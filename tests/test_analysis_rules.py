@@ -10,7 +10,7 @@ import yaml
 from devkit import upsell_corpus as corpus
 from devkit import upsell_eval
 from salescontrol.analysis import pii, rules
-from salescontrol.analysis.schema import parse_answer
+from salescontrol.analysis.schema import Analysis, parse_answer
 from salescontrol.analysis.transcript import Turn
 
 LABELLED = Path(__file__).parent / "test_data" / "upsell_labelled.yaml"
@@ -73,6 +73,19 @@ def test_staff_talk_with_roles_is_no_sale() -> None:
     assert (result.is_sales_dialogue, result.upsell_attempted) == (False, False)
 
 
+def _analyze(turns: list[Turn]) -> Analysis:
+    return rules.analyze(" ".join(t.text for t in turns), turns)
+
+
+def _answered_offer(seller: str, customer: str, opening: str) -> tuple[bool, bool | None]:
+    """(upsell_attempted, customer_accepted) of: the customer's opening, the seller's
+    line, the customer's reply."""
+    result = _analyze(
+        [Turn("customer", opening), Turn("seller", seller), Turn("customer", customer)]
+    )
+    return result.upsell_attempted, result.customer_accepted
+
+
 def test_a_statement_that_presents_an_item_is_an_offer() -> None:
     """Rush-hour sellers offer by telling, not asking: fresh, just made, cheaper by the pack."""
     for seller, customer, accepted in (
@@ -81,10 +94,8 @@ def test_a_statement_that_presents_an_item_is_an_offer() -> None:
         ("Можно с карамельным сиропом, многие берут.", "Давайте.", True),
         ("К чаю пряники, мятные, свежие.", "Не надо, спасибо.", False),
     ):
-        turns = [Turn("customer", "Здравствуйте. Чай чёрный."), Turn("seller", seller)]
-        turns.append(Turn("customer", customer))
-        result = rules.analyze(" ".join(t.text for t in turns), turns)
-        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), seller
+        opening = "Здравствуйте. Чай чёрный."
+        assert _answered_offer(seller, customer, opening) == (True, accepted), seller
     answer = [Turn("customer", "Эклеры свежие?"), Turn("seller", "Свежие, утренние.")]
     assert not rules.analyze("Эклеры свежие? Свежие, утренние.", answer).upsell_attempted
 
@@ -96,14 +107,14 @@ def test_a_sentence_cut_in_two_turns_is_read_whole_and_regret_is_no_offer() -> N
         Turn("seller", "приготовили."),
         Turn("customer", "Нет, спасибо."),
     ]
-    result = rules.analyze(" ".join(t.text for t in cut), cut)
+    result = _analyze(cut)
     assert (result.upsell_attempted, result.customer_accepted) == (True, False)
     regret = [
         Turn("customer", "Здравствуйте, сигареты есть?"),
         Turn("seller", "К сожалению, не продаём."),
         Turn("customer", "Ладно, тогда жвачку мятную."),
     ]
-    assert not rules.analyze(" ".join(t.text for t in regret), regret).upsell_attempted
+    assert not _analyze(regret).upsell_attempted
 
 
 def test_a_sale_heard_without_a_customer_voice_is_still_a_sale() -> None:
@@ -112,7 +123,7 @@ def test_a_sale_heard_without_a_customer_voice_is_still_a_sale() -> None:
         Turn("seller", "Добрый день. Зубные щётки сейчас по акции, вторая в подарок."),
         Turn("seller", "Девяносто рублей. Прикладывайте."),
     ]
-    result = rules.analyze(" ".join(t.text for t in turns), turns)
+    result = _analyze(turns)
     assert (result.is_sales_dialogue, result.upsell_attempted) == (True, True)
     staff = [Turn("seller", "Касса не сходится на двести рублей, давай пересчитаем.")]
     assert rules.analyze(staff[0].text, staff).is_sales_dialogue is False
@@ -129,15 +140,13 @@ def test_an_offer_is_read_through_whisper_slips_and_a_seller_who_goes_on() -> No
         ("У нас сегодня пирожки с вишней. Горячие.", "Ой, давайте два.", True),
         ("Могу положить шоколадку к чаю.", "Ага, и фигуру мою не испытывайте.", False),
     ):
-        turns = [Turn("customer", "Здравствуйте. Вот это, пожалуйста."), Turn("seller", seller)]
-        turns.append(Turn("customer", customer))
-        result = rules.analyze(" ".join(t.text for t in turns), turns)
-        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), seller
+        opening = "Здравствуйте. Вот это, пожалуйста."
+        assert _answered_offer(seller, customer, opening) == (True, accepted), seller
     for turns in (
         [Turn("customer", "Можно добавить пакет?"), Turn("seller", "Да, пять рублей.")],
         [Turn("seller", "У нас сегодня только наличные."), Turn("customer", "Хорошо.")],
     ):
-        assert not rules.analyze(" ".join(t.text for t in turns), turns).upsell_attempted
+        assert not _analyze(turns).upsell_attempted
 
 
 def test_the_seller_asking_whether_you_have_one_and_an_offer_after_the_price() -> None:
@@ -150,16 +159,14 @@ def test_the_seller_asking_whether_you_have_one_and_an_offer_after_the_price() -
         ("Сегодня эклеры второй за полцены.", "Ну как тут устоять, два.", True),
         ("Со скидкой чехол к нему.", "Брать так брать.", True),
     ):
-        turns = [Turn("customer", "Здравствуйте. Вот это, пожалуйста."), Turn("seller", seller)]
-        turns.append(Turn("customer", customer))
-        result = rules.analyze(" ".join(t.text for t in turns), turns)
-        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), seller
+        opening = "Здравствуйте. Вот это, пожалуйста."
+        assert _answered_offer(seller, customer, opening) == (True, accepted), seller
     for turns in (  # the customer's "у вас есть" is her request; a service item is no offer
         [Turn("customer", "А чехол у вас есть?"), Turn("seller", "Есть, триста рублей.")],
         [Turn("seller", "Карта магазина у вас есть?"), Turn("customer", "Нет.")],
         [Turn("seller", "С вас двести, пакет нужен?"), Turn("customer", "Нет.")],
     ):
-        assert not rules.analyze(" ".join(t.text for t in turns), turns).upsell_attempted
+        assert not _analyze(turns).upsell_attempted
 
 
 # Dialogues of the first set the rules get wrong, with why (strict: a change that fixes

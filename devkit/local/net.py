@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Collection
 from pathlib import Path
 
 import requests
@@ -23,7 +24,7 @@ def _ephemeral_low() -> int:
         return 32768  # Linux's default
 
 
-def free_port(taken: frozenset[int] | set[int] = frozenset()) -> int:
+def free_port(taken: Collection[int] = ()) -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now, under the ephemeral range
     (so no outgoing connection takes it before its service binds it), not in `taken`."""
     high = _ephemeral_low()

@@ -351,12 +351,19 @@ def _answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
     return (False, 1) if replied else (None, 0)
 
 
+def _seller_goes_on(after: list[_Unit]) -> int:
+    """How many units the seller still says before the customer's turn (a pause can cut
+    one turn in two), stopping at billing."""
+    i = 0
+    while i < len(after) and after[i].role == "seller" and not _SELLER_TALK.search(after[i].norm):
+        i += 1
+    return i
+
+
 def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
     """With roles: the next customer turn is the answer (a question such as "а сколько?"
     defers it to the customer's next turn; any other reply without a yes is a no)."""
-    i = 0
-    while i < len(after) and after[i].role == "seller" and not _SELLER_TALK.search(after[i].norm):
-        i += 1  # the seller still talking (a pause can cut one turn in two), not yet billing
+    i = _seller_goes_on(after)
     for _ in range(_REPLY_WINDOW):
         if i == len(after) or after[i].role != "customer":
             return None, i
@@ -375,10 +382,7 @@ def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
 def _replied(after: list[_Unit]) -> bool:
     """Whether the next unit (with roles: the next customer turn, past the seller's own
     sentences that go on before any billing) is a yes or a no."""
-    i = 0
-    while i < len(after) and after[i].role == "seller" and not _SELLER_TALK.search(after[i].norm):
-        i += 1
-    after = after[i:]
+    after = after[_seller_goes_on(after) :]
     if not after or after[0].role == "seller":
         return False
     if after[0].role == "customer":
