@@ -21,7 +21,9 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 # Debian packages a session needs beyond the base machine (installed when run as root).
-SPEECH = ("festival", "festvox-ru", "sox")  # Russian test speech (devkit/synth.py)
+# Russian test speech: festival for devkit/synth.py, espeak-ng for the rush-hour corpus's
+# customers (devkit/rushhour/voices.py).
+SPEECH = ("festival", "festvox-ru", "sox", "espeak-ng")
 RECORDER = ("libportaudio2",)  # sounddevice's PortAudio, for the recorder's microphone tests
 BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwright drives it)
 # Real Russian speech of a second speaker, the IVR prompts (devkit/asr_clips.py: bench_asr and

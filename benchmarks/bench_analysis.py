@@ -8,7 +8,7 @@ import time
 from common import write_result
 
 from devkit import rules_v1, upsell_corpus
-from devkit.rushhour import heldout, scripts, sealed, unseen
+from devkit.rushhour import layout, scripts
 from devkit.upsell_eval import COLUMNS, score
 from salescontrol.analysis import rules
 
@@ -51,13 +51,12 @@ def main() -> None:
             rows.append([split, name, *score(analyze, records, roles).row()])
     pools = {
         "rush-hour dev/test dialogues (14, seen)": as_records(scripts.SCRIPTS, "rush"),
-        "rush-hour held-out dialogues (28, blind; recordings read for rules_v4)": as_records(
-            heldout.SCRIPTS, "heldout"
-        ),
-        "rush-hour unseen dialogues (28, blind; recordings read for rules_v5)": as_records(
-            unseen.SCRIPTS, "unseen"
-        ),
-        "rush-hour sealed dialogues (28, blind, never read)": as_records(sealed.SCRIPTS, "sealed"),
+        **{
+            f"rush-hour {layout.blind_label(blind)}": as_records(
+                blind.SCRIPTS, layout.blind_name(blind)
+            )
+            for blind in layout.BLIND_SETS
+        },
     }
     script_rows = [
         [pool, name, *score(analyze, records, roles).row()]

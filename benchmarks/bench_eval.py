@@ -24,6 +24,7 @@ from common import RESULTS, write_result
 from devkit import evaluation, rushhour
 from devkit.paths import DEMO_AUDIO, DEMO_TRUTH
 from devkit.pipeline_run import missing_stages
+from devkit.rushhour import layout
 from salescontrol import config
 from salescontrol.analysis import rules
 
@@ -55,9 +56,7 @@ RUSH_DEV = rushhour.DEV_SEEDS[:3]
 RUSH_SPLITS = (
     ("test (frozen)", rushhour.TEST_SEEDS),
     ("dev (tuned)", RUSH_DEV),
-    ("held-out dialogues", rushhour.HELDOUT_SEEDS),
-    ("unseen dialogues", rushhour.UNSEEN_SEEDS),
-    ("sealed dialogues", rushhour.SEALED_SEEDS),
+    *((layout.blind_label(blind), blind.SEEDS) for blind in layout.BLIND_SETS),
 )
 RUSH_COLUMNS = [
     "split",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from devkit import evaluation, rushhour
-from devkit.rushhour import heldout, layout, offline, scripts, sealed, unseen
+from devkit.rushhour import heldout, layout, offline, scripts
 
 pytestmark = pytest.mark.slow
 
@@ -48,11 +48,12 @@ def test_held_out_seeds_draw_on_dialogues_the_rules_were_not_written_from() -> N
     assert labels == {("sale", True), ("sale", False), ("other", False)}
 
 
-@pytest.mark.parametrize("blind", [unseen, sealed], ids=["unseen", "sealed"])
+@pytest.mark.parametrize("blind", layout.BLIND_SETS[1:], ids=layout.blind_name)
 def test_each_later_blind_set_has_seeds_and_dialogues_of_its_own(blind) -> None:
     for seed in blind.SEEDS:
         assert layout.scripts_for(seed) is blind.SCRIPTS
-    sets = [scripts, heldout, unseen, sealed]
+    assert rushhour.SPLITS[layout.blind_name(blind)] == blind.SEEDS
+    sets = [scripts, *layout.BLIND_SETS]
     others = [s for s in sets if s is not blind and s is not scripts]
     assert not set(blind.SEEDS) & {x for s in others for x in s.SEEDS}
     assert not set(blind.SEEDS) & set(rushhour.DEV_SEEDS + rushhour.TEST_SEEDS)

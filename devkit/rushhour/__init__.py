@@ -20,13 +20,14 @@ upsell rules, written with those dialogues in view, are measured on `HELDOUT_SEE
 recordings made the same way from dialogues written blind to the rules (`heldout`).
 Once the held-out recordings' misses had been read to change rules, `UNSEEN_SEEDS` took
 their place: 28 more dialogues by another blind author (`unseen`); once those were read,
-`SEALED_SEEDS` (`sealed`, a third author), never read.
+`sealed` (a third author), and after it `reserve` (a fourth). `layout.BLIND_SETS` lists
+them; each module says what its recordings were read for (`READ`).
 """
 
 from __future__ import annotations
 
 from devkit.rushhour import heldout, sealed, unseen
-from devkit.rushhour.layout import Recording, generate, write
+from devkit.rushhour.layout import BLIND_SETS, Recording, blind_name, generate, write
 
 DEV_SEEDS = tuple(range(11, 21))
 TEST_SEEDS = (21, 22, 23)
@@ -36,12 +37,11 @@ SEALED_SEEDS = sealed.SEEDS
 SPLITS = {
     "dev": DEV_SEEDS,
     "test": TEST_SEEDS,
-    "heldout": HELDOUT_SEEDS,
-    "unseen": UNSEEN_SEEDS,
-    "sealed": SEALED_SEEDS,
+    **{blind_name(blind): blind.SEEDS for blind in BLIND_SETS},
 }
 
 __all__ = [
+    "BLIND_SETS",
     "DEV_SEEDS",
     "HELDOUT_SEEDS",
     "SEALED_SEEDS",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from devkit.rushhour.scripts import Script, _o, _s
 
 SEEDS = (31, 32, 33)
+READ = "recordings read for rules_v4"  # what its misses were read for
 
 SCRIPTS: tuple[Script, ...] = (
     # ---- upsell attempted, accepted ----

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from devkit import synth
-from devkit.rushhour import heldout, scripts, sealed, unseen
+from devkit.rushhour import heldout, reserve, scripts, sealed, unseen
 from devkit.rushhour.voices import RATE, Voice, at_level, speak
 
 QUEUE_GAP_SEC = (3.0, 8.0)
@@ -166,9 +167,24 @@ def _radio(mix: _Mixer, at: float, text: str, voice: Voice) -> dict[str, Any]:
     }
 
 
+# The blind dialogue sets, oldest first: each has its own seeds (`SEEDS`), dialogues
+# (`SCRIPTS`) and what its recordings' misses were read for (`READ`, "" if never).
+BLIND_SETS = (heldout, unseen, sealed, reserve)
+
+
+def blind_name(blind: ModuleType) -> str:
+    """A blind set's name: its module's, which is also its split's."""
+    return blind.__name__.rsplit(".", 1)[1]
+
+
+def blind_label(blind: ModuleType) -> str:
+    """How a blind set is named in the benchmarks: its name and whether it was read."""
+    return f"{blind_name(blind)} dialogues ({blind.READ or 'never read'})"
+
+
 def scripts_for(seed: int) -> tuple[scripts.Script, ...]:
     """The dialogues a seed's recording draws from: each blind set's seeds have their own."""
-    for blind in (heldout, unseen, sealed):
+    for blind in BLIND_SETS:
         if seed in blind.SEEDS:
             return blind.SCRIPTS
     return scripts.SCRIPTS

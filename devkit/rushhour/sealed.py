@@ -12,6 +12,7 @@ from __future__ import annotations
 from devkit.rushhour.scripts import Script, _o, _s
 
 SEEDS = (61, 62, 63)
+READ = ""  # never read
 
 SCRIPTS: tuple[Script, ...] = (
     # ---- upsell attempted, accepted ----
