@@ -212,11 +212,14 @@ def main() -> int:
         "end-to-end misses were read to write rules_v4, so their upsell figure is tuned "
         "too, as is the unseen recordings' (seeds "
         f"{', '.join(map(str, rushhour.UNSEEN_SEEDS))}: 28 more dialogues by another author "
-        "who opened no project file, devkit/rushhour/unseen.py; read to write rules_v5); "
-        "the sealed recordings (seeds "
-        f"{', '.join(map(str, rushhour.SEALED_SEEDS))}) come from 28 dialogues by a third "
-        "such author with another brief (devkit/rushhour/sealed.py), never read dialogue by "
-        "dialogue: their upsell figure is the honest one."
+        "who opened no project file, devkit/rushhour/unseen.py; read to write rules_v5), "
+        "and the sealed recordings' (seeds "
+        f"{', '.join(map(str, rushhour.SEALED_SEEDS))}: 28 dialogues by a third such author "
+        "with another brief, devkit/rushhour/sealed.py; read to write rules_v6); the "
+        "reserve recordings (seeds "
+        f"{', '.join(map(str, rushhour.SPLITS['reserve']))}) come from 28 dialogues by a "
+        "fourth such author with another brief again (devkit/rushhour/reserve.py), never "
+        "read dialogue by dialogue: their upsell figure is the honest one."
     )
     write_result(
         "eval",

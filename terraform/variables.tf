@@ -482,7 +482,7 @@ variable "asr_subscription" {
 }
 
 variable "asr_db_pool_size" {
-  description = "Database connections of one ASR worker: one per dialogue it transcribes at a time (ASR_CONCURRENCY, 1 by default) plus one for the shutdown path."
+  description = "Database connections of one ASR worker. A dialogue holds one only for its short claim and store transactions, never while it decodes, so two serve the GPU image's ASR_CONCURRENCY=2 (a third caller waits milliseconds, DB_MAX_OVERFLOW is 0)."
   type        = number
   default     = 2
 }

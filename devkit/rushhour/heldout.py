@@ -2,8 +2,9 @@
 
 Written by a separate author (a helper session) who saw only the definition of an upsell
 and a list of kinds of phrasing (the issue's own examples among them), never the rules,
-the labelled upsell corpus or `scripts.SCRIPTS`; committed before the rules were changed
-and never read to tune them. The held-out seeds (`SEEDS`) draw their dialogues from here,
+the labelled upsell corpus or `scripts.SCRIPTS`; committed before the rules were changed.
+Measured blind with rules_v3 (upsell F1 0.757), then their recordings' end-to-end misses
+were read to write rules_v4 (`READ`). The held-out seeds (`SEEDS`) draw their dialogues from here,
 the dev and test seeds from `scripts.SCRIPTS` (whose 14 dialogues both share, so an
 analyzer tuned on the dev seeds has seen every test dialogue's words).
 """

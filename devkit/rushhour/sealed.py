@@ -3,8 +3,9 @@
 Written (2026-12-03) by a third separate author (a helper session) told not to open any
 file of the project, with another brief than the unseen set's (other shops, answers by
 quantity or variant, offers in passing); committed before the unseen recordings' misses
-were read. The sealed seeds (`SEEDS`) are measured, never read dialogue by dialogue, and
-no rule, threshold or prompt is tuned on them.
+were read. The sealed seeds (`SEEDS`) were measured once blind (rules_v3 to v5: upsell F1
+0.762), then their end-to-end misses were read to write rules_v6 (`READ`); the reserve set
+took their place.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from devkit.rushhour.scripts import Script, _o, _s
 
 SEEDS = (61, 62, 63)
-READ = ""  # never read
+READ = "recordings read for rules_v6"  # what its misses were read for
 
 SCRIPTS: tuple[Script, ...] = (
     # ---- upsell attempted, accepted ----

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v5"
+VERSION = "rules_v6"
 ANALYZER = "rules"
 
 
@@ -63,6 +63,7 @@ _FRAME = _any(
     r"\bберут\b|\bпокупают\b|\bпригодит\w*|\bидеальн\w*|\bсмотрится\b",
     r"\bпопулярн\w*|\bсвеж\w*|\bиспекли\b|\bпривезли\b|\bпришли\b|\bвкусн\w*",
     r"\bу нас (сегодня|сейчас)\b|\bсегодня у нас\b",
+    r"\b(наш|наша|наше|наши) (домашн|фирменн|собственн)\w*",  # the shop's own make
 )
 # "многие берут": the seller's words even where they open like a request ("можно …, многие
 # берут"), and a frame that sells on its own
@@ -92,15 +93,16 @@ _SERVICE = _any(
 _NOT_OFFER = re.compile(r"^(как (хотите|скажете)|смотрите сами)\b")
 _ANYTHING_ELSE = _any(
     r"\bчто-?(нибудь|то) еще\b|\bеще что-?(то|нибудь)\b|\bэто все\b|\bбольше ничего\b",
-    r"\bвсе у вас\b|\bможет еще что-?нибудь\b",
+    r"\bвсе у вас\b|\bможет еще что-?нибудь\b|\bеще что( \w+)? (нужно|надо|нужен|будете)\b",
 )
 _SUBSTITUTE = _any(
     r"\bтакого нет\b|\bэтого (сейчас )?нет\b|(^|\b\w+ )нет,? есть\b|\bзакончил\w*|\bаналог\w*",
-    r"\bвместо\b|\bна складе\b|\bдругой фирмы\b|\bпохож\w*|\bк сожалению\b|\bне продаем\b",
+    r"\bвместо\b|\bна складе\b|\bдруг\w+ (фирм|марк|производител)\w*|\bпохож\w*",
+    r"\bк сожалению\b|\bне продаем\b",
 )
 # The seller asking whether the customer has an item ("а чехол для них у вас есть?"):
 # a customer's request in her mouth, an offer in the seller's (service items excluded).
-_SELLER_ASKS_HAVE = re.compile(r"\bу вас (дома |уже )?(есть|имеется)\b|\bдома (есть|имеется)\b")
+_SELLER_ASKS_HAVE = _any(r"\bу вас (дома |уже )?(есть|имеется)\b", r"\b(дома|уже) (есть|имеется)\b")
 # The seller's "можно добавить …": proposing, though it opens like a request.
 _SELLER_CAN = re.compile(r"^(а )?можно (вам |еще |сразу )*(добавить|положить|предложить|взять)\b")
 # A customer's own request or question, or an answer: not the seller proposing.
@@ -127,6 +129,11 @@ _THEN_TAKE = re.compile(r"\bтогда (и |уж )?(\w+ )?(\w+ )?(дайте|д�
 _ASKS = re.compile(r"\bсколько\b|\bа (что|какой|какая|он|она)\b")
 # "ага, … не соблазняйте": telling the seller not to, whatever yes-word opened the reply
 _DONT = re.compile(r"\bне \w+(айте|яйте|уйте|ивайте)\b")
+# A reply that names how many ("один давайте", "ну раз тёплые, один"): taking the offer,
+# unless it also says no ("одной хватит")
+_QUANTITY = re.compile(
+    r"^(ну )?(раз (\w+ ){1,2})?(то )?(один|одну|одно|одна|два|две|пару|парочку)\b"
+)
 _REFUSE_START = re.compile(r"^(ну )?(нет|не|неа|да нет|да не)\b")
 _REFUSE = _any(
     r"\bне надо\b|\bне нужн\w*|\bне буду\b|\bне хочу\b|\bобойдусь\b|\bвоздержусь\b",
@@ -142,10 +149,11 @@ _SALES = _any(
     r"\bс вас\b|\bруб\w*|\bитого\b|\bоплат\w*|\bкартой\b|\bналичн\w*|\bчек\b|\bпокупк\w*",
     r"\bздравствуйте\b|\bздрасте\b|\bдобрый (день|вечер)\b|\bдо свидания\b",
     r"^(мне|дайте|можно|посчитайте)\b|\bпожалуйста\b|\bсколько стоит\b|\bу вас есть\b",
+    r"\bвсе вместе\b|\bвсего\b|\bбез сдачи\b|\bдержите\b|\bприкладыва\w*",  # paying
 )
 _STAFF = _any(
     r"\bты\b|\bтебе\b|\bтебя\b|\bслушай\b|\bхочешь\b|\bбудешь\b|\bвозьми\b|\bпринести\b",
-    r"\bсмен\w*|\bприемк\w*|\bинкассац\w*|\bвыручк\w*|\bподсобк\w*|\bпоставщик\w*",
+    r"\bсмен(а|ы|е|у|ой|щиц\w*)\b|\bприемк\w*|\bинкассац\w*|\bвыручк\w*|\bподсобк\w*|\bпоставщик\w*",
     r"\bдиректор\w*|\bпроверк\w*|\bплан\b|\bобед\w*|\bразгружа\w*|\bвыложи\b|\bценник\w*",
     r"\bсписывать\b|\bперезагруз\w*|\bсходится\b|\bпоменяе(мся|шься)\b|\bотработаю\b",
 )
@@ -320,6 +328,8 @@ def _verdict_of(text: str) -> bool | None:
         return True
     if _REFUSE.search(n):
         return False
+    if _QUANTITY.match(n):
+        return True
     return None
 
 
@@ -351,13 +361,40 @@ def _answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
     return (False, 1) if replied else (None, 0)
 
 
+# The offered item's price said on its own ("290 рублей."): the seller still offering.
+_BARE_PRICE = re.compile(r"^\d[\d ]*( (рублей|рубля|рубль|руб))?$")
+# A short yes or no that roles gave to the seller (a customer heard close to the seller).
+_HEARD_AS_SELLER = re.compile(
+    r"^(а |ну |о )*(давайте|давай|беру|возьму|нет|нету|неа|не надо|не нужно)\b"
+)
+
+
+def _answers(unit: _Unit) -> bool:
+    """Whether a unit is the customer's: her role, or a short yes/no roles gave the seller."""
+    if unit.role == "customer":
+        return True
+    return len(unit.norm.split()) <= 4 and bool(_HEARD_AS_SELLER.match(unit.norm))
+
+
 def _seller_goes_on(after: list[_Unit]) -> int:
     """How many units the seller still says before the customer's turn (a pause can cut
-    one turn in two), stopping at billing."""
+    one turn in two), past the offered item's price, stopping at billing or a service
+    question."""
     i = 0
-    while i < len(after) and after[i].role == "seller" and not _SELLER_TALK.search(after[i].norm):
+    while i < len(after) and after[i].role == "seller" and not _answers(after[i]):
+        n = after[i].norm
+        if (_SELLER_TALK.search(n) and not _BARE_PRICE.match(n)) or _SERVICE.search(n):
+            break
         i += 1
     return i
+
+
+def _reply(after: list[_Unit]) -> list[_Unit]:
+    """What the customer says at the start of `after`, up to the seller's next words."""
+    end = 0
+    while end < len(after) and _answers(after[end]):
+        end += 1
+    return after[:end]
 
 
 def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
@@ -365,9 +402,9 @@ def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
     defers it to the customer's next turn; any other reply without a yes is a no)."""
     i = _seller_goes_on(after)
     for _ in range(_REPLY_WINDOW):
-        if i == len(after) or after[i].role != "customer":
+        reply = _reply(after[i:])
+        if not reply:
             return None, i
-        reply = [u for u in after[i:] if u.turn == after[i].turn]
         i += len(reply)
         verdict = _verdict_of(" ".join(u.norm for u in reply))
         if verdict is not None:
@@ -383,11 +420,11 @@ def _replied(after: list[_Unit]) -> bool:
     """Whether the next unit (with roles: the next customer turn, past the seller's own
     sentences that go on before any billing) is a yes or a no."""
     after = after[_seller_goes_on(after) :]
-    if not after or after[0].role == "seller":
+    if not after:
         return False
-    if after[0].role == "customer":
-        reply = [u.norm for u in after if u.turn == after[0].turn]
-        return _verdict_of(" ".join(reply)) is not None
+    if after[0].role is not None:
+        reply = _reply(after)
+        return bool(reply) and _verdict_of(" ".join(u.norm for u in reply)) is not None
     return _verdict_of(_reply_text(after, 0)[0]) is not None
 
 
