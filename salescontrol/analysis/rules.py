@@ -398,8 +398,9 @@ def _reply(after: list[_Unit]) -> list[_Unit]:
 
 
 def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
-    """With roles: the next customer turn is the answer (a question such as "а сколько?"
-    defers it to the customer's next turn; any other reply without a yes is a no)."""
+    """With roles: what the customer says before the seller speaks again is the answer
+    (a question such as "а сколько?" defers it to her next reply; any other reply
+    without a yes is a no)."""
     i = _seller_goes_on(after)
     for _ in range(_REPLY_WINDOW):
         reply = _reply(after[i:])
@@ -417,7 +418,7 @@ def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
 
 
 def _replied(after: list[_Unit]) -> bool:
-    """Whether the next unit (with roles: the next customer turn, past the seller's own
+    """Whether the next unit (with roles: the customer's reply, past the seller's own
     sentences that go on before any billing) is a yes or a no."""
     after = after[_seller_goes_on(after) :]
     if not after:
