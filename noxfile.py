@@ -28,7 +28,9 @@ RECORDER = ("libportaudio2",)  # sounddevice's PortAudio, for the recorder's mic
 BROWSER = ("chromium",)  # the dashboard's browser tests and benchmark (Playwright drives it)
 # Real Russian speech of a second speaker, the IVR prompts (devkit/asr_clips.py: bench_asr and
 # a test of tests/test_asr_transcribe.py).
-REAL_SPEECH = ("asterisk-core-sounds-ru-wav",)
+# The prompts' texts are in asterisk-core-sounds-ru, only a Recommends of the -wav package,
+# which --no-install-recommends leaves out.
+REAL_SPEECH = ("asterisk-core-sounds-ru-wav", "asterisk-core-sounds-ru")
 DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "tests": SPEECH + REAL_SPEECH + RECORDER + BROWSER,
     "fast": SPEECH + RECORDER,
