@@ -133,7 +133,9 @@ def main() -> None:
             "(devkit/rushhour/unseen.py, by another author who opened no project file), and "
             "rules_v6 from the 28 sealed dialogues' (devkit/rushhour/sealed.py, a third such "
             "author, another brief), so the 28 reserve dialogues (devkit/rushhour/reserve.py, "
-            "a fourth such author, another brief again) are the blind set now."
+            "a fourth such author, committed before rules_v6) and the 28 vault dialogues "
+            "(devkit/rushhour/vault.py, a fifth, committed after rules_v6) are the blind "
+            "sets now."
         ),
         [
             {

@@ -259,6 +259,9 @@ def main() -> int:
         "(devkit/rushhour/vault.py, committed after rules_v6), neither read dialogue by "
         "dialogue: their upsell figures are the honest ones."
     )
+    if args.only:
+        again = ", ".join(RUSH_SPLITS[name][0] for name in args.only)
+        summary += f" Measured in a later run (--only) than the rest: {again}."
     write_result(
         "eval",
         "Whole pipeline on the demo audio and the rush-hour corpus",
