@@ -11,7 +11,7 @@ from __future__ import annotations
 from devkit.rushhour.scripts import Script, _o, _s
 
 SEEDS = (91, 92, 93)
-READ = ""  # set when its misses are read
+READ = "recordings read for rules_v7"  # what its misses were read for
 
 SCRIPTS: tuple[Script, ...] = (
     # ---- upsell attempted, accepted ----

@@ -11,10 +11,13 @@ How it reads a transcript (see README "Upsell analysis"):
    and it is none of: a service question (bag, card, receipt, payment, bonuses, age
    check, "с собой", a free service), "anything else?", a substitute for a missing
    item, a customer's own request ("дайте", "а … есть?") or an answer.
-3. The customer's answer is the next unit(s) (with roles: the next customer turn):
-   irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я подумаю", "дома есть" are a
-   refusal; "давайте", "да", "беру", "уговорили" an acceptance; any other reply reads as
-   a refusal (people say yes plainly), no reply at all as unknown.
+3. The customer's answer is the next unit(s) (with roles: what she says before the
+   seller speaks again): irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я
+   подумаю", "дома есть" are a refusal; "давайте", "да", "беру", "уговорили", "одну" an
+   acceptance. A question about the item, or a reply with neither, waits for her next
+   reply while the seller answers her; a reply that never says yes reads as a refusal
+   (people say yes plainly), unless the seller's total is an earlier price plus the
+   item's (her yes lost to ASR); no reply at all as unknown.
 4. Staff talk (informal "ты", shifts, deliveries; with roles: no customer speaks) with
    no sale in it is `is_sales_dialogue = false` and never an upsell.
 5. The quality score follows the prompt's rubric with countable proxies.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v6"
+VERSION = "rules_v7"
 ANALYZER = "rules"
 
 
@@ -77,7 +80,10 @@ _STRONG_FRAME = _any(
     r"\bв тон\b|\bпод цвет\b|\bзаодно\b|\bсо скидкой\b|\bпо акции\b",
     # presenting an item as fresh, just made or cheaper by the pack: a statement offer
     r"\bиз печи\b|\bеще (тепл|горяч)\w+|\bтолько (что )?(испекли|приготовили|сварили|привезли)\b",
-    r"\bвыходит (\w+ )?(дешевле|выгоднее)\b",
+    r"\bвыходит (\S+ ){0,3}(дешевле|выгодн\w*)|\b(дешевле|выгоднее) выходит\b|\bв пересчете\b",
+    # a bigger or better version of what she took, or one more thing, said as a statement
+    r"\bесть (\w+ )?(больш\w+|литров\w+|крупн\w+|побольше|покрупнее|семейн\w+)\b",
+    r"\b(еще|также) есть\b",
 )
 # Questions that are no upsell, whatever else they say.
 _SERVICE = _any(
@@ -102,7 +108,10 @@ _SUBSTITUTE = _any(
 )
 # The seller asking whether the customer has an item ("а чехол для них у вас есть?"):
 # a customer's request in her mouth, an offer in the seller's (service items excluded).
-_SELLER_ASKS_HAVE = _any(r"\bу вас (дома |уже )?(есть|имеется)\b", r"\b(дома|уже) (есть|имеется)\b")
+_SELLER_ASKS_HAVE = _any(
+    r"\bу вас (дома |уже )?(есть|имеется)\b|\b(есть|имеется) у вас\b",
+    r"\b(дома|уже) (есть|имеется)\b",
+)
 # The seller's "можно добавить …": proposing, though it opens like a request.
 _SELLER_CAN = re.compile(r"^(а )?можно (вам |еще |сразу )*(добавить|положить|предложить|взять)\b")
 # A customer's own request or question, or an answer: not the seller proposing.
@@ -126,13 +135,17 @@ _ACCEPT = _any(
 )
 # "(ой,) тогда и круассан дайте": taking what was offered (the filler "тогда" is read)
 _THEN_TAKE = re.compile(r"\bтогда (и |уж )?(\w+ )?(\w+ )?(дайте|давайте|возьму|беру)\b")
-_ASKS = re.compile(r"\bсколько\b|\bа (что|какой|какая|он|она)\b")
+# A question about the offered item, question mark or not ("а пасколько стоит", "с чем они")
+_ASKS = re.compile(
+    r"сколько\b|\bпочем\b|\bс чем\b|\bразница\b|\bа (что|какой|какая|какие|он|она|они|это)\b"
+)
 # "ага, … не соблазняйте": telling the seller not to, whatever yes-word opened the reply
 _DONT = re.compile(r"\bне \w+(айте|яйте|уйте|ивайте)\b")
 # A reply that names how many ("один давайте", "ну раз тёплые, один"): taking the offer,
 # unless it also says no ("одной хватит")
 _QUANTITY = re.compile(
-    r"^(ну )?(раз (\w+ ){1,2})?(то )?(один|одну|одно|одна|два|две|пару|парочку)\b"
+    r"^(ну )?(раз (\w+ ){1,2})?(то )?(один|одну|одно|одна|два|две|пару|парочку|\d{1,2})\b"
+    r"(?! (рубл|руб|р)\b)"
 )
 _REFUSE_START = re.compile(r"^(ну )?(нет|не|неа|да нет|да не)\b")
 _REFUSE = _any(
@@ -227,8 +240,9 @@ class _Found:
 
 
 def normalise(text: str) -> str:
-    """Lower case, ё → е, punctuation to spaces (hyphens kept)."""
-    text = text.lower().replace("ё", "е")
+    """Lower case, ё → е, punctuation to spaces (hyphens kept, and joined to the word
+    before where Whisper wrote "что -нибудь")."""
+    text = re.sub(r"\s+-(?=\w)", "-", text.lower().replace("ё", "е"))
     return " ".join(re.sub(r"[^\w\s-]", " ", text).split())
 
 
@@ -344,10 +358,11 @@ def _reply_text(after: list[_Unit], used: int) -> tuple[str, int]:
     return text, 1
 
 
-def _answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
-    """The customer's answer to an offer made in `turn`, and how many units it took."""
+def _answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, int]:
+    """The customer's answer to an offer (the last unit of `before`), and how many units
+    it took."""
     if after and after[0].role is not None:
-        return _turn_answer(after, turn)
+        return _turn_answer(after, before)
     replied = False
     for used in range(min(_REPLY_WINDOW, len(after))):
         unit = after[used]
@@ -397,24 +412,67 @@ def _reply(after: list[_Unit]) -> list[_Unit]:
     return after[:end]
 
 
-def _turn_answer(after: list[_Unit], turn: int) -> tuple[bool | None, int]:
-    """With roles: what the customer says before the seller speaks again is the answer
-    (a question such as "а сколько?" defers it to her next reply; any other reply
-    without a yes is a no)."""
+def _moves_on(unit: _Unit) -> bool:
+    """The seller billing (past a bare price) or asking a service question."""
+    n = unit.norm
+    return bool(_SELLER_TALK.search(n) and not _BARE_PRICE.match(n)) or bool(_SERVICE.search(n))
+
+
+def _turn_answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, int]:
+    """With roles: what the customer says before the seller speaks again is the answer. A
+    reply with neither yes nor no (a question about the item, or words ASR broke) defers
+    it to her next reply while the seller answers her; once he bills or asks a service
+    question instead, or after `_REPLY_WINDOW` replies, a reply that never said yes is a
+    no, unless the bill adds the item's price (`_bill_adds_up`)."""
     i = _seller_goes_on(after)
+    replied = False
     for _ in range(_REPLY_WINDOW):
         reply = _reply(after[i:])
         if not reply:
-            return None, i
+            break
         i += len(reply)
         verdict = _verdict_of(" ".join(u.norm for u in reply))
         if verdict is not None:
             return verdict, i
-        if not (reply[-1].question or _ASKS.search(" ".join(u.norm for u in reply))):
-            return False, i
-        while i < len(after) and after[i].role == "seller":
-            i += 1  # the seller answers the question
-    return None, i
+        replied = True
+        asked = reply[-1].question or _ASKS.search(" ".join(u.norm for u in reply))
+        while i < len(after) and not _answers(after[i]):
+            if not asked and _moves_on(after[i]):
+                return _bill_adds_up(before, after) or False, i
+            i += 1  # the seller answers her
+    if _bill_adds_up(before, after):
+        return True, i
+    return (False if replied else None), i
+
+
+# A number that is a price: not a size, weight, count or time ("250 миллилитров").
+_PRICE = re.compile(
+    r"\b(\d+)\b(?! (мл|милли\w*|литр\w*|л|см|сантим\w*|мм|кг|кило\w*|грамм\w*|г|гр|штук\w*"
+    r"|шт|процент\w*|раз\w*|минут\w*|час\w*|дн\w*|день|недел\w*|месяц\w*|год\w*|лет|номер\w*"
+    r"|размер\w*)\b)"
+)
+_TOTAL = re.compile(r"\bс вас\b|\bитог\w*|\bвсего\b|\bвместе\b|\bтогда\b|^\d+( рубл\w*)?$")
+
+
+def _prices(units: list[_Unit]) -> list[int]:
+    return [int(m.group(1)) for u in units for m in _PRICE.finditer(u.norm)]
+
+
+def _bill_adds_up(before: list[_Unit], after: list[_Unit]) -> bool:
+    """Whether a total said after the offer is an earlier price plus one to three times a
+    price said after the offer (400 for the filter, 30 for the washer, "430 тогда"): the
+    item went on the bill, whatever ASR made of her yes."""
+    base = set(_prices(before))
+    for k, unit in enumerate(after):
+        if not _TOTAL.search(unit.norm):
+            continue
+        items = set(_prices(after[:k]))
+        for total in _prices([unit]):
+            if any(
+                total == a + n * b for a in base for b in items for n in (1, 2, 3) if a != total
+            ):
+                return True
+    return False
 
 
 def _replied(after: list[_Unit]) -> bool:
@@ -442,7 +500,7 @@ def _offers(parts: list[_Unit]) -> list[_Found]:
         if not _is_offer(parts, i):
             i += 1
             continue
-        accepted, used = _answer(parts[i + 1 :], unit.turn)
+        accepted, used = _answer(parts[i + 1 :], parts[: i + 1])
         offer = Offer(product=_product(unit.norm), quote=unit.raw[:300], accepted=accepted)
         relevant = bool(_RELEVANT.search(unit.norm))
         benefit = bool(_BENEFIT.search(" ".join(p.norm for p in parts[i : i + 2])))
