@@ -47,8 +47,9 @@ def speak(text: str, pitch_cents: int = 0, tempo: float = 1.0) -> np.ndarray:
             raw = Path(tmp) / "raw.wav"
             subprocess.run(
                 [_require("text2wave"), "-eval", f"({VOICE})", "-o", str(raw)],
-                # festival writes a broken wav for a text with a dash: say it as a pause
-                input=re.sub(r"\s*[—–]\s*", ", ", text).encode("utf-8"),
+                # festival writes a broken wav for a text with a dash (said as a pause
+                # instead) or with quotation marks (dropped: they are not heard)
+                input=re.sub(r"\s*[—–]\s*", ", ", re.sub(r"[«»„“”\"]", "", text)).encode(),
                 check=True,
                 capture_output=True,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from devkit import synth
 
@@ -22,7 +23,15 @@ def test_noise_level_is_as_asked() -> None:
     assert np.array_equal(noise, synth.shop_noise(10, level_db=-30, seed=1))
 
 
-def test_a_line_with_a_dash_is_spoken() -> None:
-    # festival wrote a wav sox could not read for "Ну раз тёплые — один" (a sealed dialogue)
-    audio = synth.speak("Ну раз тёплые — один, с миндалём.")
+@pytest.mark.parametrize(
+    "line",
+    [
+        # festival wrote a wav sox could not read for "Ну раз тёплые — один" (sealed set)
+        "Ну раз тёплые — один, с миндалём.",
+        # ... and for a line with guillemets (a line of the cellar set, other words here)
+        "А это что за «набор туриста»?",
+    ],
+)
+def test_a_line_with_a_dash_or_quotes_is_spoken(line: str) -> None:
+    audio = synth.speak(line)
     assert len(audio) > synth.RATE and float(np.abs(audio).max()) > 0.05
