@@ -255,6 +255,35 @@ def test_questions_about_the_offered_item_defer_the_answer_and_the_bill_can_tell
     assert not _analyze(spaced).upsell_attempted
 
 
+def test_offers_inside_a_sentence_and_what_the_seller_does_next() -> None:
+    """Shapes from the cellar rush-hour transcripts, in other words: an offer mid-sentence
+    ("…, может сразу …", "им бы …", "а вот к этому у нас новый …", a price difference
+    before the offer, a bundle), and the seller's next words as the answer when ASR lost
+    hers ("добавил", a total naming the item, "понял" taking a no)."""
+    opening = Turn("customer", "Мне кроссовки, сорок второй.")
+    for offer in (
+        "Держите, носки спортивные, может сразу две пары.",
+        "Хорошие, им бы ещё стельки ортопедические, нога меньше устаёт.",
+        "А вот к этому у нас новый спрей пришёл, от запаха.",
+        "200 рублей дороже будет модель с мембраной, сделать её?",
+        "Сейчас шнурки с ними набором, выходит на сто рублей меньше.",
+    ):
+        # her reply lost: the seller bills next
+        result = _analyze([opening, Turn("seller", offer), Turn("seller", "Итого три тысячи.")])
+        assert result.upsell_attempted, offer
+    offer = Turn("seller", "К ним спрей для замши не нужен? Пятна не садятся.")
+    for after, accepted in (
+        ([Turn("customer", "Хм."), Turn("seller", "Добавил, итого четыре тысячи.")], True),
+        # "сколько стоит?" misheard as "не стоит", then the bill names the spray
+        ([Turn("customer", "Не стоит."), Turn("seller", "Вместе со спреем 4300.")], True),
+        ([Turn("customer", "Спрей бесцветный.")], True),
+        ([Turn("customer", "Мм."), Turn("seller", "Понял, тогда четыре тысячи.")], False),
+        ([Turn("seller", "Понял, четыре тысячи.")], False),
+    ):
+        result = _analyze([opening, offer, *after])
+        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), after
+
+
 # Dialogues of the first set the rules get wrong, with why (strict: a change that fixes
 # one must take it off this list).
 KNOWN_MISSES: dict[str, str] = {}

@@ -6,18 +6,21 @@ How it reads a transcript (see README "Upsell analysis"):
    starts ("да", "нет", "давайте", "с вас", …).
 2. A unit is an offer when the seller (or, without roles, whoever says it) proposes
    something: an offer verb ("рекомендую", "не хотите", "возьмёте", "положить?",
-   "добавим?"), or a proposal frame ("к нему", "в тон", "заодно", "со скидкой", "всего
-   на … дороже", "обычно берут", "пригодится") that is a question or gets an answer;
+   "добавим?", "…, может сразу …", "им бы …"), or a proposal frame ("к нему", "в тон",
+   "заодно", "со скидкой", "всего на … дороже", "обычно берут", "пригодится", "а вот к
+   этому у нас новый …") that is a question or gets an answer;
    and it is none of: a service question (bag, card, receipt, payment, bonuses, age
    check, "с собой", a free service), "anything else?", a substitute for a missing
    item, a customer's own request ("дайте", "а … есть?") or an answer.
 3. The customer's answer is the next unit(s) (with roles: what she says before the
    seller speaks again): irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я
    подумаю", "дома есть" are a refusal; "давайте", "да", "беру", "уговорили", "одну" an
-   acceptance. A question about the item, or a reply with neither, waits for her next
-   reply while the seller answers her; a reply that never says yes reads as a refusal
-   (people say yes plainly), unless the seller's total is an earlier price plus the
-   item's (her yes lost to ASR); no reply at all as unknown.
+   acceptance, and so is a short reply naming the item ("синий"). A question about the
+   item, or a reply with neither, waits for her next reply while the seller answers
+   her; the seller's "понял(а)" takes it as a no; a reply that never says yes reads as a
+   refusal (people say yes plainly), no reply at all as unknown — unless what the
+   seller does next shows the item on the bill ("добавила", a total "с футляром", or an
+   earlier price plus the item's): her yes lost to ASR or roles.
 4. Staff talk (informal "ты", shifts, deliveries; with roles: no customer speaks) with
    no sale in it is `is_sales_dialogue = false` and never an upsell.
 5. The quality score follows the prompt's rubric with countable proxies.
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v7"
+VERSION = "rules_v8"
 ANALYZER = "rules"
 
 
@@ -47,6 +50,7 @@ _OFFER_VERB = _any(
     r"\bвозьмете\b|\bвозьмите\b|\bберете\b|\bне берете\b",
     r"\bпосмотрите\b|\bгляньте\b|\bпримерьте\b|\bпосмотрим\b|\bрассмотрите\b|\bпоказать\b",
     r"\bне забудьте\b|\bбудем (делать|брать|оформлять|клеить)\b|^(а |ну )?может\b",
+    r"\bможет (сразу|еще|вам|тогда|заодно)\b|\b(ему|ей|им|вам) бы\b",
     r"\b(?!(нет|не|да|мне|ну)\b)\w+ (не )?(нужен|нужна|нужно|нужны)\b",
     # "картошку фри добавим?" heard as "картошку в предобавим": a word glued on in front
     r"\w*(добавим|добавить|добавляем)\b|\b(положить|сделать|сделаем|пробить|пробью)\b",
@@ -64,7 +68,8 @@ _FRAME = _any(
     r"\bскидк\w*|\bакци\w*|\bпо цене\b|\bв подарок\b|\bполцены\b|\bдешевле\b|\bдороже\b",
     r"\bвыгодн\w*|\bпроцент\w*|\bминус \w+|\bразница\b|\bдо полного\b",
     r"\bберут\b|\bпокупают\b|\bпригодит\w*|\bидеальн\w*|\bсмотрится\b",
-    r"\bпопулярн\w*|\bсвеж\w*|\bиспекли\b|\bпривезли\b|\bпришли\b|\bвкусн\w*",
+    r"\bпопулярн\w*|\bсвеж\w*|\bиспекли\b|\bпривезли\b|\bпришл\w*|\bвкусн\w*",
+    r"\bпоступил\w*|\bнов(ый|ая|ое|ые|инк\w*)\b",
     r"\bу нас (сегодня|сейчас)\b|\bсегодня у нас\b",
     r"\b(наш|наша|наше|наши) (домашн|фирменн|собственн)\w*",  # the shop's own make
 )
@@ -80,6 +85,7 @@ _STRONG_FRAME = _any(
     r"\bв тон\b|\bпод цвет\b|\bзаодно\b|\bсо скидкой\b|\bпо акции\b",
     # presenting an item as fresh, just made or cheaper by the pack: a statement offer
     r"\bиз печи\b|\bеще (тепл|горяч)\w+|\bтолько (что )?(испекли|приготовили|сварили|привезли)\b",
+    r"\bа вот к (этому|этой|этим|нему|ней|ним)\b|\bна пробу\b|\bнабором\b|\bв наборе\b",
     r"\bвыходит (\S+ ){0,3}(дешевле|выгодн\w*)|\b(дешевле|выгоднее) выходит\b|\bв пересчете\b",
     # a bigger or better version of what she took, or one more thing, said as a statement
     r"\bесть (\w+ )?(больш\w+|литров\w+|крупн\w+|побольше|покрупнее|семейн\w+)\b",
@@ -198,7 +204,9 @@ _OFFER_START = re.compile(
 _FILLER = re.compile(r"^((ну|э|так|вот|значит|слушайте|а|ой|хм|о|ах|тогда)(\s+|$))+")
 # A unit that is the seller talking money or leaving: the answer window ends there.
 _SELLER_TALK = _any(
-    r"^(с вас|итог\w*|всего \d|\d+ (рублей|пожалуйста|руб))\b|^(приходите|всего доброго)\b",
+    # (a price followed by "больше"/"дороже" is the offer's price difference, not the bill)
+    r"^(с вас|итог\w*|всего \d|\d+ (рублей|пожалуйста|руб)\b(?! (больше|дороже)))\b",
+    r"^(приходите|всего доброго)\b",
     r"^(хорошего дня|спасибо за покупку)\b|\bприход\w* еще\b",
 )
 _RELEVANT = _any(
@@ -397,8 +405,7 @@ def _seller_goes_on(after: list[_Unit]) -> int:
     question."""
     i = 0
     while i < len(after) and after[i].role == "seller" and not _answers(after[i]):
-        n = after[i].norm
-        if (_SELLER_TALK.search(n) and not _BARE_PRICE.match(n)) or _SERVICE.search(n):
+        if _moves_on(after[i]):
             break
         i += 1
     return i
@@ -412,10 +419,24 @@ def _reply(after: list[_Unit]) -> list[_Unit]:
     return after[:end]
 
 
+def _names_the_item(reply: list[_Unit], offer: _Unit) -> bool:
+    """A short reply that only names the offered thing ("большой", "синий давайте" is read
+    as a yes anyway): choosing it."""
+    words = " ".join(u.norm for u in reply).split()
+    stems = {w[:5] for w in offer.norm.split() if len(w) >= 5}
+    return len(words) <= 3 and any(w[:5] in stems for w in words if len(w) >= 5)
+
+
+# The seller taking a reply as a no ("поняла, тогда …")
+_ACKNOWLEDGED = re.compile(r"^(\w+ )?(поняла?|ясно|понятно|как хотите)\b")
+
+
 def _moves_on(unit: _Unit) -> bool:
-    """The seller billing (past a bare price) or asking a service question."""
+    """The seller billing (past a bare price), asking a service question, or taking her
+    reply as a no."""
     n = unit.norm
-    return bool(_SELLER_TALK.search(n) and not _BARE_PRICE.match(n)) or bool(_SERVICE.search(n))
+    billing = _SELLER_TALK.search(n) and not _BARE_PRICE.match(n)
+    return bool(billing or _SERVICE.search(n) or _ACKNOWLEDGED.match(n))
 
 
 def _turn_answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, int]:
@@ -425,6 +446,8 @@ def _turn_answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, 
     question instead, or after `_REPLY_WINDOW` replies, a reply that never said yes is a
     no, unless the bill adds the item's price (`_bill_adds_up`)."""
     i = _seller_goes_on(after)
+    if i < len(after) and _ACKNOWLEDGED.match(after[i].norm):
+        return _bill_adds_up(before, after) or False, i  # "понял, 150": her no, unheard
     replied = False
     for _ in range(_REPLY_WINDOW):
         reply = _reply(after[i:])
@@ -436,6 +459,8 @@ def _turn_answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, 
             return verdict, i
         replied = True
         asked = reply[-1].question or _ASKS.search(" ".join(u.norm for u in reply))
+        if not asked and _names_the_item(reply, before[-1]):
+            return True, i
         while i < len(after) and not _answers(after[i]):
             if not asked and _moves_on(after[i]):
                 return _bill_adds_up(before, after) or False, i
@@ -451,7 +476,9 @@ _PRICE = re.compile(
     r"|шт|процент\w*|раз\w*|минут\w*|час\w*|дн\w*|день|недел\w*|месяц\w*|год\w*|лет|номер\w*"
     r"|размер\w*)\b)"
 )
-_TOTAL = re.compile(r"\bс вас\b|\bитог\w*|\bвсего\b|\bвместе\b|\bтогда\b|^\d+( рубл\w*)?$")
+_TOTAL = re.compile(
+    r"\bс вас\b|\bитог\w*|\bвсего\b|\bвместе\b|\bтогда\b|\bдоплат\w*|^\d+( рубл\w*)?$"
+)
 
 
 def _prices(units: list[_Unit]) -> list[int]:
@@ -487,6 +514,29 @@ def _replied(after: list[_Unit]) -> bool:
     return _verdict_of(_reply_text(after, 0)[0]) is not None
 
 
+# The seller putting the item on the bill: "добавила", "пробил".
+_ADDED = re.compile(r"\b(добавил|добавила|положил|положила|пробил|пробила)\b")
+_WITH = re.compile(r"\bсо? (\w{4,})")
+_STEM = 4  # letters of a word that name the item across its endings ("спрей", "спреем")
+_BILL_LOOKAHEAD = 12  # units after an offer where the seller's bill is read
+
+
+def _seller_took_it(offer: _Unit, after: list[_Unit]) -> bool:
+    """Whether the seller's words after an offer put the item on the bill: "добавила",
+    or a total "с футляром" / "вместе с пропиткой" naming a word of the offer (her yes
+    lost to ASR or roles)."""
+    stems = {w[:_STEM] for w in offer.norm.split() if len(w) >= _STEM + 1}
+    for unit in after[:_BILL_LOOKAHEAD]:
+        if unit.role == "customer":
+            continue
+        if _ADDED.search(unit.norm):
+            return True
+        billed = _TOTAL.search(unit.norm) or _SELLER_TALK.search(unit.norm)
+        if billed and any(m.group(1)[:_STEM] in stems for m in _WITH.finditer(unit.norm)):
+            return True
+    return False
+
+
 def _product(sentence: str) -> str:
     words = re.sub(r"\bк \w+", " ", sentence).split()
     return " ".join([w for w in words if w not in _STOP][:4]) or sentence
@@ -501,6 +551,8 @@ def _offers(parts: list[_Unit]) -> list[_Found]:
             i += 1
             continue
         accepted, used = _answer(parts[i + 1 :], parts[: i + 1])
+        if not accepted and _seller_took_it(unit, parts[i + 1 :]):
+            accepted = True
         offer = Offer(product=_product(unit.norm), quote=unit.raw[:300], accepted=accepted)
         relevant = bool(_RELEVANT.search(unit.norm))
         benefit = bool(_BENEFIT.search(" ".join(p.norm for p in parts[i : i + 2])))
