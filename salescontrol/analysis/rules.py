@@ -367,8 +367,7 @@ def _reply_text(after: list[_Unit], used: int) -> tuple[str, int]:
 
 
 def _answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, int]:
-    """The customer's answer to an offer (the last unit of `before`), and how many units
-    it took."""
+    """The customer's answer to an offer (`before[-1]`) and how many units it took."""
     if after and after[0].role is not None:
         return _turn_answer(after, before)
     replied = False
@@ -420,8 +419,7 @@ def _reply(after: list[_Unit]) -> list[_Unit]:
 
 
 def _names_the_item(reply: list[_Unit], offer: _Unit) -> bool:
-    """A short reply that only names the offered thing ("большой", "синий давайте" is read
-    as a yes anyway): choosing it."""
+    """A short reply that only names the offered thing ("большой"): choosing it."""
     words = " ".join(u.norm for u in reply).split()
     stems = {w[:5] for w in offer.norm.split() if len(w) >= 5}
     return len(words) <= 3 and any(w[:5] in stems for w in words if len(w) >= 5)
@@ -432,8 +430,7 @@ _ACKNOWLEDGED = re.compile(r"^(\w+ )?(поняла?|ясно|понятно|ка
 
 
 def _moves_on(unit: _Unit) -> bool:
-    """The seller billing (past a bare price), asking a service question, or taking her
-    reply as a no."""
+    """The seller billing (past a bare price), asking a service question or taking a no."""
     n = unit.norm
     billing = _SELLER_TALK.search(n) and not _BARE_PRICE.match(n)
     return bool(billing or _SERVICE.search(n) or _ACKNOWLEDGED.match(n))
@@ -465,9 +462,7 @@ def _turn_answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, 
             if not asked and _moves_on(after[i]):
                 return _bill_adds_up(before, after) or False, i
             i += 1  # the seller answers her
-    if _bill_adds_up(before, after):
-        return True, i
-    return (False if replied else None), i
+    return _bill_adds_up(before, after) or (False if replied else None), i
 
 
 # A number that is a price: not a size, weight, count or time ("250 миллилитров").
@@ -491,14 +486,10 @@ def _bill_adds_up(before: list[_Unit], after: list[_Unit]) -> bool:
     item went on the bill, whatever ASR made of her yes."""
     base = set(_prices(before))
     for k, unit in enumerate(after):
-        if not _TOTAL.search(unit.norm):
-            continue
-        items = set(_prices(after[:k]))
-        for total in _prices([unit]):
-            if any(
-                total == a + n * b for a in base for b in items for n in (1, 2, 3) if a != total
-            ):
-                return True
+        items = set(_prices(after[:k])) if _TOTAL.search(unit.norm) else set()
+        sums = {(a, a + n * b) for a in base for b in items for n in (1, 2, 3)}
+        if any(s == total != a for a, s in sums for total in _prices([unit])):
+            return True
     return False
 
 
@@ -526,13 +517,10 @@ def _seller_took_it(offer: _Unit, after: list[_Unit]) -> bool:
     or a total "с футляром" / "вместе с пропиткой" naming a word of the offer (her yes
     lost to ASR or roles)."""
     stems = {w[:_STEM] for w in offer.norm.split() if len(w) >= _STEM + 1}
-    for unit in after[:_BILL_LOOKAHEAD]:
-        if unit.role == "customer":
-            continue
-        if _ADDED.search(unit.norm):
-            return True
+    for unit in (u for u in after[:_BILL_LOOKAHEAD] if u.role != "customer"):
         billed = _TOTAL.search(unit.norm) or _SELLER_TALK.search(unit.norm)
-        if billed and any(m.group(1)[:_STEM] in stems for m in _WITH.finditer(unit.norm)):
+        named = any(m.group(1)[:_STEM] in stems for m in _WITH.finditer(unit.norm))
+        if _ADDED.search(unit.norm) or (billed and named):
             return True
     return False
 
