@@ -17,7 +17,18 @@ from typing import Any
 import numpy as np
 
 from devkit import synth
-from devkit.rushhour import attic, cellar, heldout, probe, reserve, scripts, sealed, unseen, vault
+from devkit.rushhour import (
+    attic,
+    cellar,
+    heldout,
+    loft,
+    probe,
+    reserve,
+    scripts,
+    sealed,
+    unseen,
+    vault,
+)
 from devkit.rushhour.voices import RATE, Voice, at_level, speak
 
 QUEUE_GAP_SEC = (3.0, 8.0)
@@ -171,7 +182,7 @@ def _radio(mix: _Mixer, at: float, text: str, voice: Voice) -> dict[str, Any]:
 # (`SEEDS`), dialogues (`SCRIPTS`) and what its recordings' misses were read for (`READ`,
 # "" if never). `probe` was written to be read (a diagnostic set); the others were
 # measured blind until read.
-BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic)
+BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic, loft)
 
 
 def blind_name(blind: ModuleType) -> str:
