@@ -284,6 +284,38 @@ def test_offers_inside_a_sentence_and_what_the_seller_does_next() -> None:
         assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), after
 
 
+def test_free_services_answered_requests_variants_and_the_bill_before_an_offer() -> None:
+    """Shapes from the attic rush-hour transcripts, in other words: a free service and the
+    seller's "есть" to her "… ещё есть?" are no offer; an offer after the bill ("с вас …
+    и вот …") or with "берите" is one; a variant named with its first sound lost is a yes,
+    and so is a yes after three questions about the item."""
+    opening = Turn("customer", "Мне фонарик налобный.")
+    no_offers = (
+        [Turn("seller", "Подарочную упаковку сделать? Это бесплатно."), Turn("customer", "Да.")],
+        [
+            Turn("customer", "А батарейки к нему ещё есть?"),
+            Turn("seller", "Есть, сто двадцать, сразу положу."),
+            Turn("customer", "Да, положите."),
+        ],
+    )
+    for turns in no_offers:
+        assert not _analyze([opening, *turns]).upsell_attempted, turns
+    for offer, reply in (
+        ("С вас 900 и вот чехлы новые привезли.", "Ой, давайте один."),
+        ("Девятьсот. Батарейки литиевые, берите, дольше служат.", "Давайте."),
+        ("К нему ремешок есть, зелёный и оранжевый, сто рублей.", "Ранжевый."),
+    ):
+        turns = [opening, Turn("seller", offer), Turn("customer", reply)]
+        result = _analyze([*turns, Turn("seller", "Карта или наличные?")])
+        assert (result.upsell_attempted, result.customer_accepted) == (True, True), offer
+    asks = ["А он какой?", "А надолго хватает?", "А сколько стоит?"]
+    turns = [opening, Turn("seller", "К нему батарейки запасные не нужны?")]
+    for question in asks:
+        turns += [Turn("customer", question), Turn("seller", "Литиевые, на месяц, сто рублей.")]
+    result = _analyze([*turns, Turn("customer", "Ну хорошо, давайте.")])
+    assert result.customer_accepted is True
+
+
 # Dialogues of the first set the rules get wrong, with why (strict: a change that fixes
 # one must take it off this list).
 KNOWN_MISSES: dict[str, str] = {}

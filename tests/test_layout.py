@@ -25,8 +25,9 @@ OURS |= {"tests", "benchmarks", "demo", "main"}
 # tooling out; the import rule above keeps it out. Production features since then
 # (receipts and their matching, attempt caps and erasure, speakers, the hardened upsell
 # analysis: 5.4k lines in all) grow the core on purpose: this budget is a tripwire for a
-# sudden jump (tooling creeping back), raised only with a reason.
-CORE_LINE_BUDGET = 6000
+# sudden jump (tooling creeping back), raised only with a reason: 6000 → 6100 when
+# rules_v9 took it to 6006 (the upsell rules gain a few lines from each blind set read).
+CORE_LINE_BUDGET = 6100
 
 
 def _python_files(folder: Path) -> list[Path]:

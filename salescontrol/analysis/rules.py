@@ -5,18 +5,21 @@ How it reads a transcript (see README "Upsell analysis"):
    sentences of the text, and an unpunctuated run is cut again where a turn plainly
    starts ("да", "нет", "давайте", "с вас", …).
 2. A unit is an offer when the seller (or, without roles, whoever says it) proposes
-   something: an offer verb ("рекомендую", "не хотите", "возьмёте", "положить?",
+   something: an offer verb ("рекомендую", "не хотите", "возьмёте", "берите", "положить?",
    "добавим?", "…, может сразу …", "им бы …"), or a proposal frame ("к нему", "в тон",
    "заодно", "со скидкой", "всего на … дороже", "обычно берут", "пригодится", "а вот к
    этому у нас новый …") that is a question or gets an answer;
    and it is none of: a service question (bag, card, receipt, payment, bonuses, age
-   check, "с собой", a free service), "anything else?", a substitute for a missing
-   item, a customer's own request ("дайте", "а … есть?") or an answer.
+   check, "с собой", a free service: "упаковать? это бесплатно"), "anything else?", a
+   substitute for a missing item, a customer's own request ("дайте", "а … есть?") or an
+   answer (the seller's "есть, …" after her "… ещё есть?"). "С вас 210 и вот …" is cut
+   into the bill and what follows it.
 3. The customer's answer is the next unit(s) (with roles: what she says before the
    seller speaks again): irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я
    подумаю", "дома есть" are a refusal; "давайте", "да", "беру", "уговорили", "одну" an
-   acceptance, and so is a short reply naming the item ("синий"). A question about the
-   item, or a reply with neither, waits for her next reply while the seller answers
+   acceptance, and so is a short reply naming the item or one of its variants ("синий";
+   "ранжевый" for "оранжевый", its first sound lost). A question about the item, or a
+   reply with neither, waits for her next reply (up to four) while the seller answers
    her; the seller's "понял(а)" takes it as a no; a reply that never says yes reads as a
    refusal (people say yes plainly), no reply at all as unknown — unless what the
    seller does next shows the item on the bill ("добавила", a total "с футляром", or an
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v8"
+VERSION = "rules_v9"
 ANALYZER = "rules"
 
 
@@ -47,7 +50,7 @@ _OFFER_VERB = _any(
     r"\bрекомендую\b|\bрекомендуем\b|\bпосоветую\b|\bсоветую\b",
     r"\bпредлож(у|им|ить)\b|\bпредлагаю\b|\bпредлагаем\b",
     r"\bпопробуйте\b|\bжелаете\b|\bхотите\b|\bхотели бы\b",
-    r"\bвозьмете\b|\bвозьмите\b|\bберете\b|\bне берете\b",
+    r"\bвозьмете\b|\bвозьмите\b|\bберете\b|\bберите\b",
     r"\bпосмотрите\b|\bгляньте\b|\bпримерьте\b|\bпосмотрим\b|\bрассмотрите\b|\bпоказать\b",
     r"\bне забудьте\b|\bбудем (делать|брать|оформлять|клеить)\b|^(а |ну )?может\b",
     r"\bможет (сразу|еще|вам|тогда|заодно)\b|\b(ему|ей|им|вам) бы\b",
@@ -227,7 +230,7 @@ _STOP = frozenset(
         "положить пробить взять заодно обычно берут со скидкой сейчас"
     ).split()
 )
-_REPLY_WINDOW = 3
+_REPLY_WINDOW = 4
 
 
 @dataclass(frozen=True)
@@ -269,8 +272,8 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
 
 
 def _after_the_bill(piece: str) -> list[str]:
-    """ "540 рублей, к ней есть закладка …": the price, then what the seller says next."""
-    head, comma, rest = piece.partition(",")
+    """ "540 рублей, к ней есть …", "с вас 210 и вот …": the price, then the seller's next words."""
+    head, comma, rest = [*re.split(r"(,|\s(?=[иа] вот\s))", piece, maxsplit=1), "", ""][:3]
     if comma and _SELLER_TALK.search(normalise(head)) and len(normalise(rest).split()) >= 3:
         return [head + comma, rest.strip()]
     return [piece]
@@ -325,6 +328,10 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False  # "оформить?" after "карта есть?": the same service question
     if before and _SUBSTITUTE.search(before[-1].norm):
         return False  # "такого нет. могу предложить …": a substitute
+    if n.startswith("есть") and any(p.role == "customer" and "есть" in p.norm for p in before):
+        return False  # "(стекло к нему ещё) есть? — есть, …": her request answered
+    if any(re.match(r"(это )?бесплатн", p.norm) for p in parts[i + 1 : i + 2]):
+        return False  # "упаковать в крафт? это бесплатно": a free service
     verb = _OFFER_VERB.search(n)
     if _ANSWER_START.match(_FILLER.sub("", n)) and not verb and len(n.split()) <= 4:
         return False
@@ -421,8 +428,8 @@ def _reply(after: list[_Unit]) -> list[_Unit]:
 def _names_the_item(reply: list[_Unit], offer: _Unit) -> bool:
     """A short reply that only names the offered thing ("большой"): choosing it."""
     words = " ".join(u.norm for u in reply).split()
-    stems = {w[:5] for w in offer.norm.split() if len(w) >= 5}
-    return len(words) <= 3 and any(w[:5] in stems for w in words if len(w) >= 5)
+    offered = [w for w in offer.norm.split() if len(w) >= 5]
+    return len(words) <= 3 and any(w[:5] in o for w in words if len(w) >= 5 for o in offered)
 
 
 # The seller taking a reply as a no ("поняла, тогда …")
