@@ -425,11 +425,17 @@ def _reply(after: list[_Unit]) -> list[_Unit]:
     return after[:end]
 
 
+def _in_offer(word: str, offer: _Unit, letters: int) -> bool:
+    """Whether a word names a word (5 letters or more) of the offer: its first `letters`
+    letters are inside one ("спреем" for "спрей", "ранжевый" for "оранжевый")."""
+    stem = word[:letters]
+    return len(stem) == letters and any(stem in w for w in offer.norm.split() if len(w) >= 5)
+
+
 def _names_the_item(reply: list[_Unit], offer: _Unit) -> bool:
     """A short reply that only names the offered thing ("большой"): choosing it."""
     words = " ".join(u.norm for u in reply).split()
-    offered = [w for w in offer.norm.split() if len(w) >= 5]
-    return len(words) <= 3 and any(w[:5] in o for w in words if len(w) >= 5 for o in offered)
+    return len(words) <= 3 and any(_in_offer(w, offer, 5) for w in words)
 
 
 # The seller taking a reply as a no ("поняла, тогда …")
@@ -523,10 +529,9 @@ def _seller_took_it(offer: _Unit, after: list[_Unit]) -> bool:
     """Whether the seller's words after an offer put the item on the bill: "добавила",
     or a total "с футляром" / "вместе с пропиткой" naming a word of the offer (her yes
     lost to ASR or roles)."""
-    stems = {w[:_STEM] for w in offer.norm.split() if len(w) >= _STEM + 1}
     for unit in (u for u in after[:_BILL_LOOKAHEAD] if u.role != "customer"):
         billed = _TOTAL.search(unit.norm) or _SELLER_TALK.search(unit.norm)
-        named = any(m.group(1)[:_STEM] in stems for m in _WITH.finditer(unit.norm))
+        named = any(_in_offer(m.group(1), offer, _STEM) for m in _WITH.finditer(unit.norm))
         if _ADDED.search(unit.norm) or (billed and named):
             return True
     return False
