@@ -285,10 +285,10 @@ def test_offers_inside_a_sentence_and_what_the_seller_does_next() -> None:
 
 
 def test_free_services_answered_requests_variants_and_the_bill_before_an_offer() -> None:
-    """Shapes from the attic rush-hour transcripts, in other words: a free service and the
-    seller's "есть" to her "… ещё есть?" are no offer; an offer after the bill ("с вас …
-    и вот …") or with "берите" is one; a variant named with its first sound lost is a yes,
-    and so is a yes after three questions about the item."""
+    """Shapes from the attic rush-hour transcripts, in other words: a free service, the
+    seller's "есть" to her "… ещё есть?" and advice on what she asked are no offer; an
+    offer after the bill ("с вас … и вот …") or with "берите" is one; a variant named with
+    its first sound lost is a yes, and so is a yes after three questions about the item."""
     opening = Turn("customer", "Мне фонарик налобный.")
     no_offers = (
         [Turn("seller", "Подарочную упаковку сделать? Это бесплатно."), Turn("customer", "Да.")],
@@ -296,6 +296,12 @@ def test_free_services_answered_requests_variants_and_the_bill_before_an_offer()
             Turn("customer", "А батарейки к нему ещё есть?"),
             Turn("seller", "Есть, сто двадцать, сразу положу."),
             Turn("customer", "Да, положите."),
+        ],
+        # advice on what she asked about, with "берите": no more than she came for
+        [
+            Turn("customer", "Какой лучше, налобный или ручной?"),
+            Turn("seller", "Налобный берите, руки свободны."),
+            Turn("customer", "Хорошо."),
         ],
     )
     for turns in no_offers:

@@ -12,7 +12,8 @@ How it reads a transcript (see README "Upsell analysis"):
    and it is none of: a service question (bag, card, receipt, payment, bonuses, age
    check, "с собой", a free service: "упаковать? это бесплатно"), "anything else?", a
    substitute for a missing item, a customer's own request ("дайте", "а … есть?") or an
-   answer (the seller's "есть, …" after her "… ещё есть?"). "С вас 210 и вот …" is cut
+   answer (the seller's "есть, …" after her "… ещё есть?"; with roles, advice on what
+   she asked: "судака или окуня? — судака берите"). "С вас 210 и вот …" is cut
    into the bill and what follows it.
 3. The customer's answer is the next unit(s) (with roles: what she says before the
    seller speaks again): irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я
@@ -230,7 +231,8 @@ _STOP = frozenset(
         "положить пробить взять заодно обычно берут со скидкой сейчас"
     ).split()
 )
-_REPLY_WINDOW = 4
+_REPLY_WINDOW = 3  # units read for the answer without roles
+_TURN_REPLIES = 4  # her replies read for the answer with roles (questions first)
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,9 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False  # "(стекло к нему ещё) есть? — есть, …": her request answered
     if any(re.match(r"(это )?бесплатн", p.norm) for p in parts[i + 1 : i + 2]):
         return False  # "упаковать в крафт? это бесплатно": a free service
+    asked = before[-1] if before and before[-1].role == "customer" and before[-1].question else None
+    if asked and _in_offer(n.split()[0], asked, 5):
+        return False  # "судака или окуня? — судака берите": advice on what she asked
     verb = _OFFER_VERB.search(n)
     if _ANSWER_START.match(_FILLER.sub("", n)) and not verb and len(n.split()) <= 4:
         return False
@@ -453,13 +458,13 @@ def _turn_answer(after: list[_Unit], before: list[_Unit]) -> tuple[bool | None, 
     """With roles: what the customer says before the seller speaks again is the answer. A
     reply with neither yes nor no (a question about the item, or words ASR broke) defers
     it to her next reply while the seller answers her; once he bills or asks a service
-    question instead, or after `_REPLY_WINDOW` replies, a reply that never said yes is a
+    question instead, or after `_TURN_REPLIES` replies, a reply that never said yes is a
     no, unless the bill adds the item's price (`_bill_adds_up`)."""
     i = _seller_goes_on(after)
     if i < len(after) and _ACKNOWLEDGED.match(after[i].norm):
         return _bill_adds_up(before, after) or False, i  # "понял, 150": her no, unheard
     replied = False
-    for _ in range(_REPLY_WINDOW):
+    for _ in range(_TURN_REPLIES):
         reply = _reply(after[i:])
         if not reply:
             break
