@@ -181,16 +181,15 @@ class Decoder:
             frames = min(FULL_FRAMES, int(np.ceil(longest / TRIM_STEP_SEC)) * TRIM_STEP_SEC * 100)
         return self.model.encode(np.stack([pad_or_trim(f, frames) for f in features]))
 
-    def row(self, encoded: Any, k: int, audio: np.ndarray, trim: bool) -> Any:
-        """Window k's encoder output alone: cut from the batch's on the CPU (a view the
-        encoder output already holds), encoded again on a GPU."""
+    def rows(self, encoded: Any, ks: list[int], audios: list[np.ndarray], trim: bool) -> Any:
+        """The encoder output of windows `ks` of a batch: cut from the batch's on the CPU
+        (the encoder output already holds them), encoded again on a GPU (its storage
+        cannot be viewed from numpy)."""
         if encoded.device != "cpu":
-            return self.encode([audio], trim)
+            return self.encode([audios[k] for k in ks], trim)
         import ctranslate2
 
-        return ctranslate2.StorageView.from_array(
-            np.ascontiguousarray(np.asarray(encoded)[k : k + 1])
-        )
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[ks]))
 
     def cap(self, seconds: float) -> int:
         """The most tokens a decode of `seconds` of audio may hold (the prompt not counted)."""
@@ -280,12 +279,12 @@ class Decoder:
         trim: bool,
     ) -> None:
         """Word timestamps for the windows that have text, aligned on the batch's encoder
-        output (encoded again only for those, when some window has no text)."""
+        output (only those rows of it, when some window has no text)."""
         having = [k for k, segs in enumerate(batches) if segs]
         if not having:
             return
         if len(having) < len(batches):
-            encoded = self.encode([audios[k] for k in having], trim)
+            encoded = self.rows(encoded, having, audios, trim)
         frames = [round(len(audios[k]) / RATE * self.model.frames_per_second) for k in having]
         self.model.add_word_timestamps(
             [batches[k] for k in having], self.tokenizer, encoded, frames, *PUNCTUATION, 0.0
@@ -307,7 +306,7 @@ def _decode_windows(
     again = [k for k, d in enumerate(first) if needs_fallback(d, options)]
     for k in again:
         _check(stop)
-        one = decoder.row(encoded, k, audios[k], options.trim_windows)
+        one = decoder.rows(encoded, [k], audios, options.trim_windows)
         attempts = [first[k]]
         plan = [(FALLBACK_BEAM, 0.0, 0)] if options.beam_size < FALLBACK_BEAM else []
         if looping(first[k]):

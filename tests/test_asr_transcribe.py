@@ -68,6 +68,29 @@ def test_word_timestamps_are_on_the_dialogue_time_line(asr_engine: Engine) -> No
     assert all(_on_speech((w["start"] + w["end"]) / 2, spans, 0.3) for w in words), words
 
 
+def test_word_times_are_the_same_beside_a_window_with_no_text(asr_engine: Engine) -> None:
+    """A batch where one window has no text aligns the others on their rows of the
+    batch's encoder output: the same word times as with the window alone."""
+    from asr_service.transcribe import Decoder
+
+    speech = dialogue_audio(SHORT)
+    noise = synth.shop_noise(len(speech) / synth.RATE, level_db=-45.0, seed=3)
+    decoder = Decoder(asr_engine.fast, "ru")
+    words = []
+    for audios in ([speech], [noise, speech]):
+        encoded = decoder.encode(audios, trim=False)
+        decoded = decoder.generate(encoded, len(audios), 5, 0.0, len(speech) / synth.RATE)
+        segs = [
+            decoder.segments(d.tokens, len(a) / synth.RATE)
+            for d, a in zip(decoded, audios, strict=True)
+        ]
+        if len(audios) == 2:
+            segs[0] = []  # the noise window's text, if any, is what the guards drop
+        decoder.add_words(audios, segs, encoded, trim=False)
+        words.append([(w["word"], w["start"], w["end"]) for s in segs[-1] for w in s["words"]])
+    assert words[0] and words[0] == words[1]
+
+
 def test_word_timestamps_can_be_turned_off() -> None:
     engine = Engine(config.load({"ASR_WORD_TIMESTAMPS": "false"}))
     transcript, _ = engine.run(dialogue_audio(DIALOGUE))
