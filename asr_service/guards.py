@@ -29,6 +29,7 @@ PHANTOM = re.compile(
 )
 PHANTOM_MAX_WORDS = 8
 PHANTOM_MIN_SPEECH = 0.5  # a phantom is kept on audio the VAD calls speech this much
+LOOP = "repetition_loop"  # the reason a loop's copies are dropped
 MAX_LOOP_WORDS = 12  # longest repeated phrase looked for
 # A loop inside one word: a piece of 1-4 letters 6 or more times back to back
 # ("дитититититити..."); no Russian word repeats a syllable so.
@@ -128,20 +129,20 @@ def judge(pieces: list[Piece], options: Any) -> tuple[list[Piece], list[dict[str
     """(kept pieces, dropped text with its reason) of one window."""
     dropped: list[dict[str, Any]] = []
     if pieces and silent(pieces[0].avg_logprob, pieces[0].no_speech_prob, options):
-        return [], [_record(p, p.text, "no_speech") for p in pieces]
+        return [], [record(p, p.text, "no_speech") for p in pieces]
     remove_loops(pieces)
     kept = []
     for p in pieces:
         if p.removed:
-            dropped.append(_record(p, " ".join(p.removed), "repetition_loop"))
+            dropped.append(record(p, " ".join(p.removed), LOOP))
         if not p.words:
             continue
         if phantom(p, options):
-            dropped.append(_record(p, p.text, "phantom_line"))
+            dropped.append(record(p, p.text, "phantom_line"))
             continue
         kept.append(p)
     return kept, dropped
 
 
-def _record(piece: Piece, text: str, why: str) -> dict[str, Any]:
+def record(piece: Piece, text: str, why: str) -> dict[str, Any]:
     return {"text": text, "start": round(piece.start, 2), "why": why}

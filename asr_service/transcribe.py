@@ -10,7 +10,9 @@ well or its log-probability is low; here such a window is re-decoded once (beam 
 if the first pass was narrower, or, when the first pass loops, beam search that may not
 repeat LOOP_NO_REPEAT tokens; then sampling at FALLBACK_TEMPERATURE) and the better result
 kept by Whisper's rule. A decode is capped at MAX_TOKENS_PER_SEC of its window, so that a
-loop stops early. Nothing is dropped for a window's ratio (guards.py).
+loop stops early. A window of several pieces that still loops from its first piece has
+its pieces decoded again one window each. Nothing is dropped for a window's ratio
+(guards.py).
 """
 
 from __future__ import annotations
@@ -381,6 +383,16 @@ def _parts(
     return parts
 
 
+def _loops_from_the_start(window: Window, d: Decoded, bad: list[dict[str, Any]]) -> bool:
+    """Whether a window of several pieces still loops after its re-decode, the loop
+    starting in its first piece: one piece (a radio jingle, a far voice) set off a loop
+    that took the whole window ("сиди, сиди, …" for a dialogue of 21 words). Its pieces
+    are decoded again one window each, so that the others are heard."""
+    first_end = window.pieces[0][1] / RATE
+    loops = [b["start"] for b in bad if b["why"] == guards.LOOP]
+    return len(window.pieces) > 1 and looping(d) and bool(loops) and min(loops) < first_end
+
+
 def _rest(
     window: Window, d: Decoded, segs: list[dict[str, Any]], good: list[guards.Piece], seconds: float
 ) -> list[tuple[int, int]]:
@@ -433,6 +445,7 @@ def transcribe(
     decoded_windows = 0
     for round_ in range(TAIL_ROUNDS + 1):
         tails: list[tuple[int, int]] = []
+        alone: list[Window] = []  # the pieces of windows that looped from their first piece
         for i in range(0, len(found), options.batch_size):
             _check(stop)
             batch = found[i : i + options.batch_size]
@@ -448,17 +461,23 @@ def transcribe(
                 decoder.add_words(audios, segs, encoded, options.trim_windows)
             for window, d, s, a in zip(batch, decoded, segs, audios, strict=True):
                 good, bad = guards.judge(_pieces(decoder, window, d, s, flags, frame), options)
-                kept += good
                 dropped += bad
+                if round_ < TAIL_ROUNDS and _loops_from_the_start(window, d, bad):
+                    alone += [Window((piece,)) for piece in window.pieces]
+                    dropped += [
+                        guards.record(p, p.text, "decoded_again_piece_by_piece") for p in good
+                    ]
+                    continue
+                kept += good
                 if good:
                     tokens += d.avg_logprob * len(d.tokens)
                     weight += len(d.tokens)
                 rest = _rest(window, d, s, good, len(a) / RATE)
                 if rest and windows.speech_share(flags, frame, rest) >= TAIL_MIN_SPEECH:
                     tails += rest
-        if not tails or round_ == TAIL_ROUNDS:
+        if not (tails or alone) or round_ == TAIL_ROUNDS:
             break
-        found = windows.pack(audio, tails, options.window_sec)
+        found = windows.pack(audio, tails, options.window_sec) + alone
     kept.sort(key=lambda p: p.start)
     dropped.sort(key=lambda d: d["start"])
     return Transcript(

@@ -10,7 +10,9 @@ Every recording belongs to the `tune` or the `test` split by a hash of its id, s
 chosen on the tuning clips is measured on them; `fresh` holds studio clips of test-split
 recordings no test clip uses and a held-out rush-hour recording (the test clips were read
 while fixing the worker). The rush-hour corpus (devkit/rushhour) gives a dev, a test and a
-held-out recording's dialogues. A clip set is a function from a split to clips; `SETS` is
+held-out recording's dialogues, `blind` two more held-out recordings', and `wide` nine
+recordings of the unseen, sealed and reserve dialogue sets (no ASR setting was chosen or
+checked on any of them). A clip set is a function from a split to clips; `SETS` is
 the registry bench_asr.py reads.
 """
 
@@ -35,7 +37,8 @@ IVR = Path("/usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU")
 IVR_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
 FRESH = "fresh"  # studio and rush-hour clips only (ONLY_SETS)
 BLIND = "blind"  # rush-hour clips of two held-out recordings no ASR change was measured on
-SPLITS = ("tune", "test", FRESH, BLIND)
+WIDE = "wide"  # rush-hour clips of nine more recordings no ASR change was measured on
+SPLITS = ("tune", "test", FRESH, BLIND, WIDE)
 # IVR prompts longer than this are menus and instructions: the repetitive-speech set.
 MENU_MIN_SEC = 14.0
 RUSH_PAD_SEC = 0.5
@@ -206,7 +209,7 @@ def rushhour_dialogues(split: str) -> list[Clip]:
     microphone, far espeak-ng and festival customers, overlapping replies, a radio and music
     under them), each cut with RUSH_PAD_SEC either side: a dev recording for `tune`, a
     test one for `test`, a held-out one for `fresh`, the other two held-out ones for
-    `blind`."""
+    `blind`, the unseen, sealed and reserve ones for `wide`."""
     from devkit import evaluation, rushhour
 
     seeds = {
@@ -214,6 +217,7 @@ def rushhour_dialogues(split: str) -> list[Clip]:
         "test": rushhour.TEST_SEEDS[:1],
         FRESH: rushhour.HELDOUT_SEEDS[:1],
         BLIND: rushhour.HELDOUT_SEEDS[1:],
+        WIDE: rushhour.UNSEEN_SEEDS + rushhour.SEALED_SEEDS + rushhour.SPLITS["reserve"],
     }[split]
     clips = []
     for seed in seeds:
@@ -234,4 +238,4 @@ SETS: dict[str, tuple[str, Callable[[str], list[Clip]]]] = {
 }
 ORDINARY = ("studio", "festival", "rushhour")
 # The splits with clips of some sets only.
-ONLY_SETS = {FRESH: ("studio", "rushhour"), BLIND: ("rushhour",)}
+ONLY_SETS = {FRESH: ("studio", "rushhour"), BLIND: ("rushhour",), WIDE: ("rushhour",)}

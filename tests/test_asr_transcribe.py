@@ -143,6 +143,22 @@ def test_a_window_that_loops_is_decoded_again_without_the_loop(asr_engine: Engin
     assert "до свидания" in said and "завтрак" in said, said
 
 
+def test_a_window_that_loops_from_its_first_piece_is_decoded_piece_by_piece(
+    asr_engine: Engine,
+) -> None:
+    """A rush-hour dialogue (sealed seed 62, a radio under a far customer): every decode of
+    its one window loops on "сиди, сиди, …" from the first piece, so only two words were
+    left (the plain call kept about half). Each piece decoded alone gives back the seller's
+    and the customer's lines; what the looping decode kept is dropped with its reason."""
+    name = "rushhour-62-00.ogg"
+    transcript, _ = asr_engine.run(decode(SPEECH / name, name))
+    said = normalise(transcript.text)
+    assert "гляну" in said and "не за что" in said, said
+    assert "сиди" not in said, said
+    assert {d["why"] for d in transcript.dropped} >= {"repetition_loop"}
+    assert transcript.options["windows"] > 1
+
+
 def test_shop_talk_that_repeats_itself_keeps_every_item(asr_engine: Engine) -> None:
     said = [
         (0, "Мне два батона, два кефира, два молока и два йогурта."),
