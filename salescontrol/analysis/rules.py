@@ -330,7 +330,8 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False  # "оформить?" after "карта есть?": the same service question
     if before and _SUBSTITUTE.search(before[-1].norm):
         return False  # "такого нет. могу предложить …": a substitute
-    if n.startswith("есть") and any(p.role == "customer" and "есть" in p.norm for p in before):
+    she_asks = any(p.role == "customer" and re.search(r"\bесть\b", p.norm) for p in before)
+    if re.match(r"есть\b", n) and she_asks:
         return False  # "(стекло к нему ещё) есть? — есть, …": her request answered
     if any(re.match(r"(это )?бесплатн", p.norm) for p in parts[i + 1 : i + 2]):
         return False  # "упаковать в крафт? это бесплатно": a free service
