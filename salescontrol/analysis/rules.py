@@ -273,11 +273,17 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
     return [(p, "?" in p) for p in parts]
 
 
+_BILL_ENDS = re.compile(r",|\s(?=[иа] вот\s)")  # where the seller's price may end
+
+
 def _after_the_bill(piece: str) -> list[str]:
     """ "540 рублей, к ней есть …", "с вас 210 и вот …": the price, then the seller's next words."""
-    head, comma, rest = [*re.split(r"(,|\s(?=[иа] вот\s))", piece, maxsplit=1), "", ""][:3]
-    if comma and _SELLER_TALK.search(normalise(head)) and len(normalise(rest).split()) >= 3:
-        return [head + comma, rest.strip()]
+    cut = _BILL_ENDS.search(piece)
+    if not cut:
+        return [piece]
+    head, rest = piece[: cut.end()], piece[cut.end() :]
+    if _SELLER_TALK.search(normalise(head)) and len(normalise(rest).split()) >= 3:
+        return [head, rest.strip()]
     return [piece]
 
 
@@ -330,8 +336,9 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
         return False  # "оформить?" after "карта есть?": the same service question
     if before and _SUBSTITUTE.search(before[-1].norm):
         return False  # "такого нет. могу предложить …": a substitute
-    she_asks = any(p.role == "customer" and re.search(r"\bесть\b", p.norm) for p in before)
-    if re.match(r"есть\b", n) and she_asks:
+    if re.match(r"есть\b", n) and any(
+        p.role == "customer" and re.search(r"\bесть\b", p.norm) for p in before
+    ):
         return False  # "(стекло к нему ещё) есть? — есть, …": her request answered
     if any(re.match(r"(это )?бесплатн", p.norm) for p in parts[i + 1 : i + 2]):
         return False  # "упаковать в крафт? это бесплатно": a free service
