@@ -20,6 +20,7 @@ from devkit import synth
 from devkit.rushhour import (
     attic,
     cellar,
+    den,
     heldout,
     loft,
     probe,
@@ -182,7 +183,7 @@ def _radio(mix: _Mixer, at: float, text: str, voice: Voice) -> dict[str, Any]:
 # (`SEEDS`), dialogues (`SCRIPTS`) and what its recordings' misses were read for (`READ`,
 # "" if never). `probe` was written to be read (a diagnostic set); the others were
 # measured blind until read.
-BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic, loft)
+BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic, loft, den)
 
 
 def blind_name(blind: ModuleType) -> str:
