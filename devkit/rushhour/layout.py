@@ -18,6 +18,7 @@ import numpy as np
 
 from devkit import synth
 from devkit.rushhour import (
+    annex,
     attic,
     cellar,
     den,
@@ -183,7 +184,7 @@ def _radio(mix: _Mixer, at: float, text: str, voice: Voice) -> dict[str, Any]:
 # (`SEEDS`), dialogues (`SCRIPTS`) and what its recordings' misses were read for (`READ`,
 # "" if never). `probe` was written to be read (a diagnostic set); the others were
 # measured blind until read.
-BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic, loft, den)
+BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic, loft, den, annex)
 
 
 def blind_name(blind: ModuleType) -> str:
