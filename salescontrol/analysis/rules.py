@@ -10,11 +10,13 @@ How it reads a transcript (see README "Upsell analysis"):
    "заодно", "со скидкой", "всего на … дороже", "обычно берут", "пригодится", "а вот к
    этому у нас новый …") that is a question or gets an answer;
    and it is none of: a service question (bag, card, receipt, payment, bonuses, age
-   check, "с собой", a free service: "упаковать? это бесплатно"), "anything else?", a
-   substitute for a missing item, a customer's own request ("дайте", "а … есть?") or an
-   answer (the seller's "есть, …" after her "… ещё есть?"; with roles, advice on what
-   she asked: "судака или окуня? — судака берите"). "С вас 210 и вот …" is cut
-   into the bill and what follows it.
+   check, "с собой" unless offered, a free service: "упаковать? это бесплатно"),
+   "anything else?", a substitute for a missing item, a customer's own request ("дайте",
+   "а … есть?") or an answer (the seller's "есть, …" after her "… ещё есть?", or his "да,
+   …" naming what she asked about; with roles, advice on what she asked: "судака или
+   окуня? — судака берите"), which of what she takes ("какая длина нужна?"), a reminder
+   about her own thing ("флешку свою не забудьте"). "С вас 210 и вот …" is cut into the
+   bill and what follows it; so is her total with the card's discount ("со скидкой 665").
 3. The customer's answer is the next unit(s) (with roles: what she says before the
    seller speaks again): irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я
    подумаю", "дома есть" are a refusal; "давайте", "да", "беру", "уговорили", "одну" an
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v9"
+VERSION = "rules_v10"
 ANALYZER = "rules"
 
 
@@ -59,7 +61,7 @@ _OFFER_VERB = _any(
     # "картошку фри добавим?" heard as "картошку в предобавим": a word glued on in front
     r"\w*(добавим|добавить|добавляем)\b|\b(положить|сделать|сделаем|пробить|пробью)\b",
     r"\bдавайте (еще|я)\b.*\bположу\b",
-    r"\b(оформим|оформить|поклеить|наклеим|наклеить|налить|налью|заменить|поменять)\b",
+    r"\b(оформим|оформить|оформляем|поклеить|наклеим|наклеить|налить|налью|заменить|поменять)\b",
     r"\b(подберем|подобрать|взять|перелью|залить|набрать|упаковать)\b",
 )
 # A proposal frame: ties something to the purchase, or sells it.
@@ -100,13 +102,18 @@ _SERVICE = _any(
     r"\bпакет\w*|\bкарт(а|у|ы|ой|е|очк\w*)\b(?! памяти)|\bчек\w*",
     r"\bоплат\w*|\bналичн\w*|\bпо карте\b|\bсдач\w*|\bмелоч\w*|\bкуар\b|\bqr\b",
     r"\bбонус\w*|\bбалл\w*|\bпаспорт\w*|\bдокумент\w*|\bвосемнадцат\w*",
-    r"\bс собой\b|\bздесь или\b|\bна месте\b|\bсахар\w*|\bкрышечк\w*|\bзаписать\b|\bимя\b",
+    r"\bс собой\b(?! (не )?(желаете|хотите))|\bздесь или\b|\bна месте\b|\bсахар\w*",
+    r"\bкрышечк\w*|\bзаписать\b|\bимя\b",
     r"\bпорез\w*|\bнарез\w*|\bвзвес\w*|\bколонк\w*|\bрецепт\w*|\bбесплатн\w*|\bпробни\w*",
     r"\bпримерочн\w*|\bбирк\w*|\bпроверять\b|\bгарантийный талон\b|\bдоставк\w*|\bпогруз\w*",
     r"\bотлож\w*|\bсалфет\w*(?! для)|\bвходит в\b|\bобернуть\b|\bна какую сумму\b",
     r"\bприлож\w*",
 )
 _NOT_OFFER = re.compile(r"^(как (хотите|скажете)|смотрите сами)\b")
+# "флешку свою не забудьте": her own thing, a reminder
+_REMINDER = re.compile(r"\b(сво|ваш)\w*\b.*\bне забудьте\b|\bне забудьте\b.*\b(сво|ваш)\w*")
+# "какая длина нужна, 35 или 50?": which of what she takes, not something more
+_WHICH = re.compile(r"^(а |так )?(какой|какая|какое|какие|какую|каким|сколько)(?![-\w])")
 _ANYTHING_ELSE = _any(
     r"\bчто-?(нибудь|то) еще\b|\bеще что-?(то|нибудь)\b|\bэто все\b|\bбольше ничего\b",
     r"\bвсе у вас\b|\bможет еще что-?нибудь\b|\bеще что( \w+)? (нужно|надо|нужен|будете)\b",
@@ -123,7 +130,10 @@ _SELLER_ASKS_HAVE = _any(
     r"\b(дома|уже) (есть|имеется)\b",
 )
 # The seller's "можно добавить …": proposing, though it opens like a request.
-_SELLER_CAN = re.compile(r"^(а )?можно (вам |еще |сразу )*(добавить|положить|предложить|взять)\b")
+# "можно с антибликовым покрытием": an option of what she takes, proposed
+_SELLER_CAN = re.compile(
+    r"^(а )?можно (вам |еще |сразу |и )*(добавить|положить|предложить|взять|со? (?!собой\b)\w+)\b"
+)
 # A customer's own request or question, or an answer: not the seller proposing.
 _REQUEST = _any(
     r"^(а )?(мне|дайте|посчитайте|можно|будьте добры|я возьму|у вас есть|а есть|скажите)\b",
@@ -140,6 +150,7 @@ _ACCEPT = _any(
     r"\bдавай\w*|\bберу\b|\bберем\b|\bв[ао]зьму\b|\bвозьмем\b|\bуговорил\w*|\bпусть будет\b",
     r"\bбыла не была\b|\bкидайте\b|\bпочему бы и нет\b|\bэто дело\b|\bпробивайте\b",
     r"\bпробейте\b|\bклейте\b|\bсделайте\b|\bположите\b|\bдобавьте\b|\bнадо взять\b",
+    r"(?<!не )\b(?:несите|оформляйте|делайте)\b",
     # "брать так брать", "гулять так гулять"; "как тут устоять"
     r"\b(\w{3,}) так \1\b|\bкак (тут |же )?(устоять|отказаться)\b",
 )
@@ -167,6 +178,7 @@ _REFUSE = _any(
 _IRONY = _any(
     r"^ага,? (щас|сейчас|еще)\b|\bразбежал\w*|\bденьги лишние\b|\bкредит\b|\bсмешно\b",
     r"^(ну )?(да|конечно|канешна),? (и|а)\b|^да-да\b|\bеще и\b|\bи так\b|\bнет уж\b",
+    r"^(ага|ну да|да),? (если бы|как же)\b",
 )
 _SALES = _any(
     r"\bс вас\b|\bруб\w*|\bитого\b|\bоплат\w*|\bкартой\b|\bналичн\w*|\bчек\b|\bпокупк\w*",
@@ -210,6 +222,9 @@ _FILLER = re.compile(r"^((ну|э|так|вот|значит|слушайте|а
 _SELLER_TALK = _any(
     # (a price followed by "больше"/"дороже" is the offer's price difference, not the bill)
     r"^(с вас|итог\w*|всего \d|\d+ (рублей|пожалуйста|руб)\b(?! (больше|дороже)))\b",
+    # "со скидкой 665": her total with the card's discount
+    r"^(со скидкой|с учетом скидки|с картой)( (\d+|\w*(сто|сот|десят|дцать|тысяч\w*)|сорок"
+    r"|девяносто|один|одна|два|две|три|четыре|пять|шесть|семь|восемь|девять))+( рубл\w*)?$",
     r"^(приходите|всего доброго)\b",
     r"^(хорошего дня|спасибо за покупку)\b|\bприход\w* еще\b",
 )
@@ -323,6 +338,8 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
     n = unit.norm
     if unit.role not in (None, "seller") or _NOT_OFFER.match(n) or _SELLER_TALK.search(n):
         return False
+    if _REMINDER.search(n) or (_WHICH.match(n) and not _STRONG_FRAME.search(n)):
+        return False
     if _SERVICE.search(n) or _ANYTHING_ELSE.search(n) or _SUBSTITUTE.search(n):
         return False
     seller_asks = unit.role == "seller" and _SELLER_ASKS_HAVE.search(n)
@@ -345,7 +362,14 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
     asked = before[-1] if before and before[-1].role == "customer" and before[-1].question else None
     if asked and _in_offer(n.split()[0], asked, 5):
         return False  # "судака или окуня? — судака берите": advice on what she asked
-    verb = _OFFER_VERB.search(n)
+    verb = _OFFER_VERB.search(n) or seller_can
+    said = n.split()
+    if not verb and len(said) > 1 and said[0] in ("да", "нет", "конечно", "есть"):
+        # "а батарейки к ней идут? — да, батарейки в комплекте": her question answered (an
+        # "а …" is her question, its question mark often lost)
+        asks = [p for p in before if p.role == "customer" and (p.question or p.norm[:2] == "а ")]
+        if any(_in_offer(said[1], p, 5) for p in asks):
+            return False
     if _ANSWER_START.match(_FILLER.sub("", n)) and not verb and len(n.split()) <= 4:
         return False
     if re.match(r"(нет|неа)\b", _FILLER.sub("", n)):
