@@ -20,8 +20,8 @@ upsell rules, written with those dialogues in view, are measured on `HELDOUT_SEE
 recordings made the same way from dialogues written blind to the rules (`heldout`).
 Once the held-out recordings' misses had been read to change rules, `UNSEEN_SEEDS` took
 their place: 28 more dialogues by another blind author (`unseen`); once those were read,
-`sealed` (a third author), and after it `reserve`, `vault`, `cellar`, `attic`, `loft`, `den`
-and `annex`; `probe` was written the same way to be read from the start (a diagnostic set).
+`sealed` (a third author), and after it `reserve`, `vault`, `cellar`, `attic`, `loft`, `den`,
+`annex` and `shed`; `probe` was written the same way to be read from the start (a diagnostic set).
 `layout.BLIND_SETS` lists them; each module says what its recordings were read for (`READ`).
 """
 

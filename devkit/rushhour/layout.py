@@ -28,6 +28,7 @@ from devkit.rushhour import (
     reserve,
     scripts,
     sealed,
+    shed,
     unseen,
     vault,
 )
@@ -184,7 +185,7 @@ def _radio(mix: _Mixer, at: float, text: str, voice: Voice) -> dict[str, Any]:
 # (`SEEDS`), dialogues (`SCRIPTS`) and what its recordings' misses were read for (`READ`,
 # "" if never). `probe` was written to be read (a diagnostic set); the others were
 # measured blind until read.
-BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic, loft, den, annex)
+BLIND_SETS = (heldout, unseen, sealed, reserve, vault, probe, cellar, attic, loft, den, annex, shed)
 
 
 def blind_name(blind: ModuleType) -> str:
