@@ -151,11 +151,14 @@ def main() -> None:
             "rules_v6 from the 28 sealed dialogues' (devkit/rushhour/sealed.py, a third such "
             "author, another brief), rules_v7 from the 28 probe dialogues' (a sixth author, "
             "written to be read), rules_v8 from the 28 cellar dialogues' (a seventh) and "
-            "rules_v9 from the 28 attic dialogues' (an eighth), so the 28 reserve dialogues "
+            "rules_v9 from the 28 attic dialogues' (an eighth), rules_v10 from the 28 den "
+            "dialogues' (a tenth) and rules_v11 from the 28 annex dialogues' (an eleventh), "
+            "so the 28 reserve dialogues "
             "(devkit/rushhour/reserve.py, a fourth such author, committed before rules_v6), "
             "the 28 vault dialogues (devkit/rushhour/vault.py, a fifth, committed after "
-            "rules_v6) and the 28 loft dialogues (devkit/rushhour/loft.py, a ninth, committed "
-            "before rules_v9) are the blind sets now."
+            "rules_v6), the 28 loft dialogues (devkit/rushhour/loft.py, a ninth, committed "
+            "before rules_v9) and the 28 shed dialogues (devkit/rushhour/shed.py, a twelfth, "
+            "committed before rules_v11) are the blind sets now."
         ),
         [
             {

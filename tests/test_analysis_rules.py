@@ -356,6 +356,29 @@ def test_reminders_which_questions_discounted_totals_and_answers_are_no_offer() 
         assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), offer
 
 
+def test_her_own_item_described_or_handed_is_no_offer_a_bigger_one_or_a_must_is() -> None:
+    """Shapes from the annex rush-hour transcripts, in other words: what she takes
+    described ("он свежий …"), handed to her ("вот, примерьте") or asked about ("размер
+    нужен 40 или 42?") is no offer; the seller's "а есть такой же …", "без … никак" and
+    a set at a price that gets a reply are offers."""
+    opening = Turn("customer", "Мне вот эти ботинки.")
+    no_offers = (
+        [Turn("seller", "Они новые, только привезли, свежая партия."), Turn("customer", "Да.")],
+        [Turn("seller", "Вот, примерьте."), Turn("customer", "Хорошо, беру.")],
+        [Turn("seller", "Размер нужен сорок или сорок два?"), Turn("customer", "Сорок.")],
+    )
+    for turns in no_offers:
+        assert not _analyze([opening, *turns]).upsell_attempted, turns
+    for offer, reply, accepted in (
+        ("А есть такие же с мехом, выходит почти вдвое теплее и дешевле.", "Давайте.", True),
+        ("Без пропитки никак, промокнут в первый же дождь.", "Давайте пропитку.", True),
+        ("Крем к ним можем подобрать, и салфетки. Набор за пятьсот.", "Нет, не надо.", False),
+    ):
+        turns = [opening, Turn("seller", offer), Turn("customer", reply)]
+        result = _analyze([*turns, Turn("seller", "Пакет нужен?")])
+        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), offer
+
+
 # Dialogues of the first set the rules get wrong, with why (strict: a change that fixes
 # one must take it off this list).
 KNOWN_MISSES: dict[str, str] = {}

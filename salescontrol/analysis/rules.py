@@ -8,15 +8,16 @@ How it reads a transcript (see README "Upsell analysis"):
    something: an offer verb ("рекомендую", "не хотите", "возьмёте", "берите", "положить?",
    "добавим?", "…, может сразу …", "им бы …"), or a proposal frame ("к нему", "в тон",
    "заодно", "со скидкой", "всего на … дороже", "обычно берут", "пригодится", "а вот к
-   этому у нас новый …") that is a question or gets an answer;
+   этому у нас новый …", "без поводка никак") that is a question or gets an answer;
    and it is none of: a service question (bag, card, receipt, payment, bonuses, age
    check, "с собой" unless offered, a free service: "упаковать? это бесплатно"),
    "anything else?", a substitute for a missing item, a customer's own request ("дайте",
    "а … есть?") or an answer (the seller's "есть, …" after her "… ещё есть?", or his "да,
    …" naming what she asked about; with roles, advice on what she asked: "судака или
-   окуня? — судака берите"), which of what she takes ("какая длина нужна?"), a reminder
-   about her own thing ("флешку свою не забудьте"). "С вас 210 и вот …" is cut into the
-   bill and what follows it; so is her total with the card's discount ("со скидкой 665").
+   окуня? — судака берите"), which of what she takes ("какая длина нужна?"), what she
+   takes described ("он свежий …") or handed to her ("вот, примерьте"), a reminder about
+   her own thing ("флешку свою не забудьте"). "С вас 210 и вот …" is cut into the bill
+   and what follows it; so is her total with the card's discount ("со скидкой 665").
 3. The customer's answer is the next unit(s) (with roles: what she says before the
    seller speaks again): irony ("ага, щас"), a leading "нет"/"не", "обойдусь", "я
    подумаю", "дома есть" are a refusal; "давайте", "да", "беру", "уговорили", "одну" an
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
-VERSION = "rules_v10"
+VERSION = "rules_v11"
 ANALYZER = "rules"
 
 
@@ -75,7 +76,7 @@ _FRAME = _any(
     r"\bвыгодн\w*|\bпроцент\w*|\bминус \w+|\bразница\b|\bдо полного\b",
     r"\bберут\b|\bпокупают\b|\bпригодит\w*|\bидеальн\w*|\bсмотрится\b",
     r"\bпопулярн\w*|\bсвеж\w*|\bиспекли\b|\bпривезли\b|\bпришл\w*|\bвкусн\w*",
-    r"\bпоступил\w*|\bнов(ый|ая|ое|ые|инк\w*)\b",
+    r"\bпоступил\w*|\bнов(ый|ая|ое|ые|инк\w*)\b|\bнабор\b",
     r"\bу нас (сегодня|сейчас)\b|\bсегодня у нас\b",
     r"\b(наш|наша|наше|наши) (домашн|фирменн|собственн)\w*",  # the shop's own make
 )
@@ -96,6 +97,7 @@ _STRONG_FRAME = _any(
     # a bigger or better version of what she took, or one more thing, said as a statement
     r"\bесть (\w+ )?(больш\w+|литров\w+|крупн\w+|побольше|покрупнее|семейн\w+)\b",
     r"\b(еще|также) есть\b",
+    r"\bбез \w+( \w+)? (никак|не обойтись|не обойдетесь)\b",  # "без поводка никак"
 )
 # Questions that are no upsell, whatever else they say.
 _SERVICE = _any(
@@ -112,8 +114,17 @@ _SERVICE = _any(
 _NOT_OFFER = re.compile(r"^(как (хотите|скажете)|смотрите сами)\b")
 # "флешку свою не забудьте": her own thing, a reminder
 _REMINDER = re.compile(r"\b(сво|ваш)\w*\b.*\bне забудьте\b|\bне забудьте\b.*\b(сво|ваш)\w*")
-# "какая длина нужна, 35 или 50?": which of what she takes, not something more
-_WHICH = re.compile(r"^(а |так )?(какой|какая|какое|какие|какую|каким|сколько)(?![-\w])")
+# "какая длина нужна, 35 или 50?", "длина нужна метр или два?": which of what she takes,
+# not something more
+_WHICH = _any(
+    r"^(а |так )?(какой|какая|какое|какие|какую|каким|сколько)(?![-\w])",
+    r"^(\w+ ){0,2}(нужен|нужна|нужно|нужны) (\w+ ){1,3}или\b",
+)
+# "вот, примерьте": handing her what she asked for
+_HANDING = re.compile(r"^(вот|держите) (примерьте|посмотрите|гляньте)\b")
+# "он сегодня тёплый, только из печи": what she takes described, unless a deal on it
+_ABOUT_IT = re.compile(r"^(он|она|оно|они|оба|обе)\b")
+_DEAL = re.compile(r"\bполцены\b|\bпо цене\b|\bскидк\w*|\bакци\w*|\bдешевле\b|\bвтор(ой|ая|ую)\b")
 _ANYTHING_ELSE = _any(
     r"\bчто-?(нибудь|то) еще\b|\bеще что-?(то|нибудь)\b|\bэто все\b|\bбольше ничего\b",
     r"\bвсе у вас\b|\bможет еще что-?нибудь\b|\bеще что( \w+)? (нужно|надо|нужен|будете)\b",
@@ -338,13 +349,18 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
     n = unit.norm
     if unit.role not in (None, "seller") or _NOT_OFFER.match(n) or _SELLER_TALK.search(n):
         return False
-    if _REMINDER.search(n) or (_WHICH.match(n) and not _STRONG_FRAME.search(n)):
+    if _REMINDER.search(n) or _HANDING.match(n):
+        return False
+    if _WHICH.match(n) and not _STRONG_FRAME.search(n):
         return False
     if _SERVICE.search(n) or _ANYTHING_ELSE.search(n) or _SUBSTITUTE.search(n):
         return False
     seller_asks = unit.role == "seller" and _SELLER_ASKS_HAVE.search(n)
     seller_can = unit.role == "seller" and _SELLER_CAN.match(n)
-    if _REQUEST.search(n) and not (_OTHERS_BUY.search(n) or seller_can or seller_asks):
+    seller_has = unit.role == "seller" and re.match(r"(а |и )?есть\b", n)  # "а есть большой …"
+    if _REQUEST.search(n) and not (
+        _OTHERS_BUY.search(n) or seller_can or seller_asks or seller_has
+    ):
         return False
     if _STAFF.search(n):
         return False
@@ -363,6 +379,8 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
     if asked and _in_offer(n.split()[0], asked, 5):
         return False  # "судака или окуня? — судака берите": advice on what she asked
     verb = _OFFER_VERB.search(n) or seller_can
+    if _ABOUT_IT.match(_FILLER.sub("", n)) and not verb and not _DEAL.search(n):
+        return False
     said = n.split()
     if not verb and len(said) > 1 and said[0] in ("да", "нет", "конечно", "есть"):
         # "а батарейки к ней идут? — да, батарейки в комплекте": her question answered (an
