@@ -77,12 +77,13 @@ def _analyze(turns: list[Turn]) -> Analysis:
     return rules.analyze(" ".join(t.text for t in turns), turns)
 
 
-def _answered_offer(seller: str, customer: str, opening: str) -> tuple[bool, bool | None]:
+def _answered_offer(
+    seller: str, customer: str, opening: str, then: str | None = None
+) -> tuple[bool, bool | None]:
     """(upsell_attempted, customer_accepted) of: the customer's opening, the seller's
-    line, the customer's reply."""
-    result = _analyze(
-        [Turn("customer", opening), Turn("seller", seller), Turn("customer", customer)]
-    )
+    line, the customer's reply (and the seller's next line, `then`)."""
+    turns = [Turn("customer", opening), Turn("seller", seller), Turn("customer", customer)]
+    result = _analyze([*turns, *([Turn("seller", then)] if then else [])])
     return result.upsell_attempted, result.customer_accepted
 
 
@@ -311,9 +312,8 @@ def test_free_services_answered_requests_variants_and_the_bill_before_an_offer()
         ("Девятьсот. Батарейки литиевые, берите, дольше служат.", "Давайте."),
         ("К нему ремешок есть, зелёный и оранжевый, сто рублей.", "Ранжевый."),
     ):
-        turns = [opening, Turn("seller", offer), Turn("customer", reply)]
-        result = _analyze([*turns, Turn("seller", "Карта или наличные?")])
-        assert (result.upsell_attempted, result.customer_accepted) == (True, True), offer
+        then = "Карта или наличные?"
+        assert _answered_offer(offer, reply, opening.text, then) == (True, True), offer
     asks = ["А он какой?", "А надолго хватает?", "А сколько стоит?"]
     turns = [opening, Turn("seller", "К нему батарейки запасные не нужны?")]
     for question in asks:
@@ -351,9 +351,8 @@ def test_reminders_which_questions_discounted_totals_and_answers_are_no_offer() 
         ("Страховку от поломки на год оформляем? Пятьсот рублей.", "Хорошо, оформляйте.", True),
         ("Кофе с собой не желаете? Любой за сто.", "Ага, если бы он тут был вкусный.", False),
     ):
-        turns = [opening, Turn("seller", offer), Turn("customer", reply)]
-        result = _analyze([*turns, Turn("seller", "Пакет нужен?")])
-        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), offer
+        then = "Пакет нужен?"
+        assert _answered_offer(offer, reply, opening.text, then) == (True, accepted), offer
 
 
 def test_her_own_item_described_or_handed_is_no_offer_a_bigger_one_or_a_must_is() -> None:
@@ -374,9 +373,8 @@ def test_her_own_item_described_or_handed_is_no_offer_a_bigger_one_or_a_must_is(
         ("Без пропитки никак, промокнут в первый же дождь.", "Давайте пропитку.", True),
         ("Крем к ним можем подобрать, и салфетки. Набор за пятьсот.", "Нет, не надо.", False),
     ):
-        turns = [opening, Turn("seller", offer), Turn("customer", reply)]
-        result = _analyze([*turns, Turn("seller", "Пакет нужен?")])
-        assert (result.upsell_attempted, result.customer_accepted) == (True, accepted), offer
+        then = "Пакет нужен?"
+        assert _answered_offer(offer, reply, opening.text, then) == (True, accepted), offer
 
 
 # Dialogues of the first set the rules get wrong, with why (strict: a change that fixes
