@@ -358,8 +358,8 @@ def test_reminders_which_questions_discounted_totals_and_answers_are_no_offer() 
 def test_her_own_item_described_or_handed_is_no_offer_a_bigger_one_or_a_must_is() -> None:
     """Shapes from the annex rush-hour transcripts, in other words: what she takes
     described ("он свежий …"), handed to her ("вот, примерьте") or asked about ("размер
-    нужен 40 или 42?") is no offer; the seller's "а есть такой же …", "без … никак" and
-    a set at a price that gets a reply are offers."""
+    нужен 40 или 42?") is no offer; the seller's "а есть такой же …", "без … никак", a
+    set at a price that gets a reply and "шнурки нужны, чёрные или белые?" are offers."""
     opening = Turn("customer", "Мне вот эти ботинки.")
     no_offers = (
         [Turn("seller", "Они новые, только привезли, свежая партия."), Turn("customer", "Да.")],
@@ -372,6 +372,7 @@ def test_her_own_item_described_or_handed_is_no_offer_a_bigger_one_or_a_must_is(
         ("А есть такие же с мехом, выходит почти вдвое теплее и дешевле.", "Давайте.", True),
         ("Без пропитки никак, промокнут в первый же дождь.", "Давайте пропитку.", True),
         ("Крем к ним можем подобрать, и салфетки. Набор за пятьсот.", "Нет, не надо.", False),
+        ("Шнурки нужны, чёрные или белые?", "Белые давайте.", True),  # an item, not a size
     ):
         then = "Пакет нужен?"
         assert _answered_offer(offer, reply, opening.text, then) == (True, accepted), offer
