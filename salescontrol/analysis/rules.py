@@ -348,6 +348,7 @@ def units(text: str, turns: list[Turn] | None = None) -> list[_Unit]:
 def _is_offer(parts: list[_Unit], i: int) -> bool:
     unit = parts[i]
     n = unit.norm
+    said, bare = n.split(), _FILLER.sub("", n)  # its words; it without a leading filler
     if unit.role not in (None, "seller") or _NOT_OFFER.match(n) or _SELLER_TALK.search(n):
         return False
     if _REMINDER.search(n) or _HANDING.match(n):
@@ -366,7 +367,7 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
     if _STAFF.search(n):
         return False
     before = parts[max(0, i - 2) : i]
-    if len(n.split()) <= 2 and any(_SERVICE.search(p.norm) for p in before):
+    if len(said) <= 2 and any(_SERVICE.search(p.norm) for p in before):
         return False  # "оформить?" after "карта есть?": the same service question
     if before and _SUBSTITUTE.search(before[-1].norm):
         return False  # "такого нет. могу предложить …": a substitute
@@ -377,27 +378,26 @@ def _is_offer(parts: list[_Unit], i: int) -> bool:
     if any(re.match(r"(это )?бесплатн", p.norm) for p in parts[i + 1 : i + 2]):
         return False  # "упаковать в крафт? это бесплатно": a free service
     asked = before[-1] if before and before[-1].role == "customer" and before[-1].question else None
-    if asked and _in_offer(n.split()[0], asked, 5):
+    if asked and _in_offer(said[0], asked, 5):
         return False  # "судака или окуня? — судака берите": advice on what she asked
     verb = _OFFER_VERB.search(n) or seller_can
-    if _ABOUT_IT.match(_FILLER.sub("", n)) and not verb and not _DEAL.search(n):
+    if _ABOUT_IT.match(bare) and not verb and not _DEAL.search(n):
         return False
-    said = n.split()
     if not verb and len(said) > 1 and said[0] in ("да", "нет", "конечно", "есть"):
         # "а батарейки к ней идут? — да, батарейки в комплекте": her question answered (an
         # "а …" is her question, its question mark often lost)
         asks = [p for p in before if p.role == "customer" and (p.question or p.norm[:2] == "а ")]
         if any(_in_offer(said[1], p, 5) for p in asks):
             return False
-    if _ANSWER_START.match(_FILLER.sub("", n)) and not verb and len(n.split()) <= 4:
+    if _ANSWER_START.match(bare) and not verb and len(said) <= 4:
         return False
-    if re.match(r"(нет|неа)\b", _FILLER.sub("", n)):
+    if re.match(r"(нет|неа)\b", bare):
         return False  # "нет, не нужен": an answer, never an offer
     if _STRONG_FRAME.search(n) or (_RELEVANT.search(n) and _BENEFIT.search(n)) or seller_asks:
         return True  # sells on its own; ties an item to the purchase and praises it; or
         # asks whether the customer has one (a service item was ruled out above)
     replied = _replied(parts[i + 1 :])
-    if verb and (len(n.split()) > 1 or unit.question or replied):
+    if verb and (len(said) > 1 or unit.question or replied):
         return True
     return bool(_FRAME.search(n)) and (unit.question or replied)
 
