@@ -338,6 +338,12 @@ def test_reminders_which_questions_discounted_totals_and_answers_are_no_offer() 
             Turn("seller", "Со скидкой 2850."),
             Turn("customer", "Хорошо."),
         ],
+        [  # the total in words, as a person would write it
+            Turn("seller", "Карта клуба есть?"),
+            Turn("customer", "Есть."),
+            Turn("seller", "Со скидкой две тысячи четыреста двадцать."),
+            Turn("customer", "Хорошо."),
+        ],
         [
             Turn("customer", "А сверла к ней прилагаются"),
             Turn("seller", "Да, сверла в комплекте, три штуки."),

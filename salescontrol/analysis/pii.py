@@ -22,14 +22,15 @@ _PHONE = re.compile(
 )
 _LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[\s\-()]*\d){9,}(?!\d)")
 
-_NUMBER_WORDS = (  # noqa: SIM905 (a word list reads better as one string)
+# Russian numerals up to 999 (the rules read a total said in words with them too).
+NUMBER_WORDS = (  # noqa: SIM905 (a word list reads better as one string)
     "ноль нуль один одна два две три четыре пять шесть семь восемь девять десять "
     "одиннадцать двенадцать тринадцать четырнадцать пятнадцать шестнадцать семнадцать "
     "восемнадцать девятнадцать двадцать тридцать сорок пятьдесят шестьдесят семьдесят "
     "восемьдесят девяносто сто двести триста четыреста пятьсот шестьсот семьсот "
-    "восемьсот девятьсот плюс"
+    "восемьсот девятьсот"
 ).split()
-_WORD = r"(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r"|\d+)"
+_WORD = r"(?:" + "|".join(sorted([*NUMBER_WORDS, "плюс"], key=len, reverse=True)) + r"|\d+)"
 # Seven or more number words in a row is a dictated phone/card, not a price.
 _NUMBER_WORD_RUN = re.compile(rf"\b{_WORD}(?:[\s,\-]+{_WORD}){{6,}}\b", re.IGNORECASE)
 

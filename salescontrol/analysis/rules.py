@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from salescontrol.analysis.pii import NUMBER_WORDS
 from salescontrol.analysis.schema import Analysis, Offer
 from salescontrol.analysis.transcript import Turn
 
@@ -229,14 +230,14 @@ _OFFER_START = re.compile(
     r"добавим|положить|пробить|сделаем|оформим|к (?:нему|ней|ним)"
     r")\b)"
 )
+_NUMBER = "|".join([r"\d+", r"тысяч\w*", *NUMBER_WORDS])  # a total said in digits or words
 _FILLER = re.compile(r"^((ну|э|так|вот|значит|слушайте|а|ой|хм|о|ах|тогда)(\s+|$))+")
 # A unit that is the seller talking money or leaving: the answer window ends there.
 _SELLER_TALK = _any(
     # (a price followed by "больше"/"дороже" is the offer's price difference, not the bill)
     r"^(с вас|итог\w*|всего \d|\d+ (рублей|пожалуйста|руб)\b(?! (больше|дороже)))\b",
     # "со скидкой 665": her total with the card's discount
-    r"^(со скидкой|с учетом скидки|с картой)( (\d+|\w*(сто|сот|десят|дцать|тысяч\w*)|сорок"
-    r"|девяносто|один|одна|два|две|три|четыре|пять|шесть|семь|восемь|девять))+( рубл\w*)?$",
+    rf"^(со скидкой|с учетом скидки|с картой)( ({_NUMBER}))+( рубл\w*)?$",
     r"^(приходите|всего доброго)\b",
     r"^(хорошего дня|спасибо за покупку)\b|\bприход\w* еще\b",
 )
