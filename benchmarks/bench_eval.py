@@ -7,7 +7,9 @@ recorder encodes (the most audio minutes per minute the pipeline takes on this m
 Rush hour (devkit/rushhour): each recording of the frozen test split, the first three of
 the dev split, and each blind split (`layout.BLIND_SETS`), at 10x, each in a fresh stack;
 every figure per recording and summed per split. `--only SPLIT ...` measures only those
-rush-hour splits again and keeps the rest of eval.json (a new blind set, say).
+rush-hour splits again and keeps the rest of eval.json (a new blind set, say);
+`--replicate SPLIT ...` measures them into eval-replicate.json beside eval.json's figures
+(a second reading on another machine).
 """
 
 from __future__ import annotations
@@ -178,6 +180,47 @@ def _in_split_order(rows: list[list]) -> list[list]:
     return sorted(rows, key=lambda row: order.index(row[0]) if row[0] in order else len(order))
 
 
+def replicate(names: list[str]) -> None:
+    """The named rush-hour splits measured again, beside eval.json's figures for the same
+    recordings: how far a reading moves on another CPU (CTranslate2's int8 kernels differ
+    between instruction sets, so Whisper's words do)."""
+    first = json.loads((RESULTS / "eval.json").read_text(encoding="utf-8"))
+    before = {(row[0], row[1]): row[10] for row in first["tables"][2]["rows"]}
+    rows, runs = rush_hour(names)
+    seeds = {str(seed) for name in names for seed in RUSH_SPLITS[name][1]}
+    then = [run for seed, run in first["runs"]["rush_hour"].items() if seed in seeds]
+    pooled, pooled_then = _split_total("pooled", list(runs.values())), _split_total("", then)
+    rows.append(pooled)
+    columns = RUSH_COLUMNS.index
+    first_f1 = {**before, ("pooled", "all"): pooled_then[columns("upsell_f1")]}
+    f1, p, r = (pooled[columns(c)] for c in ("upsell_f1", "upsell_precision", "upsell_recall"))
+    p_then, r_then = (pooled_then[columns(c)] for c in ("upsell_precision", "upsell_recall"))
+    summary = (
+        f"The rush-hour recordings of {', '.join(RUSH_SPLITS[n][0] for n in names)} "
+        "through the pipeline again, as in 'Whole pipeline on the demo audio and the "
+        "rush-hour corpus' (same recordings, rules "
+        f"{rules.VERSION}, {SPEED:g}x real time), on the machine above; eval.json's reading "
+        f"of them was taken on {first['machine']} ({first['date']}). Whisper's int8 "
+        "decoding is not the same on every CPU, so the words, the roles read from them and "
+        "the verdicts move between machines: the last column is eval.json's upsell F1 for "
+        f"the same recording. Pooled over these recordings: upsell F1 {f1} (precision {p}, "
+        f"recall {r}) here, {first_f1[('pooled', 'all')]} ({p_then}, {r_then}) in eval.json."
+    )
+    write_result(
+        "eval-replicate",
+        "Whole pipeline, rush hour: a second reading on another machine",
+        summary,
+        [
+            {
+                "title": f"Rush hour at {SPEED:g}x real time, rules analyzer, read again",
+                "columns": [*RUSH_COLUMNS, "upsell_f1 in eval.json"],
+                "rows": [[*row, first_f1.get((row[0], row[1]), "")] for row in rows],
+            }
+        ],
+        runs=runs,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -186,10 +229,20 @@ def main() -> int:
         choices=sorted(RUSH_SPLITS),
         help="measure only these rush-hour splits again; keep the rest of eval.json",
     )
+    parser.add_argument(
+        "--replicate",
+        nargs="+",
+        choices=sorted(RUSH_SPLITS),
+        help="measure these rush-hour splits again into eval-replicate.json, beside "
+        "eval.json's reading of them (on another machine, say)",
+    )
     args = parser.parse_args()
     missing = missing_stages()
     if missing:
         print("skipped: the pipeline is not complete here: " + "; ".join(missing))
+        return 0
+    if args.replicate:
+        replicate(args.replicate)
         return 0
     if args.only:
         last, rush_rows, rush_runs = _kept(args.only)
