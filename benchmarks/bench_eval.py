@@ -184,14 +184,14 @@ def replicate(names: list[str]) -> None:
     """The named rush-hour splits measured again, beside eval.json's figures for the same
     recordings: how far a reading moves on another CPU (CTranslate2's int8 kernels differ
     between instruction sets, so Whisper's words do)."""
+    columns = RUSH_COLUMNS.index
     first = json.loads((RESULTS / "eval.json").read_text(encoding="utf-8"))
-    before = {(row[0], row[1]): row[10] for row in first["tables"][2]["rows"]}
+    before = {(row[0], row[1]): row[columns("upsell_f1")] for row in first["tables"][2]["rows"]}
     rows, runs = rush_hour(names)
     seeds = {str(seed) for name in names for seed in RUSH_SPLITS[name][1]}
     then = [run for seed, run in first["runs"]["rush_hour"].items() if seed in seeds]
     pooled, pooled_then = _split_total("pooled", list(runs.values())), _split_total("", then)
     rows.append(pooled)
-    columns = RUSH_COLUMNS.index
     first_f1 = {**before, ("pooled", "all"): pooled_then[columns("upsell_f1")]}
     f1, p, r = (pooled[columns(c)] for c in ("upsell_f1", "upsell_precision", "upsell_recall"))
     p_then, r_then = (pooled_then[columns(c)] for c in ("upsell_precision", "upsell_recall"))
